@@ -1,0 +1,128 @@
+//! The HTTP edge shared by every function: state, body and query parsing, and responses.
+use crate::aws::Aws;
+use crate::clock::SharedClock;
+use crate::config::Config;
+use crate::cursor::Cursors;
+use crate::error::{ApiError, FieldError};
+use crate::store::{PageRequest, Store};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::response::{IntoResponse, Response};
+use http::{header, request::Parts, StatusCode};
+use serde::Serialize;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// What every handler needs, built once per process (per Lambda instance).
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub clock: SharedClock,
+    pub aws: Aws,
+    pub store: Store,
+}
+
+impl AppState {
+    pub fn new(config: Config, aws: Aws, clock: SharedClock) -> Self {
+        let store = Store::new(aws.dynamo.clone(), config.table.clone(), Cursors::new(&config.signing_key), clock.clone());
+        Self { config: Arc::new(config), clock, aws, store }
+    }
+}
+
+/// Largest JSON body a route accepts; bigger ones get 413 before any parsing.
+pub const MAX_JSON_BYTES: usize = 256 * 1024;
+
+/// A JSON body: right media type, within size, well-formed. Field rules come after, in the domain.
+pub struct JsonBody(pub serde_json::Value);
+
+impl<S: Send + Sync> FromRequest<S> for JsonBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, _: &S) -> Result<Self, ApiError> {
+        let ct = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+        let essence = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+        if essence != "application/json" && !(essence.starts_with("application/") && essence.ends_with("+json")) {
+            return Err(ApiError::UnsupportedMediaType("send application/json".into()));
+        }
+        let bytes = axum::body::to_bytes(req.into_body(), MAX_JSON_BYTES)
+            .await
+            .map_err(|_| ApiError::PayloadTooLarge(format!("the body must be at most {MAX_JSON_BYTES} bytes")))?;
+        let value = serde_json::from_slice(&bytes).map_err(|e| ApiError::BadRequest(format!("invalid JSON: {e}")))?;
+        Ok(JsonBody(value))
+    }
+}
+
+/// The query string as a map; a repeated name keeps its last value.
+pub struct QueryMap(pub HashMap<String, String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for QueryMap {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        let q = parts.uri.query().unwrap_or("");
+        Ok(QueryMap(url::form_urlencoded::parse(q.as_bytes()).into_owned().collect()))
+    }
+}
+
+impl QueryMap {
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0.get(name).map(String::as_str).filter(|s| !s.is_empty())
+    }
+
+    /// A query parameter parsed with `FromStr`, the error naming the parameter.
+    pub fn parse<T: std::str::FromStr>(&self, name: &str, errors: &mut Vec<FieldError>) -> Option<T>
+    where
+        T::Err: std::fmt::Display,
+    {
+        let raw = self.get(name)?;
+        match raw.parse() {
+            Ok(v) => Some(v),
+            Err(e) => {
+                errors.push(FieldError::new(name, e.to_string()));
+                None
+            }
+        }
+    }
+
+    /// `?limit=` (1..=100, default 25) and `?cursor=`.
+    pub fn page(&self, errors: &mut Vec<FieldError>) -> PageRequest {
+        let limit = match self.get("limit") {
+            None => 25,
+            Some(raw) => match raw.parse::<i32>() {
+                Ok(n) if (1..=100).contains(&n) => n,
+                _ => {
+                    errors.push(FieldError::new("limit", "must be a whole number from 1 to 100"));
+                    25
+                }
+            },
+        };
+        let cursor = self.get("cursor").map(str::to_string);
+        PageRequest { limit, cursor }
+    }
+}
+
+/// Turns collected query errors into one 422.
+pub fn check(errors: Vec<FieldError>) -> Result<(), ApiError> {
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::Validation(errors))
+    }
+}
+
+/// A JSON response with the API's media type.
+pub fn json<T: Serialize>(status: StatusCode, body: &T) -> Response {
+    match serde_json::to_vec(body) {
+        Ok(bytes) => (status, [(header::CONTENT_TYPE, "application/json; charset=utf-8")], bytes).into_response(),
+        Err(e) => ApiError::Unavailable(format!("serialising the response: {e}")).into_response(),
+    }
+}
+
+/// Parses an id from the path; a malformed id is simply a resource that does not exist.
+pub fn path_id<T: std::str::FromStr>(raw: &str) -> Result<T, ApiError> {
+    raw.parse().map_err(|_| ApiError::NotFound)
+}
+
+/// Every function's router falls back to this: a route it does not serve.
+pub async fn no_route() -> ApiError {
+    ApiError::NotFound
+}

@@ -1,0 +1,106 @@
+//! AWS clients, built once per process, and the call counter every operation's round-trip budget is
+//! measured with.
+use crate::config::Config;
+use aws_config::{retry::RetryConfig, timeout::TimeoutConfig, BehaviorVersion, SdkConfig};
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::context::BeforeSerializationInterceptorContextRef;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::orchestrator::Metadata;
+use aws_smithy_types::config_bag::ConfigBag;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+#[derive(Clone, Debug)]
+pub struct Aws {
+    pub dynamo: aws_sdk_dynamodb::Client,
+    pub s3: aws_sdk_s3::Client,
+    pub ses: aws_sdk_sesv2::Client,
+}
+
+impl Aws {
+    /// Loads credentials and region the standard way (Lambda's environment, or `AWS_*` variables;
+    /// `AWS_ENDPOINT_URL` points every client at an emulator).
+    pub async fn load(config: &Config) -> Self {
+        let sdk = aws_config::defaults(BehaviorVersion::latest())
+            .timeout_config(timeouts())
+            .retry_config(RetryConfig::standard().with_max_attempts(3))
+            .load()
+            .await;
+        Self::from_sdk(&sdk, config)
+    }
+
+    pub fn from_sdk(sdk: &SdkConfig, config: &Config) -> Self {
+        let dynamo = aws_sdk_dynamodb::config::Builder::from(sdk).interceptor(CountCalls).build();
+        let s3 = aws_sdk_s3::config::Builder::from(sdk)
+            .force_path_style(config.s3_force_path_style)
+            .interceptor(CountCalls)
+            .build();
+        let ses = aws_sdk_sesv2::config::Builder::from(sdk).interceptor(CountCalls).build();
+        Self {
+            dynamo: aws_sdk_dynamodb::Client::from_conf(dynamo),
+            s3: aws_sdk_s3::Client::from_conf(s3),
+            ses: aws_sdk_sesv2::Client::from_conf(ses),
+        }
+    }
+}
+
+/// Short attempts, bounded operations: a request fails fast with 503 rather than hanging the function.
+pub fn timeouts() -> TimeoutConfig {
+    TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(2))
+        .operation_attempt_timeout(Duration::from_secs(5))
+        .operation_timeout(Duration::from_secs(12))
+        .build()
+}
+
+/// The AWS operations one request made, in order, as (service, operation).
+#[derive(Debug, Default, Clone)]
+pub struct Calls(Arc<Mutex<Vec<(String, String)>>>);
+
+impl Calls {
+    fn push(&self, service: &str, op: &str) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).push((service.to_ascii_lowercase(), op.to_string()));
+    }
+
+    pub fn list(&self) -> Vec<(String, String)> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// `dynamodb.GetItem,dynamodb.PutItem`: the form the local gateway reports in a header.
+    pub fn summary(&self) -> String {
+        self.list().iter().map(|(s, o)| format!("{s}.{o}")).collect::<Vec<_>>().join(",")
+    }
+}
+
+tokio::task_local! {
+    static CALLS: Calls;
+}
+
+/// Runs `f` and returns the AWS operations it made (retries of one operation count once).
+pub async fn count_calls<F: Future>(f: F) -> (F::Output, Calls) {
+    let calls = Calls::default();
+    let out = CALLS.scope(calls.clone(), f).await;
+    (out, calls)
+}
+
+/// Records each operation in the task's [`Calls`], when there is one.
+#[derive(Debug)]
+struct CountCalls;
+
+impl Intercept for CountCalls {
+    fn name(&self) -> &'static str {
+        "CountCalls"
+    }
+
+    fn read_before_execution(
+        &self,
+        _ctx: &BeforeSerializationInterceptorContextRef<'_>,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if let Some(meta) = cfg.load::<Metadata>() {
+            let _ = CALLS.try_with(|c| c.push(meta.service(), meta.name()));
+        }
+        Ok(())
+    }
+}

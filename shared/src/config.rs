@@ -1,0 +1,140 @@
+//! Typed configuration, read once from the environment at start.
+use std::collections::BTreeMap;
+
+#[derive(Clone)]
+pub struct Config {
+    /// The DynamoDB table (`RAPPORT_TABLE`).
+    pub table: String,
+    /// The private bucket for JD files, resumes and feeds (`RAPPORT_BUCKET`).
+    pub bucket: String,
+    /// The verified SES sender, e.g. `Acme Careers <careers@acme.example>` (`RAPPORT_SENDER`).
+    pub sender: String,
+    /// The SES configuration set used for every send (`SES_CONFIGURATION_SET`, optional).
+    pub ses_configuration_set: Option<String>,
+    /// The employer's name, shown in feeds and emails (`COMPANY_NAME`).
+    pub company_name: String,
+    /// Where the career site lives; job URLs in feeds and JSON-LD point there (`CAREERS_URL`).
+    pub careers_url: String,
+    /// The public base URL of this API, for links in emails (`PUBLIC_API_URL`).
+    pub public_api_url: String,
+    /// Origins allowed to call the public routes from a browser (`ALLOWED_ORIGINS`, comma separated).
+    pub allowed_origins: Vec<String>,
+    /// Key for signing cursors and email tokens (`SIGNING_KEY`, at least 32 bytes).
+    pub signing_key: Vec<u8>,
+    /// Path-style S3 addressing, needed by the local emulator (`S3_FORCE_PATH_STYLE`).
+    pub s3_force_path_style: bool,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("table", &self.table)
+            .field("bucket", &self.bucket)
+            .field("sender", &self.sender)
+            .field("company_name", &self.company_name)
+            .field("careers_url", &self.careers_url)
+            .field("public_api_url", &self.public_api_url)
+            .field("allowed_origins", &self.allowed_origins)
+            .field("signing_key", &"<redacted>")
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("configuration: {}", .0.iter().map(|(k, v)| format!("{k}: {v}")).collect::<Vec<_>>().join("; "))]
+pub struct ConfigError(pub BTreeMap<&'static str, String>);
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    /// Reads every variable and reports every problem at once, so a deploy fails with the full list.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let mut errors = BTreeMap::new();
+        let mut required = |name: &'static str| match get(name).filter(|v| !v.trim().is_empty()) {
+            Some(v) => v,
+            None => {
+                errors.insert(name, "is required".to_string());
+                String::new()
+            }
+        };
+        let table = required("RAPPORT_TABLE");
+        let bucket = required("RAPPORT_BUCKET");
+        let sender = required("RAPPORT_SENDER");
+        let company_name = required("COMPANY_NAME");
+        let careers_url = required("CAREERS_URL");
+        let public_api_url = required("PUBLIC_API_URL");
+        let signing_key = required("SIGNING_KEY").into_bytes();
+        if !signing_key.is_empty() && signing_key.len() < 32 {
+            errors.insert("SIGNING_KEY", "must be at least 32 bytes".to_string());
+        }
+        for (name, url) in [("CAREERS_URL", &careers_url), ("PUBLIC_API_URL", &public_api_url)] {
+            if !url.is_empty() && !(url.starts_with("https://") || url.starts_with("http://")) {
+                errors.insert(name, "must be an http(s) URL".to_string());
+            }
+        }
+        let allowed_origins = get("ALLOWED_ORIGINS")
+            .unwrap_or_default()
+            .split(',')
+            .map(|s| s.trim().trim_end_matches('/').to_string())
+            .filter(|s| !s.is_empty())
+            .collect();
+        let s3_force_path_style = match get("S3_FORCE_PATH_STYLE").as_deref() {
+            None | Some("") | Some("false") | Some("0") => false,
+            Some("true") | Some("1") => true,
+            Some(_) => {
+                errors.insert("S3_FORCE_PATH_STYLE", "must be true or false".to_string());
+                false
+            }
+        };
+        let ses_configuration_set = get("SES_CONFIGURATION_SET").filter(|s| !s.is_empty());
+        if !errors.is_empty() {
+            return Err(ConfigError(errors));
+        }
+        Ok(Self {
+            table,
+            bucket,
+            sender,
+            ses_configuration_set,
+            company_name,
+            careers_url: careers_url.trim_end_matches('/').to_string(),
+            public_api_url: public_api_url.trim_end_matches('/').to_string(),
+            allowed_origins,
+            signing_key,
+            s3_force_path_style,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reports_every_missing_variable_at_once() {
+        let err = Config::from_lookup(|_| None).unwrap_err();
+        assert!(err.0.contains_key("RAPPORT_TABLE"));
+        assert!(err.0.contains_key("SIGNING_KEY"));
+        assert!(err.0.len() >= 7, "{err}");
+    }
+
+    #[test]
+    fn reads_a_full_environment() {
+        let env = |k: &str| {
+            Some(match k {
+                "ALLOWED_ORIGINS" => "https://careers.acme.example/, http://localhost:8080".to_string(),
+                "SIGNING_KEY" => "x".repeat(32),
+                "CAREERS_URL" => "https://careers.acme.example/".to_string(),
+                "PUBLIC_API_URL" => "https://api.acme.example".to_string(),
+                "S3_FORCE_PATH_STYLE" => "true".to_string(),
+                _ => "v".to_string(),
+            })
+        };
+        let c = Config::from_lookup(env).unwrap();
+        assert_eq!(c.allowed_origins, vec!["https://careers.acme.example", "http://localhost:8080"]);
+        assert_eq!(c.careers_url, "https://careers.acme.example");
+        assert!(c.s3_force_path_style);
+        assert!(!format!("{c:?}").contains("xxxx"), "the key never reaches logs");
+    }
+}

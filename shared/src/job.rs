@@ -1,0 +1,415 @@
+//! Jobs (requisitions): what a recruiter sets up, what the career site and job boards show.
+use crate::clock::rfc3339;
+use crate::error::ApiError;
+use crate::ids::JobId;
+use crate::parse::{FromField, Line, Text};
+use crate::stage::{check_stages, default_stages, parse_stage, Stage};
+use crate::parse::Fields;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+crate::choice!(Workplace { Onsite = "onsite", Hybrid = "hybrid", Remote = "remote" });
+crate::choice!(EmploymentType {
+    FullTime = "full_time", PartTime = "part_time", Contract = "contract", Temporary = "temporary",
+    Internship = "internship", Volunteer = "volunteer", PerDiem = "per_diem",
+});
+crate::choice!(ExperienceLevel {
+    Entry = "entry", Associate = "associate", MidSenior = "mid_senior", Director = "director",
+    Executive = "executive", Internship = "internship",
+});
+crate::choice!(SalaryPeriod { Hour = "hour", Day = "day", Week = "week", Month = "month", Year = "year" });
+crate::choice!(Board { Indeed = "indeed", Linkedin = "linkedin", Google = "google" });
+crate::choice!(JobStatus { Draft = "draft", Open = "open", Closed = "closed" });
+crate::choice!(CloseReason { Filled = "filled", Cancelled = "cancelled" });
+crate::choice!(TeamRole {
+    HiringManager = "hiring_manager", Recruiter = "recruiter", Interviewer = "interviewer", Coordinator = "coordinator",
+});
+
+/// An ISO 3166-1 alpha-2 country code, upper case.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Country(pub String);
+
+impl FromField for Country {
+    fn from_field(v: &Value) -> Result<Self, String> {
+        let s = v.as_str().ok_or("must be a string")?.trim().to_ascii_uppercase();
+        match isocountry::CountryCode::for_alpha2(&s) {
+            Ok(_) => Ok(Country(s)),
+            Err(_) => Err("must be an ISO 3166-1 alpha-2 country code".into()),
+        }
+    }
+}
+
+/// An ISO 4217 currency code, upper case.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Currency(pub String);
+
+impl FromField for Currency {
+    fn from_field(v: &Value) -> Result<Self, String> {
+        let s = v.as_str().ok_or("must be a string")?.trim().to_ascii_uppercase();
+        match iso_currency::Currency::from_code(&s) {
+            Some(_) => Ok(Currency(s)),
+            None => Err("must be an ISO 4217 currency code".into()),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Location {
+    pub city: String,
+    pub region: String,
+    pub country: Country,
+    pub postal_code: Option<String>,
+    pub street_address: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Salary {
+    pub min: f64,
+    pub max: f64,
+    pub currency: Currency,
+    pub period: SalaryPeriod,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TeamMember {
+    pub sub: String,
+    pub role: TeamRole,
+}
+
+/// Everything a recruiter sets on a job. Serialises to exactly the shape `POST /api/jobs` accepts,
+/// which is how `PATCH` re-validates a merged job through the same parser.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobSpec {
+    pub title: String,
+    pub department: String,
+    pub location: Location,
+    pub workplace: Workplace,
+    pub employment_type: EmploymentType,
+    pub experience_level: Option<ExperienceLevel>,
+    pub salary: Option<Salary>,
+    pub description_html: String,
+    pub required_credentials: Vec<String>,
+    pub hiring_team: Vec<TeamMember>,
+    pub stages: Vec<Stage>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub boards: Vec<Board>,
+}
+
+/// Upper bound on a stored description; the DynamoDB item limit is 400 KB.
+const MAX_DESCRIPTION: usize = 100_000;
+
+impl JobSpec {
+    /// Parses a job from the request body, listing every bad field.
+    pub fn parse(body: Value) -> Result<Self, ApiError> {
+        Fields::parse(body, Self::from_fields)
+    }
+
+    fn from_fields(f: &mut Fields) -> Option<Self> {
+        let title: Option<Line<1, 200>> = f.req("title");
+        let department: Option<Line<1, 100>> = f.req("department");
+        let location = f.object("location", true, |f| {
+            let city: Option<Line<1, 100>> = f.req("city");
+            let region: Option<Line<1, 100>> = f.req("region");
+            let country: Option<Country> = f.req("country");
+            let postal_code: Option<Option<Line<1, 20>>> = f.opt("postal_code");
+            let street_address: Option<Option<Line<1, 200>>> = f.opt("street_address");
+            Some(Location {
+                city: city?.0,
+                region: region?.0,
+                country: country?,
+                postal_code: postal_code?.map(|l| l.0),
+                street_address: street_address?.map(|l| l.0),
+            })
+        });
+        let workplace = f.req("workplace");
+        let employment_type = f.req("employment_type");
+        let experience_level = f.opt("experience_level");
+        let salary = f.object("salary", false, |f| {
+            let min: Option<f64> = f.req("min");
+            let max: Option<f64> = f.req("max");
+            let currency = f.req("currency");
+            let period = f.req("period");
+            let (min, max) = (min?, max?);
+            if min < 0.0 {
+                f.error("min", "must not be negative");
+            }
+            if max < min {
+                f.error("max", "must not be less than min");
+            }
+            if max > 1e9 {
+                f.error("max", "must be at most 1000000000");
+            }
+            if f.has_errors() {
+                return None;
+            }
+            Some(Salary { min, max, currency: currency?, period: period? })
+        });
+        let description: Option<Text<1, MAX_DESCRIPTION>> = f.req("description_html");
+        let description_html = description.and_then(|d| {
+            let clean = ammonia::clean(&d.0);
+            if clean.trim().is_empty() {
+                f.error("description_html", "has no content once unsafe HTML is removed");
+                None
+            } else {
+                Some(clean)
+            }
+        });
+        let required_credentials: Option<Option<Vec<Line<1, 50>>>> = f.opt("required_credentials");
+        let hiring_team = f.objects("hiring_team", 50, |f| {
+            let sub: Option<Line<1, 128>> = f.req("sub");
+            let role = f.req("role");
+            Some(TeamMember { sub: sub?.0, role: role? })
+        });
+        let stages = f.objects("stages", 30, parse_stage).and_then(|s| match s {
+            None => Some(default_stages()),
+            Some(list) => match check_stages(&list) {
+                Ok(()) => Some(list),
+                Err(msg) => {
+                    f.error("stages", msg);
+                    None
+                }
+            },
+        });
+        let expires_at = f.opt("expires_at");
+        let boards: Option<Option<Vec<Board>>> = f.opt("boards");
+        Some(JobSpec {
+            title: title?.0,
+            department: department?.0,
+            location: location??,
+            workplace: workplace?,
+            employment_type: employment_type?,
+            experience_level: experience_level?,
+            salary: salary?,
+            description_html: description_html?,
+            required_credentials: required_credentials?.unwrap_or_default().into_iter().map(|l| l.0).collect(),
+            hiring_team: hiring_team?.unwrap_or_default(),
+            stages: stages?,
+            expires_at: expires_at?,
+            boards: boards?.unwrap_or_else(|| Board::ALL.to_vec()),
+        })
+    }
+
+    /// Applies a JSON merge patch (RFC 7396) to the job's fields and parses the result as a whole,
+    /// so a patch is held to every rule a new job is.
+    pub fn patched(&self, patch: serde_json::Map<String, Value>) -> Result<Self, ApiError> {
+        let mut current = serde_json::to_value(self).map_err(|e| ApiError::Unavailable(e.to_string()))?;
+        merge_patch(&mut current, Value::Object(patch));
+        Self::parse(current)
+    }
+
+    pub fn team_subs(&self) -> Vec<&str> {
+        self.hiring_team.iter().map(|m| m.sub.as_str()).collect()
+    }
+}
+
+fn merge_patch(target: &mut Value, patch: Value) {
+    match patch {
+        Value::Object(patch) => {
+            if !target.is_object() {
+                *target = Value::Object(Default::default());
+            }
+            let obj = target.as_object_mut().expect("made an object above");
+            for (k, v) in patch {
+                if v.is_null() {
+                    obj.remove(&k);
+                } else {
+                    merge_patch(obj.entry(k).or_insert(Value::Null), v);
+                }
+            }
+        }
+        other => *target = other,
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Job {
+    pub id: JobId,
+    #[serde(flatten)]
+    pub spec: JobSpec,
+    pub status: JobStatus,
+    pub close_reason: Option<CloseReason>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub published_at: Option<DateTime<Utc>>,
+    pub closed_at: Option<DateTime<Utc>>,
+    pub version: u64,
+}
+
+impl Job {
+    pub fn new(id: JobId, spec: JobSpec, now: DateTime<Utc>) -> Self {
+        Job {
+            id,
+            spec,
+            status: JobStatus::Draft,
+            close_reason: None,
+            created_at: now,
+            updated_at: now,
+            published_at: None,
+            closed_at: None,
+            version: 1,
+        }
+    }
+
+    fn next(&self, now: DateTime<Utc>) -> Job {
+        Job { updated_at: now, version: self.version + 1, ..self.clone() }
+    }
+
+    pub fn with_spec(&self, spec: JobSpec, now: DateTime<Utc>) -> Job {
+        Job { spec, ..self.next(now) }
+    }
+
+    /// Opens a draft, or reopens a closed job. `None`: already open, nothing to do.
+    pub fn publish(&self, now: DateTime<Utc>) -> Option<Job> {
+        match self.status {
+            JobStatus::Open => None,
+            JobStatus::Draft | JobStatus::Closed => Some(Job {
+                status: JobStatus::Open,
+                published_at: Some(now),
+                closed_at: None,
+                close_reason: None,
+                ..self.next(now)
+            }),
+        }
+    }
+
+    /// Closes a draft or open job. `None`: already closed, nothing to do.
+    pub fn close(&self, reason: CloseReason, now: DateTime<Utc>) -> Option<Job> {
+        match self.status {
+            JobStatus::Closed => None,
+            JobStatus::Draft | JobStatus::Open => Some(Job {
+                status: JobStatus::Closed,
+                closed_at: Some(now),
+                close_reason: Some(reason),
+                ..self.next(now)
+            }),
+        }
+    }
+
+    /// Open and not past its expiry: shown on the career site and in feeds.
+    pub fn is_live(&self, now: DateTime<Utc>) -> bool {
+        self.status == JobStatus::Open && self.spec.expires_at.is_none_or(|t| t > now)
+    }
+
+    /// The career-site page of the job.
+    pub fn url(&self, careers_url: &str) -> String {
+        format!("{careers_url}/jobs/{}", self.id)
+    }
+
+    /// What anyone may see: no hiring team, stages, boards or internal dates.
+    pub fn public_view(&self, careers_url: &str) -> Value {
+        let s = &self.spec;
+        serde_json::json!({
+            "id": self.id,
+            "title": s.title,
+            "department": s.department,
+            "location": s.location,
+            "workplace": s.workplace,
+            "employment_type": s.employment_type,
+            "experience_level": s.experience_level,
+            "salary": s.salary,
+            "description_html": s.description_html,
+            "required_credentials": s.required_credentials,
+            "published_at": self.published_at.map(rfc3339),
+            "expires_at": s.expires_at.map(rfc3339),
+            "url": self.url(careers_url),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    pub fn body() -> Value {
+        json!({
+            "title": "Registered Nurse",
+            "department": "Nursing",
+            "location": {"city": "Leeds", "region": "West Yorkshire", "country": "gb"},
+            "workplace": "onsite",
+            "employment_type": "full_time",
+            "salary": {"min": 30000, "max": 40000, "currency": "gbp", "period": "year"},
+            "description_html": "<p>Care for patients.</p><script>alert(1)</script>",
+            "required_credentials": ["RN"],
+            "hiring_team": [{"sub": "hm-1", "role": "hiring_manager"}]
+        })
+    }
+
+    fn bad_fields(v: Value) -> Vec<String> {
+        match JobSpec::parse(v) {
+            Err(ApiError::Validation(e)) => e.into_iter().map(|e| e.field).collect(),
+            other => panic!("expected a validation error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn parses_normalises_and_sanitises() {
+        let spec = JobSpec::parse(body()).unwrap();
+        assert_eq!(spec.location.country.0, "GB");
+        assert_eq!(spec.salary.as_ref().unwrap().currency.0, "GBP");
+        assert_eq!(spec.description_html, "<p>Care for patients.</p>");
+        assert_eq!(spec.stages, default_stages());
+        assert_eq!(spec.boards, Board::ALL.to_vec());
+    }
+
+    #[test]
+    fn lists_every_bad_field() {
+        let mut b = body();
+        b["title"] = json!("x".repeat(201));
+        b["location"]["country"] = json!("XX");
+        b["salary"]["min"] = json!(-5);
+        b["workplace"] = json!("moon");
+        b["hiring_team"][0]["role"] = json!(7);
+        b["status"] = json!("open");
+        assert_eq!(
+            bad_fields(b),
+            vec!["title", "location.country", "workplace", "salary.min", "hiring_team[0].role", "status"]
+        );
+    }
+
+    #[test]
+    fn salary_max_below_min_is_refused() {
+        let mut b = body();
+        b["salary"]["max"] = json!(10);
+        assert_eq!(bad_fields(b), vec!["salary.max"]);
+    }
+
+    #[test]
+    fn spec_round_trips_through_its_own_parser() {
+        let spec = JobSpec::parse(body()).unwrap();
+        assert_eq!(JobSpec::parse(serde_json::to_value(&spec).unwrap()).unwrap(), spec);
+    }
+
+    #[test]
+    fn patch_merges_and_revalidates() {
+        let spec = JobSpec::parse(body()).unwrap();
+        let patch = json!({"title": "Senior Nurse", "salary": null, "location": {"city": "York"}});
+        let patched = spec.patched(patch.as_object().unwrap().clone()).unwrap();
+        assert_eq!(patched.title, "Senior Nurse");
+        assert_eq!(patched.salary, None);
+        assert_eq!(patched.location.city, "York");
+        assert_eq!(patched.location.region, "West Yorkshire");
+        let bad = json!({"location": {"country": "ZZ"}, "id": "x"});
+        assert!(matches!(spec.patched(bad.as_object().unwrap().clone()), Err(ApiError::Validation(e)) if e.len() == 2));
+    }
+
+    #[test]
+    fn lifecycle() {
+        let now = Utc::now();
+        let job = Job::new(JobId::new(&crate::clock::SystemClock), JobSpec::parse(body()).unwrap(), now);
+        assert!(!job.is_live(now));
+        let open = job.publish(now).unwrap();
+        assert_eq!((open.status, open.version), (JobStatus::Open, 2));
+        assert!(open.publish(now).is_none(), "publishing twice changes nothing");
+        assert!(open.is_live(now));
+        let closed = open.close(CloseReason::Filled, now).unwrap();
+        assert_eq!(closed.close_reason, Some(CloseReason::Filled));
+        assert!(closed.close(CloseReason::Cancelled, now).is_none());
+        let view = open.public_view("https://c.example");
+        assert!(view.get("hiring_team").is_none());
+        assert_eq!(view["url"], format!("https://c.example/jobs/{}", open.id));
+    }
+}

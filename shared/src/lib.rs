@@ -1,0 +1,26 @@
+//! Rapport's domain crate.
+//!
+//! Module names are the product's words (`job`, `stage`, `feed`, …). Rules are plain functions over plain
+//! types; the AWS adapters live under [`store`] and [`aws`] behind a few coarse ports, and the HTTP edge
+//! (parsing, auth, problem+json) under [`api`], [`parse`], [`auth`] and [`error`].
+//!
+//! See [`store`] for the DynamoDB access-pattern table and the round-trip budget of each operation.
+
+pub mod api;
+pub mod auth;
+pub mod aws;
+pub mod clock;
+pub mod config;
+pub mod cursor;
+pub mod error;
+pub mod feed;
+pub mod ids;
+pub mod job;
+pub mod parse;
+pub mod routes;
+pub mod stage;
+pub mod store;
+
+pub use clock::{Clock, SharedClock};
+pub use config::Config;
+pub use error::ApiError;

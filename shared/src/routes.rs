@@ -1,0 +1,46 @@
+//! Every HTTP route of every function, in API Gateway's `METHOD /path/{param}` terms. The local
+//! gateway serves exactly these; tests check that the SAM template and the OpenAPI document list the
+//! same set and that each function's router answers each of its routes.
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Route {
+    /// The Lambda function (crate `functions/<function>`) that serves the route.
+    pub function: &'static str,
+    pub method: &'static str,
+    pub path: &'static str,
+}
+
+impl Route {
+    /// `/api/*` sits behind the JWT authorizer; `/careers/*` and `/feeds/*` are public.
+    pub fn needs_token(&self) -> bool {
+        self.path.starts_with("/api/")
+    }
+
+    /// API Gateway's route key, e.g. `GET /api/jobs/{id}`.
+    pub fn key(&self) -> String {
+        format!("{} {}", self.method, self.path)
+    }
+}
+
+const fn jobs(method: &'static str, path: &'static str) -> Route {
+    Route { function: "jobs", method, path }
+}
+
+pub const ROUTES: &[Route] = &[
+    jobs("POST", "/api/jobs"),
+    jobs("GET", "/api/jobs"),
+    jobs("GET", "/api/jobs/{id}"),
+    jobs("PATCH", "/api/jobs/{id}"),
+    jobs("POST", "/api/jobs/{id}/publish"),
+    jobs("POST", "/api/jobs/{id}/close"),
+    jobs("GET", "/careers/jobs"),
+    jobs("GET", "/careers/jobs/{id}"),
+];
+
+/// The functions that serve HTTP routes, in a stable order.
+pub fn functions() -> Vec<&'static str> {
+    let mut names: Vec<&'static str> = ROUTES.iter().map(|r| r.function).collect();
+    names.sort();
+    names.dedup();
+    names
+}

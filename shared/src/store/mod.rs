@@ -1,0 +1,91 @@
+//! The DynamoDB adapter. One table, keys designed from the access patterns below; every operation
+//! has a round-trip budget that the integration tests assert with [`crate::aws::count_calls`].
+//!
+//! | access pattern                         | key / index                                      | calls |
+//! |----------------------------------------|--------------------------------------------------|-------|
+//! | create a job                           | Put `pk=JOB#<id>, sk=JOB` if absent              | 1 write |
+//! | read a job                             | Get `pk=JOB#<id>, sk=JOB`                        | 1 read |
+//! | edit / publish / close a job           | Get, then Put if `version` is unchanged          | 1 read + 1 write |
+//! | jobs by status, newest first           | GSI1 `gsi1pk=JOBS#<status>`, `gsi1sk=<id>`       | 1 query a page |
+//! | all jobs, newest first                 | GSI2 `gsi2pk=JOBS`, `gsi2sk=<id>`                | 1 query a page |
+//! | open jobs on the career site, filtered | GSI1 `JOBS#open` + filter on department/country/workplace | 1 query a page |
+//! | a hiring manager's jobs                | same query + filter `contains(team, sub)`        | 1 query a page |
+//!
+//! Nothing scans. Filters may return short pages; `next_cursor` is then still set and the client follows it.
+pub mod schema;
+mod jobs;
+
+pub use jobs::JobFilter;
+
+use crate::clock::SharedClock;
+use crate::cursor::Cursors;
+use crate::error::{ApiError, StoreError};
+use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::types::AttributeValue;
+use std::collections::{BTreeMap, HashMap};
+
+#[derive(Clone)]
+pub struct Store {
+    db: aws_sdk_dynamodb::Client,
+    table: String,
+    cursors: Cursors,
+    clock: SharedClock,
+}
+
+/// One page of a list, as the API returns it.
+#[derive(Debug, serde::Serialize)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+/// A page request parsed from `?limit=&cursor=`.
+#[derive(Debug, Clone)]
+pub struct PageRequest {
+    pub limit: i32,
+    pub cursor: Option<String>,
+}
+
+impl Store {
+    pub fn new(db: aws_sdk_dynamodb::Client, table: impl Into<String>, cursors: Cursors, clock: SharedClock) -> Self {
+        Self { db, table: table.into(), cursors, clock }
+    }
+
+    pub fn clock(&self) -> &SharedClock {
+        &self.clock
+    }
+
+    fn start_key(&self, scope: &str, page: &PageRequest) -> Result<Option<HashMap<String, AttributeValue>>, ApiError> {
+        let Some(cursor) = &page.cursor else { return Ok(None) };
+        let key: BTreeMap<String, String> = self.cursors.decode(scope, cursor)?;
+        Ok(Some(key.into_iter().map(|(k, v)| (k, AttributeValue::S(v))).collect()))
+    }
+
+    fn next_cursor(&self, scope: &str, last: Option<&HashMap<String, AttributeValue>>) -> Option<String> {
+        let last = last?;
+        // Every key attribute of the table and its indexes is a string.
+        let key: BTreeMap<String, String> =
+            last.iter().filter_map(|(k, v)| v.as_s().ok().map(|s| (k.clone(), s.clone()))).collect();
+        Some(self.cursors.encode(scope, &key))
+    }
+}
+
+/// Maps an SDK failure: a lost condition is the caller's conflict, anything else is unavailability.
+fn store_error<E, R>(err: SdkError<E, R>) -> StoreError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    if err.code() == Some("ConditionalCheckFailedException") {
+        return StoreError::ConditionFailed;
+    }
+    StoreError::Unavailable(DisplayErrorContext(&err).to_string())
+}
+
+fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+fn n(v: impl ToString) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
