@@ -6,6 +6,7 @@ use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::context::BeforeSerializationInterceptorContextRef;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
@@ -84,7 +85,8 @@ pub async fn count_calls<F: Future>(f: F) -> (F::Output, Calls) {
     (out, calls)
 }
 
-/// Records each operation in the task's [`Calls`], when there is one.
+/// Records each operation in the task's [`Calls`], when there is one. Before serialization runs once
+/// per operation (not per retry), and the operation's metadata is in the bag by then.
 #[derive(Debug)]
 struct CountCalls;
 
@@ -93,9 +95,10 @@ impl Intercept for CountCalls {
         "CountCalls"
     }
 
-    fn read_before_execution(
+    fn read_before_serialization(
         &self,
         _ctx: &BeforeSerializationInterceptorContextRef<'_>,
+        _rc: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         if let Some(meta) = cfg.load::<Metadata>() {

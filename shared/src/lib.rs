@@ -16,6 +16,7 @@ pub mod error;
 pub mod feed;
 pub mod ids;
 pub mod job;
+pub mod logging;
 pub mod parse;
 pub mod routes;
 pub mod stage;

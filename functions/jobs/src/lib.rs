@@ -1,1 +1,168 @@
+//! The `jobs` function: job setup for recruiters (`/api/jobs*`) and the public career-site listing
+//! (`/careers/jobs*`).
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use http::{header, StatusCode};
+use rapport::api::{check, json, no_route, path_id, AppState, JsonBody, QueryMap};
+use rapport::auth::{Caller, JobAction};
+use rapport::error::{ApiError, FieldError, StoreError};
+use rapport::feed::job_posting;
+use rapport::ids::JobId;
+use rapport::job::{CloseReason, Job, JobSpec, JobStatus};
+use rapport::parse::Fields;
+use rapport::store::{JobFilter, Page};
+use serde_json::Value;
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/api/jobs", post(create).get(list))
+        .route("/api/jobs/{id}", get(read).patch(edit))
+        .route("/api/jobs/{id}/publish", post(publish))
+        .route("/api/jobs/{id}/close", post(close))
+        .route("/careers/jobs", get(careers_list))
+        .route("/careers/jobs/{id}", get(careers_read))
+        .fallback(no_route)
+        .with_state(state)
+}
+
+async fn create(State(st): State<AppState>, caller: Caller, JsonBody(body): JsonBody) -> Result<Response, ApiError> {
+    caller.require_staff()?;
+    let spec = JobSpec::parse(body)?;
+    let now = st.clock.now();
+    let job = Job::new(JobId::new(st.clock.as_ref()), spec, now);
+    st.store.create_job(&job).await?;
+    let mut res = json(StatusCode::CREATED, &job);
+    if let Ok(loc) = format!("/api/jobs/{}", job.id).parse() {
+        res.headers_mut().insert(header::LOCATION, loc);
+    }
+    Ok(res)
+}
+
+async fn list(State(st): State<AppState>, caller: Caller, q: QueryMap) -> Result<Response, ApiError> {
+    let mut errors = Vec::new();
+    let status = q.parse::<JobStatus>("status", &mut errors);
+    let page = q.page(&mut errors);
+    check(errors)?;
+    // A hiring manager's list holds only the jobs whose team names them.
+    let team_member = (!caller.is_staff()).then(|| caller.sub.clone());
+    let filter = JobFilter { status, team_member, ..Default::default() };
+    Ok(json(StatusCode::OK, &st.store.list_jobs(&filter, &page).await?))
+}
+
+/// Loads a job the caller may act on, or the error they should see.
+async fn load(st: &AppState, caller: &Caller, id: &str, action: JobAction) -> Result<Job, ApiError> {
+    let id: JobId = path_id(id)?;
+    let job = st.store.get_job(&id).await?.ok_or(ApiError::NotFound)?;
+    caller.authorize_job(&job.spec.team_subs(), action)?;
+    Ok(job)
+}
+
+async fn read(State(st): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let job = load(&st, &caller, &id, JobAction::Read).await?;
+    Ok(json(StatusCode::OK, &job))
+}
+
+async fn edit(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody,
+) -> Result<Response, ApiError> {
+    let job = load(&st, &caller, &id, JobAction::Manage).await?;
+    let Value::Object(mut patch) = body else {
+        return Err(ApiError::BadRequest("the body must be a JSON object".into()));
+    };
+    let expected = match patch.remove("expected_version") {
+        Some(v) => v.as_u64().ok_or_else(|| ApiError::field("expected_version", "must be a whole number"))?,
+        None => return Err(ApiError::field("expected_version", "is required")),
+    };
+    let spec = job.spec.patched(patch)?;
+    if expected != job.version {
+        return Err(stale(&job));
+    }
+    let updated = job.with_spec(spec, st.clock.now());
+    match st.store.replace_job(&updated, expected).await {
+        Ok(()) => Ok(json(StatusCode::OK, &updated)),
+        Err(StoreError::ConditionFailed) => Err(ApiError::Conflict("the job changed since that version; reload and retry".into())),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn stale(job: &Job) -> ApiError {
+    ApiError::Conflict(format!("the job is at version {}; reload and retry", job.version))
+}
+
+/// Applies a status change, re-reading and retrying if another writer got there first. A change that
+/// is already in effect answers with the job as it is, so a retried request is harmless.
+async fn change_status(
+    st: &AppState,
+    caller: &Caller,
+    id: &str,
+    change: impl Fn(&Job) -> Result<Option<Job>, ApiError>,
+) -> Result<Response, ApiError> {
+    for _ in 0..3 {
+        let job = load(st, caller, id, JobAction::Manage).await?;
+        let Some(next) = change(&job)? else { return Ok(json(StatusCode::OK, &job)) };
+        match st.store.replace_job(&next, job.version).await {
+            Ok(()) => return Ok(json(StatusCode::OK, &next)),
+            Err(StoreError::ConditionFailed) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(ApiError::Conflict("the job is changing; retry".into()))
+}
+
+async fn publish(State(st): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let now = st.clock.now();
+    change_status(&st, &caller, &id, |job| Ok(job.publish(now))).await
+}
+
+async fn close(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody,
+) -> Result<Response, ApiError> {
+    let reason: CloseReason = Fields::parse(body, |f| f.req("reason"))?;
+    let now = st.clock.now();
+    change_status(&st, &caller, &id, |job| Ok(job.close(reason, now))).await
+}
+
+/// The career site caches listings briefly; a publish or close shows within a minute.
+fn public(mut res: Response) -> Response {
+    res.headers_mut().insert(header::CACHE_CONTROL, http::HeaderValue::from_static("public, max-age=60"));
+    res
+}
+
+async fn careers_list(State(st): State<AppState>, q: QueryMap) -> Result<Response, ApiError> {
+    let mut errors: Vec<FieldError> = Vec::new();
+    let workplace = q.parse("workplace", &mut errors);
+    let country = q.get("country").map(str::to_ascii_uppercase);
+    let department = q.get("department").map(str::to_string);
+    let page = q.page(&mut errors);
+    check(errors)?;
+    let filter = JobFilter { status: Some(JobStatus::Open), department, country, workplace, ..Default::default() };
+    let jobs = st.store.list_jobs(&filter, &page).await?;
+    let now = st.clock.now();
+    let items: Vec<Value> =
+        jobs.items.iter().filter(|j| j.is_live(now)).map(|j| j.public_view(&st.config.careers_url)).collect();
+    Ok(public(json(StatusCode::OK, &Page { items, next_cursor: jobs.next_cursor })))
+}
+
+async fn careers_read(State(st): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let id: JobId = path_id(&id)?;
+    let job = st.store.get_job(&id).await?.ok_or(ApiError::NotFound)?;
+    match job.status {
+        JobStatus::Draft => return Err(ApiError::NotFound),
+        JobStatus::Closed => return Err(ApiError::Gone("this job is closed".into())),
+        JobStatus::Open if !job.is_live(st.clock.now()) => return Err(ApiError::Gone("this job has expired".into())),
+        JobStatus::Open => {}
+    }
+    let cfg = &st.config;
+    let mut view = job.public_view(&cfg.careers_url);
+    view["json_ld"] = job_posting(&job, &cfg.company_name, &cfg.careers_url, &job.url(&cfg.careers_url));
+    Ok(public(json(StatusCode::OK, &view)).into_response())
+}
 

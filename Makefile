@@ -1,0 +1,36 @@
+# Rapport: `make dev` runs the whole stack locally; `make test` runs every test against it.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+VENV := .venv
+MOTO_VERSION := 5.2.5
+CFN_LINT_VERSION := 1.38.0
+PORT ?= 3000
+
+.PHONY: dev test unit lint fmt bench emulator clean
+
+## The emulator (moto server), pinned, in its own virtualenv.
+$(VENV)/.moto-$(MOTO_VERSION):
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check 'moto[server]==$(MOTO_VERSION)'
+	touch $@
+
+emulator: $(VENV)/.moto-$(MOTO_VERSION)
+
+## Start the emulator and the local stack on 127.0.0.1:$(PORT). RESET=1 starts empty, SEED=0 skips demo data.
+dev: emulator
+	cargo run --quiet -p rapport-local --bin rapport-local
+
+## Unit, property and integration tests; the emulator is started on a free port and stopped after.
+test: emulator
+	infra/local/with-emulator.sh infra/local/run-tests.sh
+
+## cfn-lint on the SAM template, in its own virtualenv.
+lint:
+	test -x .venv-cfn/bin/cfn-lint || (python3 -m venv .venv-cfn && .venv-cfn/bin/pip install --quiet --disable-pip-version-check 'cfn-lint==$(CFN_LINT_VERSION)')
+	.venv-cfn/bin/cfn-lint infra/template.yaml
+
+fmt:
+	cargo fmt --all
+
+clean:
+	rm -rf .local target

@@ -1,0 +1,113 @@
+//! Creates what the SAM template creates in AWS (table, bucket, SES identity and configuration set),
+//! from the same schema, and seeds demo data through the same repository the functions use.
+use anyhow::Context as _;
+use rapport::api::AppState;
+use rapport::ids::JobId;
+use rapport::job::{Job, JobSpec};
+use rapport::store::{schema, JobFilter, PageRequest};
+use serde_json::{json, Value};
+
+pub async fn resources(st: &AppState) -> anyhow::Result<()> {
+    let cfg = &st.config;
+    for table in schema::TABLES {
+        schema::create(&st.aws.dynamo, table, &cfg.table).await.context("creating the table")?;
+    }
+    if let Err(e) = st.aws.s3.create_bucket().bucket(&cfg.bucket).send().await {
+        let e = aws_sdk_s3::Error::from(e);
+        if !matches!(e, aws_sdk_s3::Error::BucketAlreadyOwnedByYou(_) | aws_sdk_s3::Error::BucketAlreadyExists(_)) {
+            return Err(e).context("creating the bucket");
+        }
+    }
+    // SES refuses a sender it has not verified; the emulator too.
+    let address = sender_address(&cfg.sender);
+    let _ = st.aws.ses.create_email_identity().email_identity(address).send().await;
+    if let Some(set) = &cfg.ses_configuration_set {
+        let _ = st.aws.ses.create_configuration_set().configuration_set_name(set).send().await;
+    }
+    Ok(())
+}
+
+/// `Name <a@b>` → `a@b`.
+pub fn sender_address(sender: &str) -> &str {
+    match (sender.find('<'), sender.rfind('>')) {
+        (Some(a), Some(b)) if a < b => &sender[a + 1..b],
+        _ => sender.trim(),
+    }
+}
+
+/// The hiring manager in the demo data; `/_local/token {"role": "hiring_manager"}` gets this subject.
+pub const DEMO_HIRING_MANAGER: &str = "local-hiring-manager";
+
+fn demo_jobs() -> Vec<(Value, bool)> {
+    let desc = |what: &str| format!("<p>{what}</p><p>We offer a supportive team, training and a clear path to grow.</p>");
+    vec![
+        (
+            json!({"title": "Registered Nurse, Cardiology", "department": "Nursing",
+                "location": {"city": "Leeds", "region": "West Yorkshire", "country": "GB", "postal_code": "LS1 3EX"},
+                "workplace": "onsite", "employment_type": "full_time", "experience_level": "associate",
+                "salary": {"min": 31000, "max": 38000, "currency": "GBP", "period": "year"},
+                "description_html": desc("Care for cardiology patients on a busy ward."),
+                "required_credentials": ["RN"],
+                "hiring_team": [{"sub": DEMO_HIRING_MANAGER, "role": "hiring_manager"}]}),
+            true,
+        ),
+        (
+            json!({"title": "Senior Rust Engineer", "department": "Engineering",
+                "location": {"city": "Berlin", "region": "Berlin", "country": "DE"},
+                "workplace": "remote", "employment_type": "full_time", "experience_level": "mid_senior",
+                "salary": {"min": 85000, "max": 110000, "currency": "EUR", "period": "year"},
+                "description_html": desc("Build the services behind our patient apps.")}),
+            true,
+        ),
+        (
+            json!({"title": "Product Designer", "department": "Design",
+                "location": {"city": "New York", "region": "NY", "country": "US", "postal_code": "10001"},
+                "workplace": "hybrid", "employment_type": "full_time",
+                "salary": {"min": 120000, "max": 150000, "currency": "USD", "period": "year"},
+                "description_html": desc("Design tools that clinicians love.")}),
+            true,
+        ),
+        (
+            json!({"title": "Patient Support Specialist", "department": "Support",
+                "location": {"city": "Toronto", "region": "ON", "country": "CA"},
+                "workplace": "remote", "employment_type": "part_time",
+                "salary": {"min": 24, "max": 28, "currency": "CAD", "period": "hour"},
+                "description_html": desc("Help patients and families by phone and chat.")}),
+            true,
+        ),
+        (
+            json!({"title": "Data Analyst", "department": "Engineering",
+                "location": {"city": "Sydney", "region": "NSW", "country": "AU"},
+                "workplace": "hybrid", "employment_type": "contract",
+                "description_html": desc("Turn clinical operations data into decisions.")}),
+            true,
+        ),
+        (
+            json!({"title": "Night Nurse Practitioner", "department": "Nursing",
+                "location": {"city": "Manchester", "region": "Greater Manchester", "country": "GB"},
+                "workplace": "onsite", "employment_type": "per_diem",
+                "description_html": desc("Lead night care on our acute ward."),
+                "required_credentials": ["RN", "NP"]}),
+            false,
+        ),
+    ]
+}
+
+/// Seeds the demo jobs once: a store that already holds jobs is left alone.
+pub async fn seed(st: &AppState) -> anyhow::Result<usize> {
+    let any = st.store.list_jobs(&JobFilter::default(), &PageRequest { limit: 1, cursor: None }).await;
+    if !any.map_err(|e| anyhow::anyhow!("{e}"))?.items.is_empty() {
+        return Ok(0);
+    }
+    let jobs = demo_jobs();
+    for (body, publish) in &jobs {
+        let spec = JobSpec::parse(body.clone()).map_err(|e| anyhow::anyhow!("demo job: {e:?}"))?;
+        let now = st.clock.now();
+        let mut job = Job::new(JobId::new(st.clock.as_ref()), spec, now);
+        if *publish {
+            job = job.publish(now).expect("a draft publishes");
+        }
+        st.store.create_job(&job).await?;
+    }
+    Ok(jobs.len())
+}
