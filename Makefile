@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 VENV := .venv
 MOTO_VERSION := 5.2.5
-CFN_LINT_VERSION := 1.38.0
+CFN_LINT_VERSION := 1.58.0
 PORT ?= 3000
 
 .PHONY: dev test unit lint fmt bench emulator clean

@@ -124,5 +124,5 @@ pub fn path_id<T: std::str::FromStr>(raw: &str) -> Result<T, ApiError> {
 
 /// Every function's router falls back to this: a route it does not serve.
 pub async fn no_route() -> ApiError {
-    ApiError::NotFound
+    ApiError::NoRoute
 }

@@ -26,6 +26,9 @@ pub enum ApiError {
     Forbidden(String),
     #[error("not found")]
     NotFound,
+    /// The function has no such route (distinct from a missing resource, so tests can tell them apart).
+    #[error("no such route")]
+    NoRoute,
     #[error("conflict: {0}")]
     Conflict(String),
     #[error("gone: {0}")]
@@ -50,7 +53,7 @@ impl ApiError {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
-            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::NotFound | Self::NoRoute => StatusCode::NOT_FOUND,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::Gone(_) => StatusCode::GONE,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
@@ -66,6 +69,7 @@ impl ApiError {
             Self::Unauthorized(_) => "unauthorized",
             Self::Forbidden(_) => "forbidden",
             Self::NotFound => "not-found",
+            Self::NoRoute => "no-route",
             Self::Conflict(_) => "conflict",
             Self::Gone(_) => "gone",
             Self::PayloadTooLarge(_) => "too-large",
@@ -100,6 +104,7 @@ impl IntoResponse for ApiError {
                 "a dependency is unavailable; retry later".to_string()
             }
             Self::NotFound => "no such resource".to_string(),
+            Self::NoRoute => "no such route".to_string(),
             Self::Validation(errors) => format!("{} field(s) are invalid", errors.len()),
             Self::BadRequest(d)
             | Self::Unauthorized(d)

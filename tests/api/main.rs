@@ -1,1 +1,8 @@
+//! Black-box tests: each test spawns the local stack (gateway + functions) on a free port against the
+//! emulator that `make test` starts, with its own table and bucket, and drives it over HTTP.
+mod helpers;
 
+mod auth;
+mod contract;
+mod gateway;
+mod jobs;

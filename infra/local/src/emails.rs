@@ -18,10 +18,15 @@ pub async fn list(http: &reqwest::Client, moto_url: &str) -> anyhow::Result<Valu
                         .collect()
                 })
                 .unwrap_or_default();
+            // The emulator lists a recipient twice when it is both in the envelope and the To header.
+            let mut to: Vec<String> =
+                m["destinations"].as_array().into_iter().flatten().filter_map(|d| d.as_str().map(str::to_string)).collect();
+            to.sort();
+            to.dedup();
             json!({
                 "id": m["id"],
                 "from": m["source"],
-                "to": m["destinations"],
+                "to": to,
                 "subject": parsed.as_ref().and_then(|p| p.subject()),
                 "headers": headers,
                 "text": parsed.as_ref().and_then(|p| p.body_text(0)),

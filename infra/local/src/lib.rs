@@ -153,5 +153,6 @@ async fn run_task(State(l): State<Local>, Path(task): Path<String>, Query(q): Qu
         Some(Err(_)) => return ApiError::field("now", "must be an RFC 3339 date-time").into_response(),
     };
     let _ = now;
-    ApiError::field("task", format!("unknown task {task}; known: {}", TASKS.join(", "))).into_response()
+    let known = if TASKS.is_empty() { "none yet".to_string() } else { TASKS.join(", ") };
+    ApiError::field("task", format!("unknown task {task}; known: {known}")).into_response()
 }

@@ -1,0 +1,121 @@
+use rapport_local::{spawn, Options, Stack};
+use reqwest::{Client, RequestBuilder, Response};
+use serde_json::{json, Value};
+
+pub const ORIGIN: &str = "https://careers.example.com";
+
+pub struct TestApp {
+    pub url: String,
+    pub http: Client,
+    pub stack: Stack,
+}
+
+fn random_key() -> Vec<u8> {
+    ulid::Ulid::generate().to_string().repeat(2).into_bytes()
+}
+
+pub async fn spawn_app() -> TestApp {
+    let moto_url = std::env::var("MOTO_URL")
+        .expect("MOTO_URL is not set: run the tests with `make test`, which starts the emulator");
+    let stack = spawn(Options {
+        moto_url,
+        name_prefix: format!("t{}", ulid::Ulid::generate()),
+        port: 0,
+        signing_key: random_key(),
+        jwt_key: random_key(),
+        seed: false,
+        allowed_origins: vec![ORIGIN.to_string()],
+    })
+    .await
+    .expect("the local stack starts");
+    TestApp { url: stack.url.clone(), http: Client::new(), stack }
+}
+
+impl TestApp {
+    pub async fn token_for(&self, body: Value) -> String {
+        let res = self.http.post(format!("{}/_local/token", self.url)).json(&body).send().await.unwrap();
+        assert_eq!(res.status(), 200);
+        res.json::<Value>().await.unwrap()["token"].as_str().unwrap().to_string()
+    }
+
+    pub async fn token(&self, role: &str) -> String {
+        self.token_for(json!({ "role": role })).await
+    }
+
+    pub fn get(&self, path: &str) -> RequestBuilder {
+        self.http.get(format!("{}{path}", self.url))
+    }
+
+    pub fn post(&self, path: &str) -> RequestBuilder {
+        self.http.post(format!("{}{path}", self.url))
+    }
+
+    pub fn patch(&self, path: &str) -> RequestBuilder {
+        self.http.patch(format!("{}{path}", self.url))
+    }
+
+    /// Creates a job as a recruiter and returns it.
+    pub async fn create_job(&self, token: &str, body: Value) -> Value {
+        let res = self.post("/api/jobs").bearer_auth(token).json(&body).send().await.unwrap();
+        assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+        res.json().await.unwrap()
+    }
+
+    pub async fn publish(&self, token: &str, id: &str) -> Value {
+        let res = self.post(&format!("/api/jobs/{id}/publish")).bearer_auth(token).send().await.unwrap();
+        assert_eq!(res.status(), 200);
+        res.json().await.unwrap()
+    }
+
+    /// Every job in the table, through the recruiter API.
+    pub async fn all_jobs(&self, token: &str) -> Vec<Value> {
+        let mut out = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let mut req = self.get("/api/jobs?limit=100").bearer_auth(token);
+            if let Some(c) = &cursor {
+                req = req.query(&[("cursor", c)]);
+            }
+            let page: Value = req.send().await.unwrap().json().await.unwrap();
+            out.extend(page["items"].as_array().unwrap().iter().cloned());
+            match page["next_cursor"].as_str() {
+                Some(c) => cursor = Some(c.to_string()),
+                None => return out,
+            }
+        }
+    }
+}
+
+/// The AWS operations the request made, as reported by the local gateway.
+pub fn calls(res: &Response) -> Vec<String> {
+    let raw = res.headers().get(rapport_local::gateway::CALLS_HEADER).expect("the gateway reports calls");
+    raw.to_str().unwrap().split(',').filter(|s| !s.is_empty()).map(str::to_string).collect()
+}
+
+/// Asserts a problem+json response and returns it.
+pub async fn problem(res: Response, status: u16) -> Value {
+    assert_eq!(res.status(), status);
+    assert_eq!(res.headers()["content-type"], "application/problem+json");
+    let v: Value = res.json().await.unwrap();
+    assert_eq!(v["status"], status);
+    assert!(v["type"].is_string() && v["title"].is_string() && v["detail"].is_string());
+    v
+}
+
+pub fn error_fields(problem: &Value) -> Vec<String> {
+    problem["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap().to_string()).collect()
+}
+
+pub fn job_body() -> Value {
+    json!({
+        "title": "Registered Nurse",
+        "department": "Nursing",
+        "location": {"city": "Leeds", "region": "West Yorkshire", "country": "GB"},
+        "workplace": "onsite",
+        "employment_type": "full_time",
+        "salary": {"min": 30000, "max": 40000, "currency": "GBP", "period": "year"},
+        "description_html": "<p>Care for patients.</p>",
+        "required_credentials": ["RN"],
+        "hiring_team": [{"sub": "hm-on-team", "role": "hiring_manager"}]
+    })
+}
