@@ -6,3 +6,5 @@ if cargo nextest --version >/dev/null 2>&1; then
 else
   cargo test --workspace --no-fail-fast
 fi
+# `make dev` itself, as a new user runs it: seeded jobs, a printed token that works, data kept across a restart.
+"$(dirname "$0")/../../tests/dev-smoke.sh"

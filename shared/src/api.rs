@@ -23,8 +23,18 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(config: Config, aws: Aws, clock: SharedClock) -> Self {
-        let store = Store::new(aws.dynamo.clone(), config.table.clone(), Cursors::new(&config.signing_key), clock.clone());
-        Self { config: Arc::new(config), clock, aws, store }
+        let store = Store::new(
+            aws.dynamo.clone(),
+            config.table.clone(),
+            Cursors::new(&config.signing_key),
+            clock.clone(),
+        );
+        Self {
+            config: Arc::new(config),
+            clock,
+            aws,
+            store,
+        }
     }
 }
 
@@ -38,15 +48,33 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, _: &S) -> Result<Self, ApiError> {
-        let ct = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-        let essence = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
-        if essence != "application/json" && !(essence.starts_with("application/") && essence.ends_with("+json")) {
-            return Err(ApiError::UnsupportedMediaType("send application/json".into()));
+        let ct = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let essence = ct
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        if essence != "application/json"
+            && !(essence.starts_with("application/") && essence.ends_with("+json"))
+        {
+            return Err(ApiError::UnsupportedMediaType(
+                "send application/json".into(),
+            ));
         }
         let bytes = axum::body::to_bytes(req.into_body(), MAX_JSON_BYTES)
             .await
-            .map_err(|_| ApiError::PayloadTooLarge(format!("the body must be at most {MAX_JSON_BYTES} bytes")))?;
-        let value = serde_json::from_slice(&bytes).map_err(|e| ApiError::BadRequest(format!("invalid JSON: {e}")))?;
+            .map_err(|_| {
+                ApiError::PayloadTooLarge(format!(
+                    "the body must be at most {MAX_JSON_BYTES} bytes"
+                ))
+            })?;
+        let value = serde_json::from_slice(&bytes)
+            .map_err(|e| ApiError::BadRequest(format!("invalid JSON: {e}")))?;
         Ok(JsonBody(value))
     }
 }
@@ -59,13 +87,20 @@ impl<S: Send + Sync> FromRequestParts<S> for QueryMap {
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
         let q = parts.uri.query().unwrap_or("");
-        Ok(QueryMap(url::form_urlencoded::parse(q.as_bytes()).into_owned().collect()))
+        Ok(QueryMap(
+            url::form_urlencoded::parse(q.as_bytes())
+                .into_owned()
+                .collect(),
+        ))
     }
 }
 
 impl QueryMap {
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0.get(name).map(String::as_str).filter(|s| !s.is_empty())
+        self.0
+            .get(name)
+            .map(String::as_str)
+            .filter(|s| !s.is_empty())
     }
 
     /// A query parameter parsed with `FromStr`, the error naming the parameter.
@@ -90,7 +125,10 @@ impl QueryMap {
             Some(raw) => match raw.parse::<i32>() {
                 Ok(n) if (1..=100).contains(&n) => n,
                 _ => {
-                    errors.push(FieldError::new("limit", "must be a whole number from 1 to 100"));
+                    errors.push(FieldError::new(
+                        "limit",
+                        "must be a whole number from 1 to 100",
+                    ));
                     25
                 }
             },
@@ -112,7 +150,12 @@ pub fn check(errors: Vec<FieldError>) -> Result<(), ApiError> {
 /// A JSON response with the API's media type.
 pub fn json<T: Serialize>(status: StatusCode, body: &T) -> Response {
     match serde_json::to_vec(body) {
-        Ok(bytes) => (status, [(header::CONTENT_TYPE, "application/json; charset=utf-8")], bytes).into_response(),
+        Ok(bytes) => (
+            status,
+            [(header::CONTENT_TYPE, "application/json; charset=utf-8")],
+            bytes,
+        )
+            .into_response(),
         Err(e) => ApiError::Unavailable(format!("serialising the response: {e}")).into_response(),
     }
 }

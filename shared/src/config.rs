@@ -69,7 +69,10 @@ impl Config {
         if !signing_key.is_empty() && signing_key.len() < 32 {
             errors.insert("SIGNING_KEY", "must be at least 32 bytes".to_string());
         }
-        for (name, url) in [("CAREERS_URL", &careers_url), ("PUBLIC_API_URL", &public_api_url)] {
+        for (name, url) in [
+            ("CAREERS_URL", &careers_url),
+            ("PUBLIC_API_URL", &public_api_url),
+        ] {
             if !url.is_empty() && !(url.starts_with("https://") || url.starts_with("http://")) {
                 errors.insert(name, "must be an http(s) URL".to_string());
             }
@@ -123,7 +126,9 @@ mod tests {
     fn reads_a_full_environment() {
         let env = |k: &str| {
             Some(match k {
-                "ALLOWED_ORIGINS" => "https://careers.acme.example/, http://localhost:8080".to_string(),
+                "ALLOWED_ORIGINS" => {
+                    "https://careers.acme.example/, http://localhost:8080".to_string()
+                }
                 "SIGNING_KEY" => "x".repeat(32),
                 "CAREERS_URL" => "https://careers.acme.example/".to_string(),
                 "PUBLIC_API_URL" => "https://api.acme.example".to_string(),
@@ -132,9 +137,15 @@ mod tests {
             })
         };
         let c = Config::from_lookup(env).unwrap();
-        assert_eq!(c.allowed_origins, vec!["https://careers.acme.example", "http://localhost:8080"]);
+        assert_eq!(
+            c.allowed_origins,
+            vec!["https://careers.acme.example", "http://localhost:8080"]
+        );
         assert_eq!(c.careers_url, "https://careers.acme.example");
         assert!(c.s3_force_path_style);
-        assert!(!format!("{c:?}").contains("xxxx"), "the key never reaches logs");
+        assert!(
+            !format!("{c:?}").contains("xxxx"),
+            "the key never reaches logs"
+        );
     }
 }

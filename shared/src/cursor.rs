@@ -37,7 +37,9 @@ impl Cursors {
         let (payload, tag) = cursor.split_once('.').ok_or_else(invalid)?;
         let payload = B64.decode(payload).map_err(|_| invalid())?;
         let tag = B64.decode(tag).map_err(|_| invalid())?;
-        self.mac(scope, &payload).verify_slice(&tag).map_err(|_| invalid())?;
+        self.mac(scope, &payload)
+            .verify_slice(&tag)
+            .map_err(|_| invalid())?;
         serde_json::from_slice(&payload).map_err(|_| invalid())
     }
 }
@@ -56,17 +58,31 @@ mod tests {
     fn round_trips_within_its_scope_only() {
         let pos = BTreeMap::from([("pk".to_string(), "JOB#1".to_string())]);
         let c = cursors().encode("jobs:open", &pos);
-        assert_eq!(cursors().decode::<BTreeMap<String, String>>("jobs:open", &c).unwrap(), pos);
-        assert!(cursors().decode::<BTreeMap<String, String>>("jobs:closed", &c).is_err());
-        assert!(Cursors::new(b"another key, another deployment!").decode::<BTreeMap<String, String>>("jobs:open", &c).is_err());
+        assert_eq!(
+            cursors()
+                .decode::<BTreeMap<String, String>>("jobs:open", &c)
+                .unwrap(),
+            pos
+        );
+        assert!(cursors()
+            .decode::<BTreeMap<String, String>>("jobs:closed", &c)
+            .is_err());
+        assert!(Cursors::new(b"another key, another deployment!")
+            .decode::<BTreeMap<String, String>>("jobs:open", &c)
+            .is_err());
     }
 
     #[test]
     fn a_forged_position_is_refused() {
-        let c = cursors().encode("s", &BTreeMap::from([("pk".to_string(), "JOB#1".to_string())]));
+        let c = cursors().encode(
+            "s",
+            &BTreeMap::from([("pk".to_string(), "JOB#1".to_string())]),
+        );
         let (_, tag) = c.split_once('.').unwrap();
         let forged = format!("{}.{tag}", B64.encode(br#"{"pk":"CANDIDATE#1"}"#));
-        assert!(cursors().decode::<BTreeMap<String, String>>("s", &forged).is_err());
+        assert!(cursors()
+            .decode::<BTreeMap<String, String>>("s", &forged)
+            .is_err());
     }
 
     proptest! {

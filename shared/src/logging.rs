@@ -7,7 +7,11 @@ pub fn init() {
     let on_lambda = std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some();
     let builder = fmt().with_env_filter(filter).with_target(false);
     let _ = if on_lambda {
-        builder.json().with_current_span(true).without_time().try_init()
+        builder
+            .json()
+            .with_current_span(true)
+            .without_time()
+            .try_init()
     } else {
         builder.try_init()
     };

@@ -19,13 +19,19 @@ pub struct Fields {
 
 impl Fields {
     pub fn new(map: Map<String, Value>) -> Self {
-        Self { map, prefix: String::new(), errors: Vec::new() }
+        Self {
+            map,
+            prefix: String::new(),
+            errors: Vec::new(),
+        }
     }
 
     /// Parses the whole object with `f`, then reports unknown fields along with the rest.
     pub fn parse<T>(v: Value, f: impl FnOnce(&mut Fields) -> Option<T>) -> Result<T, ApiError> {
         let Value::Object(map) = v else {
-            return Err(ApiError::BadRequest("the body must be a JSON object".into()));
+            return Err(ApiError::BadRequest(
+                "the body must be a JSON object".into(),
+            ));
         };
         let mut fields = Fields::new(map);
         let out = f(&mut fields);
@@ -85,7 +91,12 @@ impl Fields {
     }
 
     /// A nested object, parsed with its own field names prefixed (`location.city`).
-    pub fn object<T>(&mut self, name: &str, required: bool, f: impl FnOnce(&mut Fields) -> Option<T>) -> Option<Option<T>> {
+    pub fn object<T>(
+        &mut self,
+        name: &str,
+        required: bool,
+        f: impl FnOnce(&mut Fields) -> Option<T>,
+    ) -> Option<Option<T>> {
         match self.take(name) {
             None if required => {
                 self.error(name, "is required");
@@ -94,7 +105,11 @@ impl Fields {
             None => Some(None),
             Some(Value::Object(map)) => {
                 let path = self.path(name);
-                let mut inner = Fields { map, prefix: path, errors: Vec::new() };
+                let mut inner = Fields {
+                    map,
+                    prefix: path,
+                    errors: Vec::new(),
+                };
                 let out = f(&mut inner);
                 let ok = inner.collect_unknown();
                 self.errors.extend(inner.errors);
@@ -139,7 +154,11 @@ impl Fields {
                 ok = false;
                 continue;
             };
-            let mut inner = Fields { map, prefix: path, errors: Vec::new() };
+            let mut inner = Fields {
+                map,
+                prefix: path,
+                errors: Vec::new(),
+            };
             let parsed = f(&mut inner);
             ok &= inner.collect_unknown();
             self.errors.extend(inner.errors);
@@ -183,11 +202,17 @@ fn check_chars(s: &str, multiline: bool) -> Result<(), String> {
 }
 
 fn text_field(v: &Value, min: usize, max: usize, multiline: bool) -> Result<String, String> {
-    let Value::String(s) = v else { return Err("must be a string".into()) };
+    let Value::String(s) = v else {
+        return Err("must be a string".into());
+    };
     let s = s.trim();
     let n = s.chars().count();
     if n < min {
-        return Err(if min == 1 { "must not be empty".into() } else { format!("must be at least {min} characters") });
+        return Err(if min == 1 {
+            "must not be empty".into()
+        } else {
+            format!("must be at least {min} characters")
+        });
     }
     if n > max {
         return Err(format!("must be at most {max} characters"));
@@ -233,13 +258,16 @@ impl FromField for bool {
 
 impl FromField for f64 {
     fn from_field(v: &Value) -> Result<Self, String> {
-        v.as_f64().filter(|f| f.is_finite()).ok_or_else(|| "must be a number".into())
+        v.as_f64()
+            .filter(|f| f.is_finite())
+            .ok_or_else(|| "must be a number".into())
     }
 }
 
 impl FromField for u64 {
     fn from_field(v: &Value) -> Result<Self, String> {
-        v.as_u64().ok_or_else(|| "must be a non-negative whole number".into())
+        v.as_u64()
+            .ok_or_else(|| "must be a non-negative whole number".into())
     }
 }
 
@@ -255,7 +283,9 @@ impl FromField for chrono::DateTime<chrono::Utc> {
 /// Arrays of simple values; duplicates are refused since every list in the API is a set.
 impl<T: FromField + PartialEq> FromField for Vec<T> {
     fn from_field(v: &Value) -> Result<Self, String> {
-        let Value::Array(items) = v else { return Err("must be an array".into()) };
+        let Value::Array(items) = v else {
+            return Err("must be an array".into());
+        };
         if items.len() > 100 {
             return Err("must have at most 100 items".into());
         }
@@ -331,7 +361,12 @@ mod tests {
             let color = f.opt("color");
             let tags = f.opt("tags");
             let inner = f.object("inner", false, |f| f.req::<u64>("n"));
-            Some(Thing { name: name?, color: color?, tags: tags?.unwrap_or_default(), inner: inner? })
+            Some(Thing {
+                name: name?,
+                color: color?,
+                tags: tags?.unwrap_or_default(),
+                inner: inner?,
+            })
         })
     }
 
@@ -346,12 +381,16 @@ mod tests {
     fn every_bad_field_is_listed() {
         let e = parse(json!({"name": "", "color": "green", "tags": ["ok", "toolong"], "inner": {"n": -1, "x": 1}, "admin": true}))
             .unwrap_err();
-        assert_eq!(fields(e), vec!["name", "color", "tags", "inner.n", "inner.x", "admin"]);
+        assert_eq!(
+            fields(e),
+            vec!["name", "color", "tags", "inner.n", "inner.x", "admin"]
+        );
     }
 
     #[test]
     fn good_input_parses_and_trims() {
-        let t = parse(json!({"name": "  Ada ", "color": "red", "inner": {"n": 3}, "tags": null})).unwrap();
+        let t = parse(json!({"name": "  Ada ", "color": "red", "inner": {"n": 3}, "tags": null}))
+            .unwrap();
         assert_eq!(t.name.0, "Ada");
         assert_eq!(t.color, Some(Color::Red));
         assert_eq!(t.inner, Some(3));
@@ -359,9 +398,15 @@ mod tests {
 
     #[test]
     fn control_characters_and_wrong_types_are_refused() {
-        assert_eq!(fields(parse(json!({"name": "a\u{0007}b"})).unwrap_err()), vec!["name"]);
+        assert_eq!(
+            fields(parse(json!({"name": "a\u{0007}b"})).unwrap_err()),
+            vec!["name"]
+        );
         assert_eq!(fields(parse(json!({"name": 5})).unwrap_err()), vec!["name"]);
-        assert_eq!(fields(parse(json!({"name": "x", "tags": ["a", "a"]})).unwrap_err()), vec!["tags"]);
+        assert_eq!(
+            fields(parse(json!({"name": "x", "tags": ["a", "a"]})).unwrap_err()),
+            vec!["tags"]
+        );
         assert!(matches!(parse(json!([1])), Err(ApiError::BadRequest(_))));
     }
 }

@@ -23,7 +23,11 @@ impl Route {
 }
 
 const fn jobs(method: &'static str, path: &'static str) -> Route {
-    Route { function: "jobs", method, path }
+    Route {
+        function: "jobs",
+        method,
+        path,
+    }
 }
 
 pub const ROUTES: &[Route] = &[

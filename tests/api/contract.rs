@@ -7,15 +7,21 @@ use std::collections::BTreeSet;
 
 fn load(rel: &str) -> Yaml {
     let path = format!("{}/../{rel}", env!("CARGO_MANIFEST_DIR"));
-    serde_yaml::from_str(&std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))).unwrap()
+    serde_yaml::from_str(&std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}")))
+        .unwrap()
 }
 
 fn route_set() -> BTreeSet<(String, String)> {
-    ROUTES.iter().map(|r| (r.method.to_string(), r.path.to_string())).collect()
+    ROUTES
+        .iter()
+        .map(|r| (r.method.to_string(), r.path.to_string()))
+        .collect()
 }
 
 fn s(v: &Yaml) -> String {
-    v.as_str().unwrap_or_else(|| panic!("not a string: {v:?}")).to_string()
+    v.as_str()
+        .unwrap_or_else(|| panic!("not a string: {v:?}"))
+        .to_string()
 }
 
 /// `JobsFunction` serves the routes of function `jobs`.
@@ -32,15 +38,26 @@ fn the_template_declares_exactly_the_routes_of_the_code() {
             continue;
         }
         let function = function_of(&s(id));
-        assert_eq!(res["Metadata"]["BuildMethod"], "rust-cargolambda", "{function}");
-        for (_, ev) in res["Properties"]["Events"].as_mapping().into_iter().flatten() {
+        assert_eq!(
+            res["Metadata"]["BuildMethod"], "rust-cargolambda",
+            "{function}"
+        );
+        for (_, ev) in res["Properties"]["Events"]
+            .as_mapping()
+            .into_iter()
+            .flatten()
+        {
             if ev["Type"] != "HttpApi" {
                 continue;
             }
             let (method, path) = (s(&ev["Properties"]["Method"]), s(&ev["Properties"]["Path"]));
             let route = ROUTES.iter().find(|r| r.method == method && r.path == path);
-            let route = route.unwrap_or_else(|| panic!("{method} {path} is in the template but not the code"));
-            assert_eq!(route.function, function, "{method} {path} is served by another function");
+            let route = route
+                .unwrap_or_else(|| panic!("{method} {path} is in the template but not the code"));
+            assert_eq!(
+                route.function, function,
+                "{method} {path} is served by another function"
+            );
             let public = ev["Properties"]["Auth"]["Authorizer"] == "NONE";
             assert_eq!(public, !route.needs_token(), "{method} {path}: authorizer");
             declared.insert((method, path));
@@ -57,23 +74,47 @@ fn the_template_declares_the_tables_of_the_schema() {
     for table in schema::TABLES {
         let p = &t["Resources"][table.logical_id]["Properties"];
         let keys = |v: &Yaml| -> Vec<(String, String)> {
-            v.as_sequence().unwrap().iter().map(|k| (s(&k["AttributeName"]), s(&k["KeyType"]))).collect()
+            v.as_sequence()
+                .unwrap()
+                .iter()
+                .map(|k| (s(&k["AttributeName"]), s(&k["KeyType"])))
+                .collect()
         };
-        let pair = |pk: &str, sk: &str| vec![(pk.to_string(), "HASH".to_string()), (sk.to_string(), "RANGE".to_string())];
+        let pair = |pk: &str, sk: &str| {
+            vec![
+                (pk.to_string(), "HASH".to_string()),
+                (sk.to_string(), "RANGE".to_string()),
+            ]
+        };
         assert_eq!(keys(&p["KeySchema"]), pair(table.pk, table.sk));
-        let mut expected_attrs: BTreeSet<String> = [table.pk, table.sk].iter().map(|a| a.to_string()).collect();
+        let mut expected_attrs: BTreeSet<String> =
+            [table.pk, table.sk].iter().map(|a| a.to_string()).collect();
         let gsis = p["GlobalSecondaryIndexes"].as_sequence().unwrap();
         assert_eq!(gsis.len(), table.indexes.len());
         for ix in table.indexes {
-            let g = gsis.iter().find(|g| g["IndexName"] == ix.name).unwrap_or_else(|| panic!("index {}", ix.name));
+            let g = gsis
+                .iter()
+                .find(|g| g["IndexName"] == ix.name)
+                .unwrap_or_else(|| panic!("index {}", ix.name));
             assert_eq!(keys(&g["KeySchema"]), pair(ix.pk, ix.sk));
             assert_eq!(g["Projection"]["ProjectionType"], "ALL");
             expected_attrs.extend([ix.pk.to_string(), ix.sk.to_string()]);
         }
-        let attrs: BTreeSet<String> = p["AttributeDefinitions"].as_sequence().unwrap().iter().map(|a| s(&a["AttributeName"])).collect();
+        let attrs: BTreeSet<String> = p["AttributeDefinitions"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .map(|a| s(&a["AttributeName"]))
+            .collect();
         assert_eq!(attrs, expected_attrs);
         assert_eq!(p["TimeToLiveSpecification"]["AttributeName"], table.ttl);
-        assert!(t["Globals"]["Function"]["Environment"]["Variables"].get(table.env).is_some(), "{} is passed", table.env);
+        assert!(
+            t["Globals"]["Function"]["Environment"]["Variables"]
+                .get(table.env)
+                .is_some(),
+            "{} is passed",
+            table.env
+        );
     }
 }
 
@@ -90,8 +131,11 @@ fn the_openapi_document_describes_exactly_the_routes() {
             }
             let path = s(path);
             let secured = op.get("security").is_some();
-            let route = ROUTES.iter().find(|r| r.method.eq_ignore_ascii_case(&method) && r.path == path);
-            let route = route.unwrap_or_else(|| panic!("{method} {path} is documented but does not exist"));
+            let route = ROUTES
+                .iter()
+                .find(|r| r.method.eq_ignore_ascii_case(&method) && r.path == path);
+            let route =
+                route.unwrap_or_else(|| panic!("{method} {path} is documented but does not exist"));
             assert_eq!(secured, route.needs_token(), "{method} {path}: security");
             documented.insert((method.to_ascii_uppercase(), path));
         }
@@ -106,9 +150,25 @@ async fn each_function_router_answers_each_of_its_routes() {
     for route in ROUTES {
         let path = route.path.replace("{id}", "01ARZ3NDEKTSV4RRFFQ69G5FAV");
         let method = reqwest::Method::from_bytes(route.method.as_bytes()).unwrap();
-        let res = app.http.request(method, format!("{}{path}", app.url)).bearer_auth(&token).json(&serde_json::json!({})).send().await.unwrap();
+        let res = app
+            .http
+            .request(method, format!("{}{path}", app.url))
+            .bearer_auth(&token)
+            .json(&serde_json::json!({}))
+            .send()
+            .await
+            .unwrap();
         let body: serde_json::Value = res.json().await.unwrap_or_default();
-        assert_ne!(body["type"], "/problems/no-route", "{} is not served by its function", route.key());
-        assert!(body.get("message").is_none(), "{} did not reach a function: {body}", route.key());
+        assert_ne!(
+            body["type"],
+            "/problems/no-route",
+            "{} is not served by its function",
+            route.key()
+        );
+        assert!(
+            body.get("message").is_none(),
+            "{} did not reach a function: {body}",
+            route.key()
+        );
     }
 }

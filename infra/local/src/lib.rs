@@ -58,7 +58,13 @@ pub async fn emulator_aws(moto_url: &str, config: &Config) -> Aws {
     let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
         .endpoint_url(moto_url)
-        .credentials_provider(Credentials::new("local", "local", None, None, "rapport-local"))
+        .credentials_provider(Credentials::new(
+            "local",
+            "local",
+            None,
+            None,
+            "rapport-local",
+        ))
         .timeout_config(timeouts())
         .load()
         .await;
@@ -74,7 +80,9 @@ struct Local {
 }
 
 pub async fn spawn(opts: Options) -> anyhow::Result<Stack> {
-    let listener = TcpListener::bind(("127.0.0.1", opts.port)).await.with_context(|| format!("binding port {}", opts.port))?;
+    let listener = TcpListener::bind(("127.0.0.1", opts.port))
+        .await
+        .with_context(|| format!("binding port {}", opts.port))?;
     let url = format!("http://{}", listener.local_addr()?);
     let prefix = opts.name_prefix.to_ascii_lowercase();
     let config = Config {
@@ -99,10 +107,22 @@ pub async fn spawn(opts: Options) -> anyhow::Result<Stack> {
     let issuer = Issuer::new(opts.jwt_key.clone(), format!("{url}/_local"));
     let functions = functions(&state);
     for name in rapport::routes::functions() {
-        anyhow::ensure!(functions.contains_key(name), "no router for function {name}");
+        anyhow::ensure!(
+            functions.contains_key(name),
+            "no router for function {name}"
+        );
     }
-    let gw = Arc::new(Gateway { functions, issuer: issuer.clone(), allowed_origins: opts.allowed_origins.clone() });
-    let local = Local { issuer: issuer.clone(), state: state.clone(), http: reqwest::Client::new(), moto_url: opts.moto_url.clone() };
+    let gw = Arc::new(Gateway {
+        functions,
+        issuer: issuer.clone(),
+        allowed_origins: opts.allowed_origins.clone(),
+    });
+    let local = Local {
+        issuer: issuer.clone(),
+        state: state.clone(),
+        http: reqwest::Client::new(),
+        moto_url: opts.moto_url.clone(),
+    };
     let app = Router::new()
         .route("/_local/token", post(issue_token))
         .route("/_local/emails", get(list_emails))
@@ -111,9 +131,20 @@ pub async fn spawn(opts: Options) -> anyhow::Result<Stack> {
         .merge(gateway::router(gw));
     let (tx, rx) = oneshot::channel::<()>();
     let server = tokio::spawn(async move {
-        let _ = axum::serve(listener, app).with_graceful_shutdown(async { let _ = rx.await; }).await;
+        let _ = axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = rx.await;
+            })
+            .await;
     });
-    Ok(Stack { url, state, issuer, moto_url: opts.moto_url, shutdown: Some(tx), server })
+    Ok(Stack {
+        url,
+        state,
+        issuer,
+        moto_url: opts.moto_url,
+        shutdown: Some(tx),
+        server,
+    })
 }
 
 impl Stack {
@@ -125,7 +156,10 @@ impl Stack {
     }
 }
 
-async fn issue_token(State(l): State<Local>, body: Result<Json<TokenRequest>, axum::extract::rejection::JsonRejection>) -> Response {
+async fn issue_token(
+    State(l): State<Local>,
+    body: Result<Json<TokenRequest>, axum::extract::rejection::JsonRejection>,
+) -> Response {
     let Json(req) = match body {
         Ok(b) => b,
         Err(e) => return ApiError::field("body", e.body_text()).into_response(),
@@ -146,13 +180,26 @@ async fn list_emails(State(l): State<Local>) -> Response {
 /// The scheduled tasks the local stack can run; each arrives with the capability that needs it.
 pub const TASKS: &[&str] = &[];
 
-async fn run_task(State(l): State<Local>, Path(task): Path<String>, Query(q): Query<HashMap<String, String>>) -> Response {
-    let now = match q.get("now").map(|s| chrono::DateTime::parse_from_rfc3339(s)) {
+async fn run_task(
+    State(l): State<Local>,
+    Path(task): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let now = match q
+        .get("now")
+        .map(|s| chrono::DateTime::parse_from_rfc3339(s))
+    {
         None => l.state.clock.now(),
         Some(Ok(t)) => t.with_timezone(&chrono::Utc),
-        Some(Err(_)) => return ApiError::field("now", "must be an RFC 3339 date-time").into_response(),
+        Some(Err(_)) => {
+            return ApiError::field("now", "must be an RFC 3339 date-time").into_response()
+        }
     };
     let _ = now;
-    let known = if TASKS.is_empty() { "none yet".to_string() } else { TASKS.join(", ") };
+    let known = if TASKS.is_empty() {
+        "none yet".to_string()
+    } else {
+        TASKS.join(", ")
+    };
     ApiError::field("task", format!("unknown task {task}; known: {known}")).into_response()
 }

@@ -1,8 +1,8 @@
 //! The table's schema, defined once. The local stack creates the table from it and a test checks
 //! that `infra/template.yaml` declares the same keys and indexes.
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
-    ScalarAttributeType, TimeToLiveSpecification,
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
 };
 
 pub struct Index {
@@ -28,14 +28,29 @@ pub const MAIN: Table = Table {
     env: "RAPPORT_TABLE",
     pk: "pk",
     sk: "sk",
-    indexes: &[Index { name: "GSI1", pk: "gsi1pk", sk: "gsi1sk" }, Index { name: "GSI2", pk: "gsi2pk", sk: "gsi2sk" }],
+    indexes: &[
+        Index {
+            name: "GSI1",
+            pk: "gsi1pk",
+            sk: "gsi1sk",
+        },
+        Index {
+            name: "GSI2",
+            pk: "gsi2pk",
+            sk: "gsi2sk",
+        },
+    ],
     ttl: "ttl",
 };
 
 pub const TABLES: &[&Table] = &[&MAIN];
 
 fn key(name: &str, kind: KeyType) -> KeySchemaElement {
-    KeySchemaElement::builder().attribute_name(name).key_type(kind).build().expect("name and type are set")
+    KeySchemaElement::builder()
+        .attribute_name(name)
+        .key_type(kind)
+        .build()
+        .expect("name and type are set")
 }
 
 fn attr(name: &str) -> AttributeDefinition {
@@ -47,7 +62,11 @@ fn attr(name: &str) -> AttributeDefinition {
 }
 
 /// Creates the table if it does not exist (pay per request, as in the template).
-pub async fn create(db: &aws_sdk_dynamodb::Client, table: &Table, name: &str) -> Result<(), aws_sdk_dynamodb::Error> {
+pub async fn create(
+    db: &aws_sdk_dynamodb::Client,
+    table: &Table,
+    name: &str,
+) -> Result<(), aws_sdk_dynamodb::Error> {
     let mut req = db
         .create_table()
         .table_name(name)
@@ -65,7 +84,11 @@ pub async fn create(db: &aws_sdk_dynamodb::Client, table: &Table, name: &str) ->
                     .index_name(ix.name)
                     .key_schema(key(ix.pk, KeyType::Hash))
                     .key_schema(key(ix.sk, KeyType::Range))
-                    .projection(Projection::builder().projection_type(ProjectionType::All).build())
+                    .projection(
+                        Projection::builder()
+                            .projection_type(ProjectionType::All)
+                            .build(),
+                    )
                     .build()
                     .expect("name and keys are set"),
             );
@@ -83,7 +106,11 @@ pub async fn create(db: &aws_sdk_dynamodb::Client, table: &Table, name: &str) ->
     db.update_time_to_live()
         .table_name(name)
         .time_to_live_specification(
-            TimeToLiveSpecification::builder().attribute_name(table.ttl).enabled(true).build().expect("set"),
+            TimeToLiveSpecification::builder()
+                .attribute_name(table.ttl)
+                .enabled(true)
+                .build()
+                .expect("set"),
         )
         .send()
         .await?;
