@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Every test of the workspace: unit and property tests, then the black-box tests against the stack.
+# Every test: `make dev` itself as a new user runs it (seeded jobs, a printed token that works, data kept
+# across a restart), then unit and property tests and the black-box tests against the stack. The test
+# runner's summary is the last thing printed.
 set -euo pipefail
+root="$(cd "$(dirname "$0")/../.." && pwd)"
+"$root/tests/dev-smoke.sh"
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --no-fail-fast
 else
   cargo test --workspace --no-fail-fast
 fi
-# `make dev` itself, as a new user runs it: seeded jobs, a printed token that works, data kept across a restart.
-"$(dirname "$0")/../../tests/dev-smoke.sh"
