@@ -7,11 +7,13 @@
 //! See [`store`] for the DynamoDB access-pattern table and the round-trip budget of each operation.
 
 pub mod api;
+pub mod attribution;
 pub mod auth;
 pub mod aws;
 pub mod clock;
 pub mod config;
 pub mod cursor;
+pub mod email;
 pub mod error;
 pub mod feed;
 pub mod ids;
@@ -20,6 +22,7 @@ pub mod logging;
 pub mod parse;
 pub mod routes;
 pub mod stage;
+pub mod token;
 pub mod store;
 
 pub use clock::{Clock, SharedClock};
