@@ -3,8 +3,10 @@ use crate::aws::Aws;
 use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::cursor::Cursors;
+use crate::email::Mailer;
 use crate::error::{ApiError, FieldError};
 use crate::store::{PageRequest, Store};
+use crate::token::Signer;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::response::{IntoResponse, Response};
 use http::{header, request::Parts, StatusCode};
@@ -19,22 +21,28 @@ pub struct AppState {
     pub clock: SharedClock,
     pub aws: Aws,
     pub store: Store,
+    pub mailer: Mailer,
+    pub signer: Signer,
+    /// The career site's and this API's hosts: visits from them are not outside referrals.
+    pub own_hosts: Arc<Vec<String>>,
 }
 
 impl AppState {
     pub fn new(config: Config, aws: Aws, clock: SharedClock) -> Self {
-        let store = Store::new(
-            aws.dynamo.clone(),
-            config.table.clone(),
-            Cursors::new(&config.signing_key),
-            clock.clone(),
-        );
-        Self {
-            config: Arc::new(config),
-            clock,
-            aws,
-            store,
-        }
+        let store =
+            Store::new(aws.dynamo.clone(), config.table.clone(), Cursors::new(&config.signing_key), clock.clone());
+        let mailer = Mailer::new(aws.ses.clone(), config.sender.clone(), config.ses_configuration_set.clone());
+        let signer = Signer::new(&config.signing_key);
+        let own_hosts = [&config.careers_url, &config.public_api_url]
+            .iter()
+            .filter_map(|u| url::Url::parse(u).ok()?.host_str().map(|h| h.trim_start_matches("www.").to_string()))
+            .collect();
+        Self { config: Arc::new(config), clock, aws, store, mailer, signer, own_hosts: Arc::new(own_hosts) }
+    }
+
+    /// The keyed hash under which a person's email is stored and looked up.
+    pub fn email_hash(&self, email: &crate::email::Email) -> String {
+        self.signer.keyed_hash("email", &email.0)
     }
 }
 
@@ -44,38 +52,54 @@ pub const MAX_JSON_BYTES: usize = 256 * 1024;
 /// A JSON body: right media type, within size, well-formed. Field rules come after, in the domain.
 pub struct JsonBody(pub serde_json::Value);
 
+fn essence(req: &Request) -> String {
+    let ct = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase()
+}
+
+fn is_json(essence: &str) -> bool {
+    essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+async fn read_limited(req: Request) -> Result<bytes::Bytes, ApiError> {
+    axum::body::to_bytes(req.into_body(), MAX_JSON_BYTES)
+        .await
+        .map_err(|_| ApiError::PayloadTooLarge(format!("the body must be at most {MAX_JSON_BYTES} bytes")))
+}
+
+fn parse_json(bytes: &[u8]) -> Result<serde_json::Value, ApiError> {
+    serde_json::from_slice(bytes).map_err(|e| ApiError::BadRequest(format!("invalid JSON: {e}")))
+}
+
 impl<S: Send + Sync> FromRequest<S> for JsonBody {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, _: &S) -> Result<Self, ApiError> {
-        let ct = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("");
-        let essence = ct
-            .split(';')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_ascii_lowercase();
-        if essence != "application/json"
-            && !(essence.starts_with("application/") && essence.ends_with("+json"))
-        {
-            return Err(ApiError::UnsupportedMediaType(
-                "send application/json".into(),
-            ));
+        if !is_json(&essence(&req)) {
+            return Err(ApiError::UnsupportedMediaType("send application/json".into()));
         }
-        let bytes = axum::body::to_bytes(req.into_body(), MAX_JSON_BYTES)
-            .await
-            .map_err(|_| {
-                ApiError::PayloadTooLarge(format!(
-                    "the body must be at most {MAX_JSON_BYTES} bytes"
-                ))
-            })?;
-        let value = serde_json::from_slice(&bytes)
-            .map_err(|e| ApiError::BadRequest(format!("invalid JSON: {e}")))?;
-        Ok(JsonBody(value))
+        Ok(JsonBody(parse_json(&read_limited(req).await?)?))
+    }
+}
+
+/// A career-site form post: JSON from scripts, or a plain HTML form.
+pub enum FormOrJson {
+    Json(serde_json::Value),
+    Form(bytes::Bytes),
+}
+
+impl<S: Send + Sync> FromRequest<S> for FormOrJson {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, _: &S) -> Result<Self, ApiError> {
+        let essence = essence(&req);
+        if is_json(&essence) {
+            Ok(FormOrJson::Json(parse_json(&read_limited(req).await?)?))
+        } else if essence == "application/x-www-form-urlencoded" {
+            Ok(FormOrJson::Form(read_limited(req).await?))
+        } else {
+            Err(ApiError::UnsupportedMediaType("send application/json or application/x-www-form-urlencoded".into()))
+        }
     }
 }
 
@@ -87,20 +111,13 @@ impl<S: Send + Sync> FromRequestParts<S> for QueryMap {
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
         let q = parts.uri.query().unwrap_or("");
-        Ok(QueryMap(
-            url::form_urlencoded::parse(q.as_bytes())
-                .into_owned()
-                .collect(),
-        ))
+        Ok(QueryMap(url::form_urlencoded::parse(q.as_bytes()).into_owned().collect()))
     }
 }
 
 impl QueryMap {
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0
-            .get(name)
-            .map(String::as_str)
-            .filter(|s| !s.is_empty())
+        self.0.get(name).map(String::as_str).filter(|s| !s.is_empty())
     }
 
     /// A query parameter parsed with `FromStr`, the error naming the parameter.
@@ -125,10 +142,7 @@ impl QueryMap {
             Some(raw) => match raw.parse::<i32>() {
                 Ok(n) if (1..=100).contains(&n) => n,
                 _ => {
-                    errors.push(FieldError::new(
-                        "limit",
-                        "must be a whole number from 1 to 100",
-                    ));
+                    errors.push(FieldError::new("limit", "must be a whole number from 1 to 100"));
                     25
                 }
             },
@@ -150,12 +164,7 @@ pub fn check(errors: Vec<FieldError>) -> Result<(), ApiError> {
 /// A JSON response with the API's media type.
 pub fn json<T: Serialize>(status: StatusCode, body: &T) -> Response {
     match serde_json::to_vec(body) {
-        Ok(bytes) => (
-            status,
-            [(header::CONTENT_TYPE, "application/json; charset=utf-8")],
-            bytes,
-        )
-            .into_response(),
+        Ok(bytes) => (status, [(header::CONTENT_TYPE, "application/json; charset=utf-8")], bytes).into_response(),
         Err(e) => ApiError::Unavailable(format!("serialising the response: {e}")).into_response(),
     }
 }

@@ -33,8 +33,10 @@ crate::choice!(Channel {
 });
 
 /// Job boards Rapport publishes to or knows; the first three have feeds.
-pub const BOARDS: &[&str] = &["indeed", "linkedin", "google", "glassdoor", "ziprecruiter", "monster", "stepstone", "seek"];
-const SOCIAL: &[&str] = &["facebook", "instagram", "twitter", "x", "tiktok", "youtube", "reddit", "threads", "mastodon"];
+pub const BOARDS: &[&str] =
+    &["indeed", "linkedin", "google", "glassdoor", "ziprecruiter", "monster", "stepstone", "seek"];
+const SOCIAL: &[&str] =
+    &["facebook", "instagram", "twitter", "x", "tiktok", "youtube", "reddit", "threads", "mastodon"];
 const SEARCH: &[&str] = &["bing", "duckduckgo", "yahoo", "ecosia", "baidu", "yandex"];
 
 /// What the career site reports about a visit; every field untrusted.
@@ -87,7 +89,11 @@ fn site_name(host: &str, names: &[&str]) -> Option<String> {
     let labels: Vec<&str> = host.split('.').collect();
     names
         .iter()
-        .find(|n| labels.iter().rev().skip(1).any(|l| l == *n) || (**n == "x" && host == "x.com") || (**n == "twitter" && host == "t.co"))
+        .find(|n| {
+            labels.iter().rev().skip(1).any(|l| l == *n)
+                || (**n == "x" && host == "x.com")
+                || (**n == "twitter" && host == "t.co")
+        })
         .map(|n| n.to_string())
 }
 
@@ -101,15 +107,12 @@ pub fn attribute(t: &Touchpoint, own_hosts: &[String], verify: impl Fn(&str) -> 
     let from_landing = |name: &str| {
         landing.as_ref().and_then(|u| u.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned()))
     };
-    let pick = |given: &Option<String>, name: &str| given.clone().or_else(|| from_landing(name)).as_deref().and_then(normalise);
+    let pick = |given: &Option<String>, name: &str| {
+        given.clone().or_else(|| from_landing(name)).as_deref().and_then(normalise)
+    };
     let source = pick(&t.utm_source, "utm_source");
     let medium = pick(&t.utm_medium, "utm_medium");
-    let campaign = t
-        .utm_campaign
-        .clone()
-        .or_else(|| from_landing("utm_campaign"))
-        .as_deref()
-        .and_then(normalise);
+    let campaign = t.utm_campaign.clone().or_else(|| from_landing("utm_campaign")).as_deref().and_then(normalise);
     let with = |channel: Channel, source: String| Attribution { channel, source, campaign: campaign.clone() };
     let or = |default: &str| source.clone().unwrap_or_else(|| default.to_string());
 
@@ -170,20 +173,52 @@ mod tests {
     #[test]
     fn the_rules_table() {
         let cases: Vec<(Touchpoint, Channel, &str)> = vec![
-            (tp(|t| t.landing_url = Some("https://careers.acme.example/jobs/1?utm_source=indeed&utm_medium=job_board".into())), Channel::JobBoard, "indeed"),
+            (
+                tp(|t| {
+                    t.landing_url =
+                        Some("https://careers.acme.example/jobs/1?utm_source=indeed&utm_medium=job_board".into())
+                }),
+                Channel::JobBoard,
+                "indeed",
+            ),
             (tp(|t| t.utm_source = Some("LinkedIn".into())), Channel::JobBoard, "linkedin"),
-            (tp(|t| { t.utm_source = Some("anna".into()); t.utm_medium = Some("employee_referral".into()) }), Channel::Referral, "anna"),
+            (
+                tp(|t| {
+                    t.utm_source = Some("anna".into());
+                    t.utm_medium = Some("employee_referral".into())
+                }),
+                Channel::Referral,
+                "anna",
+            ),
             (tp(|t| t.utm_medium = Some("agency".into())), Channel::Agency, "agency"),
             (tp(|t| t.utm_medium = Some("outreach".into())), Channel::Sourced, "sourced"),
-            (tp(|t| { t.utm_source = Some("univ fair".into()); t.utm_medium = Some("career_fair".into()) }), Channel::Event, "univ_fair"),
+            (
+                tp(|t| {
+                    t.utm_source = Some("univ fair".into());
+                    t.utm_medium = Some("career_fair".into())
+                }),
+                Channel::Event,
+                "univ_fair",
+            ),
             (tp(|t| t.utm_source = Some("facebook".into())), Channel::Social, "facebook"),
             (tp(|t| t.utm_source = Some("newsletter".into())), Channel::Other, "newsletter"),
             (tp(|t| t.referrer = Some("https://uk.indeed.com/viewjob?jk=1".into())), Channel::JobBoard, "indeed"),
             (tp(|t| t.referrer = Some("https://www.linkedin.com/jobs".into())), Channel::JobBoard, "linkedin"),
             (tp(|t| t.referrer = Some("https://t.co/abc".into())), Channel::Social, "twitter"),
-            (tp(|t| t.referrer = Some("https://www.bing.com/search?q=nurse".into())), Channel::CareerSite, "organic_search"),
+            (
+                tp(|t| t.referrer = Some("https://www.bing.com/search?q=nurse".into())),
+                Channel::CareerSite,
+                "organic_search",
+            ),
             (tp(|t| t.referrer = Some("https://blog.example.org/post".into())), Channel::Other, "blog.example.org"),
-            (tp(|t| { t.referrer = Some("https://careers.acme.example/".into()); t.landing_url = Some("https://careers.acme.example/jobs/1".into()) }), Channel::CareerSite, "career_site"),
+            (
+                tp(|t| {
+                    t.referrer = Some("https://careers.acme.example/".into());
+                    t.landing_url = Some("https://careers.acme.example/jobs/1".into())
+                }),
+                Channel::CareerSite,
+                "career_site",
+            ),
             (tp(|t| t.landing_url = Some("https://careers.acme.example/".into())), Channel::CareerSite, "career_site"),
             (Touchpoint::default(), Channel::Unattributed, "unattributed"),
         ];
@@ -207,7 +242,13 @@ mod tests {
     fn strategy() -> impl Strategy<Value = Touchpoint> {
         let opt = || proptest::option::of(".{0,80}");
         (opt(), opt(), opt(), opt(), opt(), opt(), opt()).prop_map(|(a, b, c, d, e, f, g)| Touchpoint {
-            utm_source: a, utm_medium: b, utm_campaign: c, utm_content: d, referrer: e, landing_url: f, token: g,
+            utm_source: a,
+            utm_medium: b,
+            utm_campaign: c,
+            utm_content: d,
+            referrer: e,
+            landing_url: f,
+            token: g,
         })
     }
 

@@ -39,10 +39,7 @@ impl Caller {
             .filter(|s| !s.is_empty())
             .ok_or_else(|| ApiError::Unauthorized("the token has no subject".into()))?
             .clone();
-        let groups = claims
-            .get("cognito:groups")
-            .map(|g| parse_groups(g))
-            .unwrap_or_default();
+        let groups = claims.get("cognito:groups").map(|g| parse_groups(g)).unwrap_or_default();
         // The strongest group wins: an admin who is also listed as a hiring manager stays an admin.
         let role = [Role::Admin, Role::Recruiter, Role::HiringManager]
             .into_iter()
@@ -60,9 +57,7 @@ impl Caller {
         if self.is_staff() {
             Ok(())
         } else {
-            Err(ApiError::Forbidden(
-                "this needs the recruiter or admin role".into(),
-            ))
+            Err(ApiError::Forbidden("this needs the recruiter or admin role".into()))
         }
     }
 
@@ -77,9 +72,7 @@ impl Caller {
         }
         match action {
             JobAction::Read | JobAction::Feedback => Ok(()),
-            JobAction::Manage => Err(ApiError::Forbidden(
-                "hiring managers may not change this job".into(),
-            )),
+            JobAction::Manage => Err(ApiError::Forbidden("hiring managers may not change this job".into())),
         }
     }
 }
@@ -102,16 +95,13 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
         let claims = match parts.extensions.get::<RequestContext>() {
-            Some(RequestContext::ApiGatewayV2(ctx)) => ctx
-                .authorizer
-                .as_ref()
-                .and_then(|a| a.jwt.as_ref())
-                .map(|j| &j.claims),
+            Some(RequestContext::ApiGatewayV2(ctx)) => {
+                ctx.authorizer.as_ref().and_then(|a| a.jwt.as_ref()).map(|j| &j.claims)
+            }
             _ => None,
         };
         // Without an authorizer in front, refuse rather than trust anything in the request itself.
-        let claims =
-            claims.ok_or_else(|| ApiError::Unauthorized("a bearer token is required".into()))?;
+        let claims = claims.ok_or_else(|| ApiError::Unauthorized("a bearer token is required".into()))?;
         Caller::from_claims(claims)
     }
 }
@@ -121,62 +111,26 @@ mod tests {
     use super::*;
 
     fn claims(sub: &str, groups: &str) -> HashMap<String, String> {
-        HashMap::from([
-            ("sub".to_string(), sub.to_string()),
-            ("cognito:groups".to_string(), groups.to_string()),
-        ])
+        HashMap::from([("sub".to_string(), sub.to_string()), ("cognito:groups".to_string(), groups.to_string())])
     }
 
     #[test]
     fn reads_flattened_and_json_groups() {
-        assert_eq!(
-            Caller::from_claims(&claims("u1", "[hiring_manager admin]"))
-                .unwrap()
-                .role,
-            Role::Admin
-        );
-        assert_eq!(
-            Caller::from_claims(&claims("u1", "[\"recruiter\"]"))
-                .unwrap()
-                .role,
-            Role::Recruiter
-        );
-        assert_eq!(
-            Caller::from_claims(&claims("u1", "hiring_manager"))
-                .unwrap()
-                .role,
-            Role::HiringManager
-        );
-        assert!(matches!(
-            Caller::from_claims(&claims("u1", "[guest]")),
-            Err(ApiError::Forbidden(_))
-        ));
-        assert!(matches!(
-            Caller::from_claims(&claims("", "[admin]")),
-            Err(ApiError::Unauthorized(_))
-        ));
+        assert_eq!(Caller::from_claims(&claims("u1", "[hiring_manager admin]")).unwrap().role, Role::Admin);
+        assert_eq!(Caller::from_claims(&claims("u1", "[\"recruiter\"]")).unwrap().role, Role::Recruiter);
+        assert_eq!(Caller::from_claims(&claims("u1", "hiring_manager")).unwrap().role, Role::HiringManager);
+        assert!(matches!(Caller::from_claims(&claims("u1", "[guest]")), Err(ApiError::Forbidden(_))));
+        assert!(matches!(Caller::from_claims(&claims("", "[admin]")), Err(ApiError::Unauthorized(_))));
     }
 
     #[test]
     fn job_scope() {
-        let hm = Caller {
-            sub: "hm".into(),
-            role: Role::HiringManager,
-        };
-        let rec = Caller {
-            sub: "r".into(),
-            role: Role::Recruiter,
-        };
+        let hm = Caller { sub: "hm".into(), role: Role::HiringManager };
+        let rec = Caller { sub: "r".into(), role: Role::Recruiter };
         assert!(rec.authorize_job(&[], JobAction::Manage).is_ok());
         assert!(hm.authorize_job(&["hm"], JobAction::Read).is_ok());
         assert!(hm.authorize_job(&["hm"], JobAction::Feedback).is_ok());
-        assert!(matches!(
-            hm.authorize_job(&["hm"], JobAction::Manage),
-            Err(ApiError::Forbidden(_))
-        ));
-        assert!(matches!(
-            hm.authorize_job(&["other"], JobAction::Read),
-            Err(ApiError::NotFound)
-        ));
+        assert!(matches!(hm.authorize_job(&["hm"], JobAction::Manage), Err(ApiError::Forbidden(_))));
+        assert!(matches!(hm.authorize_job(&["other"], JobAction::Read), Err(ApiError::NotFound)));
     }
 }

@@ -32,16 +32,12 @@ impl Aws {
     }
 
     pub fn from_sdk(sdk: &SdkConfig, config: &Config) -> Self {
-        let dynamo = aws_sdk_dynamodb::config::Builder::from(sdk)
-            .interceptor(CountCalls)
-            .build();
+        let dynamo = aws_sdk_dynamodb::config::Builder::from(sdk).interceptor(CountCalls).build();
         let s3 = aws_sdk_s3::config::Builder::from(sdk)
             .force_path_style(config.s3_force_path_style)
             .interceptor(CountCalls)
             .build();
-        let ses = aws_sdk_sesv2::config::Builder::from(sdk)
-            .interceptor(CountCalls)
-            .build();
+        let ses = aws_sdk_sesv2::config::Builder::from(sdk).interceptor(CountCalls).build();
         Self {
             dynamo: aws_sdk_dynamodb::Client::from_conf(dynamo),
             s3: aws_sdk_s3::Client::from_conf(s3),
@@ -65,10 +61,7 @@ pub struct Calls(Arc<Mutex<Vec<(String, String)>>>);
 
 impl Calls {
     fn push(&self, service: &str, op: &str) {
-        self.0
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push((service.to_ascii_lowercase(), op.to_string()));
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).push((service.to_ascii_lowercase(), op.to_string()));
     }
 
     pub fn list(&self) -> Vec<(String, String)> {
@@ -77,11 +70,7 @@ impl Calls {
 
     /// `dynamodb.GetItem,dynamodb.PutItem`: the form the local gateway reports in a header.
     pub fn summary(&self) -> String {
-        self.list()
-            .iter()
-            .map(|(s, o)| format!("{s}.{o}"))
-            .collect::<Vec<_>>()
-            .join(",")
+        self.list().iter().map(|(s, o)| format!("{s}.{o}")).collect::<Vec<_>>().join(",")
     }
 }
 

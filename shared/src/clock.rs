@@ -52,9 +52,7 @@ mod tests {
 
     #[test]
     fn fixed_clock_moves_only_when_told() {
-        let start = DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z")
-            .unwrap()
-            .with_timezone(&Utc);
+        let start = DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z").unwrap().with_timezone(&Utc);
         let c = FixedClock::new(start);
         assert_eq!(c.now(), start);
         c.advance(Duration::hours(2));

@@ -23,6 +23,9 @@ pub struct Config {
     pub signing_key: Vec<u8>,
     /// Path-style S3 addressing, needed by the local emulator (`S3_FORCE_PATH_STYLE`).
     pub s3_force_path_style: bool,
+    /// How long a started application may sit before it counts as a drop-off (`DRAFT_ABANDON_AFTER`,
+    /// e.g. `24h`, `90m`, `2d`; default 24 h).
+    pub draft_abandon_after: chrono::Duration,
 }
 
 impl std::fmt::Debug for Config {
@@ -69,10 +72,7 @@ impl Config {
         if !signing_key.is_empty() && signing_key.len() < 32 {
             errors.insert("SIGNING_KEY", "must be at least 32 bytes".to_string());
         }
-        for (name, url) in [
-            ("CAREERS_URL", &careers_url),
-            ("PUBLIC_API_URL", &public_api_url),
-        ] {
+        for (name, url) in [("CAREERS_URL", &careers_url), ("PUBLIC_API_URL", &public_api_url)] {
             if !url.is_empty() && !(url.starts_with("https://") || url.starts_with("http://")) {
                 errors.insert(name, "must be an http(s) URL".to_string());
             }
@@ -92,6 +92,13 @@ impl Config {
             }
         };
         let ses_configuration_set = get("SES_CONFIGURATION_SET").filter(|s| !s.is_empty());
+        let draft_abandon_after = match get("DRAFT_ABANDON_AFTER").filter(|s| !s.is_empty()) {
+            None => chrono::Duration::hours(24),
+            Some(raw) => parse_duration(&raw).unwrap_or_else(|| {
+                errors.insert("DRAFT_ABANDON_AFTER", "must be a duration such as 24h, 90m or 2d".to_string());
+                chrono::Duration::zero()
+            }),
+        };
         if !errors.is_empty() {
             return Err(ConfigError(errors));
         }
@@ -106,7 +113,22 @@ impl Config {
             allowed_origins,
             signing_key,
             s3_force_path_style,
+            draft_abandon_after,
         })
+    }
+}
+
+/// `90s`, `30m`, `24h`, `2d`; at least a second.
+pub fn parse_duration(raw: &str) -> Option<chrono::Duration> {
+    let raw = raw.trim();
+    let (num, unit) = raw.split_at(raw.find(|c: char| !c.is_ascii_digit())?);
+    let n: i64 = num.parse().ok().filter(|n| *n > 0)?;
+    match unit {
+        "s" => Some(chrono::Duration::seconds(n)),
+        "m" => Some(chrono::Duration::minutes(n)),
+        "h" => Some(chrono::Duration::hours(n)),
+        "d" => Some(chrono::Duration::days(n)),
+        _ => None,
     }
 }
 
@@ -126,26 +148,24 @@ mod tests {
     fn reads_a_full_environment() {
         let env = |k: &str| {
             Some(match k {
-                "ALLOWED_ORIGINS" => {
-                    "https://careers.acme.example/, http://localhost:8080".to_string()
-                }
+                "ALLOWED_ORIGINS" => "https://careers.acme.example/, http://localhost:8080".to_string(),
                 "SIGNING_KEY" => "x".repeat(32),
                 "CAREERS_URL" => "https://careers.acme.example/".to_string(),
                 "PUBLIC_API_URL" => "https://api.acme.example".to_string(),
                 "S3_FORCE_PATH_STYLE" => "true".to_string(),
+                "DRAFT_ABANDON_AFTER" => String::new(),
                 _ => "v".to_string(),
             })
         };
         let c = Config::from_lookup(env).unwrap();
-        assert_eq!(
-            c.allowed_origins,
-            vec!["https://careers.acme.example", "http://localhost:8080"]
-        );
+        assert_eq!(c.allowed_origins, vec!["https://careers.acme.example", "http://localhost:8080"]);
         assert_eq!(c.careers_url, "https://careers.acme.example");
         assert!(c.s3_force_path_style);
-        assert!(
-            !format!("{c:?}").contains("xxxx"),
-            "the key never reaches logs"
-        );
+        assert_eq!(c.draft_abandon_after, chrono::Duration::hours(24));
+        assert_eq!(parse_duration("90m"), Some(chrono::Duration::minutes(90)));
+        assert_eq!(parse_duration("2d"), Some(chrono::Duration::days(2)));
+        assert_eq!(parse_duration("0h"), None);
+        assert_eq!(parse_duration("24"), None);
+        assert!(!format!("{c:?}").contains("xxxx"), "the key never reaches logs");
     }
 }

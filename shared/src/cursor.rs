@@ -44,7 +44,9 @@ mod tests {
         let c = cursors().encode("jobs:open", &pos);
         assert_eq!(cursors().decode::<BTreeMap<String, String>>("jobs:open", &c).unwrap(), pos);
         assert!(cursors().decode::<BTreeMap<String, String>>("jobs:closed", &c).is_err());
-        assert!(Cursors::new(b"another key, another deployment!").decode::<BTreeMap<String, String>>("jobs:open", &c).is_err());
+        assert!(Cursors::new(b"another key, another deployment!")
+            .decode::<BTreeMap<String, String>>("jobs:open", &c)
+            .is_err());
     }
 
     #[test]

@@ -12,10 +12,7 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self {
-            field: field.into(),
-            message: message.into(),
-        }
+        Self { field: field.into(), message: message.into() }
     }
 }
 
@@ -130,15 +127,9 @@ impl IntoResponse for ApiError {
         };
         let mut res = (status, serde_json::to_string(&body).unwrap_or_default()).into_response();
         let h = res.headers_mut();
-        h.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/problem+json"),
-        );
+        h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
         if status == StatusCode::SERVICE_UNAVAILABLE {
-            h.insert(
-                header::RETRY_AFTER,
-                HeaderValue::from_static(RETRY_AFTER_SECONDS),
-            );
+            h.insert(header::RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_SECONDS));
         }
         res
     }
@@ -161,9 +152,7 @@ pub enum StoreError {
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::ConditionFailed => {
-                ApiError::Conflict("the resource changed; reload and retry".into())
-            }
+            StoreError::ConditionFailed => ApiError::Conflict("the resource changed; reload and retry".into()),
             StoreError::Unavailable(why) | StoreError::Corrupt(why) => ApiError::Unavailable(why),
         }
     }
@@ -175,11 +164,8 @@ mod tests {
 
     #[tokio::test]
     async fn problem_json_lists_every_field_and_hides_internals() {
-        let res = ApiError::Validation(vec![
-            FieldError::new("title", "is required"),
-            FieldError::new("a.b", "bad"),
-        ])
-        .into_response();
+        let res = ApiError::Validation(vec![FieldError::new("title", "is required"), FieldError::new("a.b", "bad")])
+            .into_response();
         assert_eq!(res.status(), 422);
         assert_eq!(res.headers()["content-type"], "application/problem+json");
         let body = axum::body::to_bytes(res.into_body(), 10_000).await.unwrap();
@@ -187,8 +173,7 @@ mod tests {
         assert_eq!(v["errors"][1]["field"], "a.b");
         assert_eq!(v["status"], 422);
 
-        let res = ApiError::Unavailable("dynamodb: ThrottlingException arn:aws:...".into())
-            .into_response();
+        let res = ApiError::Unavailable("dynamodb: ThrottlingException arn:aws:...".into()).into_response();
         assert_eq!(res.status(), 503);
         assert_eq!(res.headers()["retry-after"], "2");
         let body = axum::body::to_bytes(res.into_body(), 10_000).await.unwrap();

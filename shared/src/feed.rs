@@ -73,10 +73,7 @@ pub fn job_posting(job: &Job, company: &str, careers_url: &str, url: &str) -> Va
     }
     if s.workplace == Workplace::Remote {
         obj.insert("jobLocationType".into(), json!("TELECOMMUTE"));
-        obj.insert(
-            "applicantLocationRequirements".into(),
-            json!({"@type": "Country", "name": loc.country.0}),
-        );
+        obj.insert("applicantLocationRequirements".into(), json!({"@type": "Country", "name": loc.country.0}));
     }
     posting
 }
@@ -99,15 +96,8 @@ mod tests {
         }))
         .unwrap();
         let now = chrono::Utc::now();
-        let job = Job::new(JobId::new(&SystemClock), spec, now)
-            .publish(now)
-            .unwrap();
-        let p = job_posting(
-            &job,
-            "Acme",
-            "https://c.example",
-            "https://c.example/jobs/1",
-        );
+        let job = Job::new(JobId::new(&SystemClock), spec, now).publish(now).unwrap();
+        let p = job_posting(&job, "Acme", "https://c.example", "https://c.example/jobs/1");
         assert_eq!(p["@type"], "JobPosting");
         assert_eq!(p["employmentType"], "CONTRACTOR");
         assert_eq!(p["jobLocationType"], "TELECOMMUTE");

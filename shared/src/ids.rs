@@ -43,6 +43,18 @@ id_type!(
     /// A job (requisition).
     JobId
 );
+id_type!(
+    /// A person who applied (one per normalised email).
+    CandidateId
+);
+id_type!(
+    /// One candidate's application to one job.
+    ApplicationId
+);
+id_type!(
+    /// An application someone started on the career site.
+    DraftId
+);
 
 #[cfg(test)]
 mod tests {

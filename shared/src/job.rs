@@ -33,11 +33,7 @@ pub struct Country(pub String);
 
 impl FromField for Country {
     fn from_field(v: &Value) -> Result<Self, String> {
-        let s = v
-            .as_str()
-            .ok_or("must be a string")?
-            .trim()
-            .to_ascii_uppercase();
+        let s = v.as_str().ok_or("must be a string")?.trim().to_ascii_uppercase();
         match isocountry::CountryCode::for_alpha2(&s) {
             Ok(_) => Ok(Country(s)),
             Err(_) => Err("must be an ISO 3166-1 alpha-2 country code".into()),
@@ -52,11 +48,7 @@ pub struct Currency(pub String);
 
 impl FromField for Currency {
     fn from_field(v: &Value) -> Result<Self, String> {
-        let s = v
-            .as_str()
-            .ok_or("must be a string")?
-            .trim()
-            .to_ascii_uppercase();
+        let s = v.as_str().ok_or("must be a string")?.trim().to_ascii_uppercase();
         match iso_currency::Currency::from_code(&s) {
             Some(_) => Ok(Currency(s)),
             None => Err("must be an ISO 4217 currency code".into()),
@@ -153,21 +145,13 @@ impl JobSpec {
             if f.has_errors() {
                 return None;
             }
-            Some(Salary {
-                min,
-                max,
-                currency: currency?,
-                period: period?,
-            })
+            Some(Salary { min, max, currency: currency?, period: period? })
         });
         let description: Option<Text<1, MAX_DESCRIPTION>> = f.req("description_html");
         let description_html = description.and_then(|d| {
             let clean = ammonia::clean(&d.0);
             if clean.trim().is_empty() {
-                f.error(
-                    "description_html",
-                    "has no content once unsafe HTML is removed",
-                );
+                f.error("description_html", "has no content once unsafe HTML is removed");
                 None
             } else {
                 Some(clean)
@@ -177,10 +161,7 @@ impl JobSpec {
         let hiring_team = f.objects("hiring_team", 50, |f| {
             let sub: Option<Line<1, 128>> = f.req("sub");
             let role = f.req("role");
-            Some(TeamMember {
-                sub: sub?.0,
-                role: role?,
-            })
+            Some(TeamMember { sub: sub?.0, role: role? })
         });
         let stages = f.objects("stages", 30, parse_stage).and_then(|s| match s {
             None => Some(default_stages()),
@@ -203,11 +184,7 @@ impl JobSpec {
             experience_level: experience_level?,
             salary: salary?,
             description_html: description_html?,
-            required_credentials: required_credentials?
-                .unwrap_or_default()
-                .into_iter()
-                .map(|l| l.0)
-                .collect(),
+            required_credentials: required_credentials?.unwrap_or_default().into_iter().map(|l| l.0).collect(),
             hiring_team: hiring_team?.unwrap_or_default(),
             stages: stages?,
             expires_at: expires_at?,
@@ -218,8 +195,7 @@ impl JobSpec {
     /// Applies a JSON merge patch (RFC 7396) to the job's fields and parses the result as a whole,
     /// so a patch is held to every rule a new job is.
     pub fn patched(&self, patch: serde_json::Map<String, Value>) -> Result<Self, ApiError> {
-        let mut current =
-            serde_json::to_value(self).map_err(|e| ApiError::Unavailable(e.to_string()))?;
+        let mut current = serde_json::to_value(self).map_err(|e| ApiError::Unavailable(e.to_string()))?;
         merge_patch(&mut current, Value::Object(patch));
         Self::parse(current)
     }
@@ -278,18 +254,11 @@ impl Job {
     }
 
     fn next(&self, now: DateTime<Utc>) -> Job {
-        Job {
-            updated_at: now,
-            version: self.version + 1,
-            ..self.clone()
-        }
+        Job { updated_at: now, version: self.version + 1, ..self.clone() }
     }
 
     pub fn with_spec(&self, spec: JobSpec, now: DateTime<Utc>) -> Job {
-        Job {
-            spec,
-            ..self.next(now)
-        }
+        Job { spec, ..self.next(now) }
     }
 
     /// Opens a draft, or reopens a closed job. `None`: already open, nothing to do.
@@ -397,14 +366,7 @@ mod tests {
         b["status"] = json!("open");
         assert_eq!(
             bad_fields(b),
-            vec![
-                "title",
-                "location.country",
-                "workplace",
-                "salary.min",
-                "hiring_team[0].role",
-                "status"
-            ]
+            vec!["title", "location.country", "workplace", "salary.min", "hiring_team[0].role", "status"]
         );
     }
 
@@ -418,10 +380,7 @@ mod tests {
     #[test]
     fn spec_round_trips_through_its_own_parser() {
         let spec = JobSpec::parse(body()).unwrap();
-        assert_eq!(
-            JobSpec::parse(serde_json::to_value(&spec).unwrap()).unwrap(),
-            spec
-        );
+        assert_eq!(JobSpec::parse(serde_json::to_value(&spec).unwrap()).unwrap(), spec);
     }
 
     #[test]
@@ -434,26 +393,17 @@ mod tests {
         assert_eq!(patched.location.city, "York");
         assert_eq!(patched.location.region, "West Yorkshire");
         let bad = json!({"location": {"country": "ZZ"}, "id": "x"});
-        assert!(
-            matches!(spec.patched(bad.as_object().unwrap().clone()), Err(ApiError::Validation(e)) if e.len() == 2)
-        );
+        assert!(matches!(spec.patched(bad.as_object().unwrap().clone()), Err(ApiError::Validation(e)) if e.len() == 2));
     }
 
     #[test]
     fn lifecycle() {
         let now = Utc::now();
-        let job = Job::new(
-            JobId::new(&crate::clock::SystemClock),
-            JobSpec::parse(body()).unwrap(),
-            now,
-        );
+        let job = Job::new(JobId::new(&crate::clock::SystemClock), JobSpec::parse(body()).unwrap(), now);
         assert!(!job.is_live(now));
         let open = job.publish(now).unwrap();
         assert_eq!((open.status, open.version), (JobStatus::Open, 2));
-        assert!(
-            open.publish(now).is_none(),
-            "publishing twice changes nothing"
-        );
+        assert!(open.publish(now).is_none(), "publishing twice changes nothing");
         assert!(open.is_live(now));
         let closed = open.close(CloseReason::Filled, now).unwrap();
         assert_eq!(closed.close_reason, Some(CloseReason::Filled));

@@ -7,12 +7,14 @@
 //! See [`store`] for the DynamoDB access-pattern table and the round-trip budget of each operation.
 
 pub mod api;
+pub mod application;
 pub mod attribution;
 pub mod auth;
 pub mod aws;
 pub mod clock;
 pub mod config;
 pub mod cursor;
+pub mod draft;
 pub mod email;
 pub mod error;
 pub mod feed;
@@ -22,8 +24,9 @@ pub mod logging;
 pub mod parse;
 pub mod routes;
 pub mod stage;
-pub mod token;
 pub mod store;
+pub mod token;
+pub mod upload;
 
 pub use clock::{Clock, SharedClock};
 pub use config::Config;

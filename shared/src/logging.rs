@@ -6,13 +6,6 @@ pub fn init() {
     let filter = EnvFilter::try_from_env("RUST_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
     let on_lambda = std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some();
     let builder = fmt().with_env_filter(filter).with_target(false);
-    let _ = if on_lambda {
-        builder
-            .json()
-            .with_current_span(true)
-            .without_time()
-            .try_init()
-    } else {
-        builder.try_init()
-    };
+    let _ =
+        if on_lambda { builder.json().with_current_span(true).without_time().try_init() } else { builder.try_init() };
 }

@@ -19,19 +19,13 @@ pub struct Fields {
 
 impl Fields {
     pub fn new(map: Map<String, Value>) -> Self {
-        Self {
-            map,
-            prefix: String::new(),
-            errors: Vec::new(),
-        }
+        Self { map, prefix: String::new(), errors: Vec::new() }
     }
 
     /// Parses the whole object with `f`, then reports unknown fields along with the rest.
     pub fn parse<T>(v: Value, f: impl FnOnce(&mut Fields) -> Option<T>) -> Result<T, ApiError> {
         let Value::Object(map) = v else {
-            return Err(ApiError::BadRequest(
-                "the body must be a JSON object".into(),
-            ));
+            return Err(ApiError::BadRequest("the body must be a JSON object".into()));
         };
         let mut fields = Fields::new(map);
         let out = f(&mut fields);
@@ -105,11 +99,7 @@ impl Fields {
             None => Some(None),
             Some(Value::Object(map)) => {
                 let path = self.path(name);
-                let mut inner = Fields {
-                    map,
-                    prefix: path,
-                    errors: Vec::new(),
-                };
+                let mut inner = Fields { map, prefix: path, errors: Vec::new() };
                 let out = f(&mut inner);
                 let ok = inner.collect_unknown();
                 self.errors.extend(inner.errors);
@@ -154,11 +144,7 @@ impl Fields {
                 ok = false;
                 continue;
             };
-            let mut inner = Fields {
-                map,
-                prefix: path,
-                errors: Vec::new(),
-            };
+            let mut inner = Fields { map, prefix: path, errors: Vec::new() };
             let parsed = f(&mut inner);
             ok &= inner.collect_unknown();
             self.errors.extend(inner.errors);
@@ -208,11 +194,7 @@ fn text_field(v: &Value, min: usize, max: usize, multiline: bool) -> Result<Stri
     let s = s.trim();
     let n = s.chars().count();
     if n < min {
-        return Err(if min == 1 {
-            "must not be empty".into()
-        } else {
-            format!("must be at least {min} characters")
-        });
+        return Err(if min == 1 { "must not be empty".into() } else { format!("must be at least {min} characters") });
     }
     if n > max {
         return Err(format!("must be at most {max} characters"));
@@ -258,16 +240,13 @@ impl FromField for bool {
 
 impl FromField for f64 {
     fn from_field(v: &Value) -> Result<Self, String> {
-        v.as_f64()
-            .filter(|f| f.is_finite())
-            .ok_or_else(|| "must be a number".into())
+        v.as_f64().filter(|f| f.is_finite()).ok_or_else(|| "must be a number".into())
     }
 }
 
 impl FromField for u64 {
     fn from_field(v: &Value) -> Result<Self, String> {
-        v.as_u64()
-            .ok_or_else(|| "must be a non-negative whole number".into())
+        v.as_u64().ok_or_else(|| "must be a non-negative whole number".into())
     }
 }
 
@@ -361,12 +340,7 @@ mod tests {
             let color = f.opt("color");
             let tags = f.opt("tags");
             let inner = f.object("inner", false, |f| f.req::<u64>("n"));
-            Some(Thing {
-                name: name?,
-                color: color?,
-                tags: tags?.unwrap_or_default(),
-                inner: inner?,
-            })
+            Some(Thing { name: name?, color: color?, tags: tags?.unwrap_or_default(), inner: inner? })
         })
     }
 
@@ -379,18 +353,16 @@ mod tests {
 
     #[test]
     fn every_bad_field_is_listed() {
-        let e = parse(json!({"name": "", "color": "green", "tags": ["ok", "toolong"], "inner": {"n": -1, "x": 1}, "admin": true}))
-            .unwrap_err();
-        assert_eq!(
-            fields(e),
-            vec!["name", "color", "tags", "inner.n", "inner.x", "admin"]
-        );
+        let e = parse(
+            json!({"name": "", "color": "green", "tags": ["ok", "toolong"], "inner": {"n": -1, "x": 1}, "admin": true}),
+        )
+        .unwrap_err();
+        assert_eq!(fields(e), vec!["name", "color", "tags", "inner.n", "inner.x", "admin"]);
     }
 
     #[test]
     fn good_input_parses_and_trims() {
-        let t = parse(json!({"name": "  Ada ", "color": "red", "inner": {"n": 3}, "tags": null}))
-            .unwrap();
+        let t = parse(json!({"name": "  Ada ", "color": "red", "inner": {"n": 3}, "tags": null})).unwrap();
         assert_eq!(t.name.0, "Ada");
         assert_eq!(t.color, Some(Color::Red));
         assert_eq!(t.inner, Some(3));
@@ -398,15 +370,73 @@ mod tests {
 
     #[test]
     fn control_characters_and_wrong_types_are_refused() {
-        assert_eq!(
-            fields(parse(json!({"name": "a\u{0007}b"})).unwrap_err()),
-            vec!["name"]
-        );
+        assert_eq!(fields(parse(json!({"name": "a\u{0007}b"})).unwrap_err()), vec!["name"]);
         assert_eq!(fields(parse(json!({"name": 5})).unwrap_err()), vec!["name"]);
-        assert_eq!(
-            fields(parse(json!({"name": "x", "tags": ["a", "a"]})).unwrap_err()),
-            vec!["tags"]
-        );
+        assert_eq!(fields(parse(json!({"name": "x", "tags": ["a", "a"]})).unwrap_err()), vec!["tags"]);
         assert!(matches!(parse(json!([1])), Err(ApiError::BadRequest(_))));
+    }
+}
+
+impl FromField for chrono::NaiveDate {
+    fn from_field(v: &Value) -> Result<Self, String> {
+        v.as_str()
+            .and_then(|s| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").ok())
+            .ok_or_else(|| "must be a date, YYYY-MM-DD".into())
+    }
+}
+
+/// `application/x-www-form-urlencoded` as the JSON the same parser reads: dotted names nest
+/// (`consent.talent_pool`, `source.utm_source`), and the named checkbox fields become booleans
+/// (`on`, `true`, `1`, `yes` are true; anything else false).
+pub fn form_to_json(body: &[u8], checkboxes: &[&str]) -> Value {
+    fn object_at<'a>(node: &'a mut Map<String, Value>, parts: &[&str]) -> Option<&'a mut Map<String, Value>> {
+        match parts.split_first() {
+            None => Some(node),
+            Some((first, rest)) => match node.entry(first.to_string()).or_insert_with(|| Value::Object(Map::new())) {
+                Value::Object(m) => object_at(m, rest),
+                // `a=1&a.b=2`: a name cannot be both a value and a group; the group loses.
+                _ => None,
+            },
+        }
+    }
+    let mut root = Map::new();
+    for (name, value) in url::form_urlencoded::parse(body) {
+        let value = if checkboxes.contains(&name.as_ref()) {
+            Value::Bool(matches!(value.as_ref(), "on" | "true" | "1" | "yes"))
+        } else {
+            Value::String(value.into_owned())
+        };
+        let parts: Vec<&str> = name.split('.').collect();
+        let (last, parents) = parts.split_last().expect("split yields at least one part");
+        if let Some(node) = object_at(&mut root, parents) {
+            node.insert(last.to_string(), value);
+        }
+    }
+    // An unticked checkbox is not sent at all: it means false.
+    for name in checkboxes {
+        let parts: Vec<&str> = name.split('.').collect();
+        let (last, parents) = parts.split_last().expect("split yields at least one part");
+        if let Some(node) = object_at(&mut root, parents) {
+            node.entry(last.to_string()).or_insert(Value::Bool(false));
+        }
+    }
+    Value::Object(root)
+}
+
+#[cfg(test)]
+mod form_tests {
+    use super::*;
+
+    #[test]
+    fn forms_nest_and_checkboxes_become_booleans() {
+        let v = form_to_json(
+            b"first_name=Ada&consent.processing=on&source.utm_source=indeed&answers.q1=Yes%21",
+            &["consent.processing", "consent.talent_pool"],
+        );
+        assert_eq!(
+            v,
+            serde_json::json!({"first_name": "Ada", "consent": {"processing": true, "talent_pool": false},
+                "source": {"utm_source": "indeed"}, "answers": {"q1": "Yes!"}})
+        );
     }
 }

@@ -23,11 +23,11 @@ impl Route {
 }
 
 const fn jobs(method: &'static str, path: &'static str) -> Route {
-    Route {
-        function: "jobs",
-        method,
-        path,
-    }
+    Route { function: "jobs", method, path }
+}
+
+const fn intake(method: &'static str, path: &'static str) -> Route {
+    Route { function: "intake", method, path }
 }
 
 pub const ROUTES: &[Route] = &[
@@ -39,7 +39,38 @@ pub const ROUTES: &[Route] = &[
     jobs("POST", "/api/jobs/{id}/close"),
     jobs("GET", "/careers/jobs"),
     jobs("GET", "/careers/jobs/{id}"),
+    intake("POST", "/careers/uploads"),
+    intake("POST", "/careers/jobs/{id}/applications"),
+    intake("POST", "/careers/jobs/{id}/drafts"),
+    intake("GET", "/careers/thanks"),
 ];
+
+/// An EventBridge Scheduler schedule: the payload `{"task", "scheduled_time"}` to a function.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Schedule {
+    pub task: &'static str,
+    pub function: &'static str,
+    /// `rate(N minutes)` or `rate(N hours)`, as EventBridge Scheduler writes it.
+    pub expression: &'static str,
+}
+
+pub const SCHEDULES: &[Schedule] = &[Schedule { task: "drafts", function: "nurture", expression: "rate(15 minutes)" }];
+
+impl Schedule {
+    /// The period of a `rate(...)` expression.
+    pub fn period(&self) -> Option<std::time::Duration> {
+        let inner = self.expression.strip_prefix("rate(")?.strip_suffix(')')?;
+        let (n, unit) = inner.split_once(' ')?;
+        let n: u64 = n.parse().ok()?;
+        let secs = match unit {
+            "minute" | "minutes" => 60,
+            "hour" | "hours" => 3600,
+            "day" | "days" => 86_400,
+            _ => return None,
+        };
+        Some(std::time::Duration::from_secs(n * secs))
+    }
+}
 
 /// The functions that serve HTTP routes, in a stable order.
 pub fn functions() -> Vec<&'static str> {

@@ -18,11 +18,7 @@ pub struct Stage {
 }
 
 fn stage(id: &str, name: &str, kind: StageKind) -> Stage {
-    Stage {
-        id: id.into(),
-        name: name.into(),
-        kind,
-    }
+    Stage { id: id.into(), name: name.into(), kind }
 }
 
 /// The template used when a job is created without stages.
@@ -42,10 +38,7 @@ pub fn parse_stage(f: &mut Fields) -> Option<Stage> {
     let name: Option<Line<1, 80>> = f.req("name");
     let kind: Option<StageKind> = f.req("kind");
     if let Some(id) = &id {
-        if !id
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
-        {
+        if !id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_') {
             f.error("id", "must use only a-z, 0-9 and _");
             return None;
         }
@@ -54,11 +47,7 @@ pub fn parse_stage(f: &mut Fields) -> Option<Stage> {
             return None;
         }
     }
-    Some(Stage {
-        id: id?.0,
-        name: name?.0,
-        kind: kind?,
-    })
+    Some(Stage { id: id?.0, name: name?.0, kind: kind? })
 }
 
 /// A stage list has unique ids, starts with the one `new` stage and ends with the one `hired` stage.
@@ -67,8 +56,7 @@ pub fn check_stages(stages: &[Stage]) -> Result<(), String> {
     if count(StageKind::New) != 1 || count(StageKind::Hired) != 1 {
         return Err("must have exactly one stage of kind new and one of kind hired".into());
     }
-    if stages.first().map(|s| s.kind) != Some(StageKind::New)
-        || stages.last().map(|s| s.kind) != Some(StageKind::Hired)
+    if stages.first().map(|s| s.kind) != Some(StageKind::New) || stages.last().map(|s| s.kind) != Some(StageKind::Hired)
     {
         return Err("must start with the new stage and end with the hired stage".into());
     }

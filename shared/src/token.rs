@@ -33,7 +33,8 @@ impl Signer {
     }
 
     pub fn sign<T: Serialize>(&self, purpose: &str, claims: &T, expires: Option<DateTime<Utc>>) -> String {
-        let payload = serde_json::to_vec(&Envelope { c: claims, exp: expires.map(|t| t.timestamp()) }).unwrap_or_default();
+        let payload =
+            serde_json::to_vec(&Envelope { c: claims, exp: expires.map(|t| t.timestamp()) }).unwrap_or_default();
         let tag = self.mac(purpose, &payload).finalize().into_bytes();
         format!("{}.{}", B64.encode(&payload), B64.encode(tag))
     }

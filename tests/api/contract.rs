@@ -7,21 +7,15 @@ use std::collections::BTreeSet;
 
 fn load(rel: &str) -> Yaml {
     let path = format!("{}/../{rel}", env!("CARGO_MANIFEST_DIR"));
-    serde_yaml::from_str(&std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}")))
-        .unwrap()
+    serde_yaml::from_str(&std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))).unwrap()
 }
 
 fn route_set() -> BTreeSet<(String, String)> {
-    ROUTES
-        .iter()
-        .map(|r| (r.method.to_string(), r.path.to_string()))
-        .collect()
+    ROUTES.iter().map(|r| (r.method.to_string(), r.path.to_string())).collect()
 }
 
 fn s(v: &Yaml) -> String {
-    v.as_str()
-        .unwrap_or_else(|| panic!("not a string: {v:?}"))
-        .to_string()
+    v.as_str().unwrap_or_else(|| panic!("not a string: {v:?}")).to_string()
 }
 
 /// `JobsFunction` serves the routes of function `jobs`.
@@ -38,26 +32,15 @@ fn the_template_declares_exactly_the_routes_of_the_code() {
             continue;
         }
         let function = function_of(&s(id));
-        assert_eq!(
-            res["Metadata"]["BuildMethod"], "rust-cargolambda",
-            "{function}"
-        );
-        for (_, ev) in res["Properties"]["Events"]
-            .as_mapping()
-            .into_iter()
-            .flatten()
-        {
+        assert_eq!(res["Metadata"]["BuildMethod"], "rust-cargolambda", "{function}");
+        for (_, ev) in res["Properties"]["Events"].as_mapping().into_iter().flatten() {
             if ev["Type"] != "HttpApi" {
                 continue;
             }
             let (method, path) = (s(&ev["Properties"]["Method"]), s(&ev["Properties"]["Path"]));
             let route = ROUTES.iter().find(|r| r.method == method && r.path == path);
-            let route = route
-                .unwrap_or_else(|| panic!("{method} {path} is in the template but not the code"));
-            assert_eq!(
-                route.function, function,
-                "{method} {path} is served by another function"
-            );
+            let route = route.unwrap_or_else(|| panic!("{method} {path} is in the template but not the code"));
+            assert_eq!(route.function, function, "{method} {path} is served by another function");
             let public = ev["Properties"]["Auth"]["Authorizer"] == "NONE";
             assert_eq!(public, !route.needs_token(), "{method} {path}: authorizer");
             declared.insert((method, path));
@@ -69,49 +52,60 @@ fn the_template_declares_exactly_the_routes_of_the_code() {
 }
 
 #[test]
+fn the_template_declares_exactly_the_schedules_of_the_code() {
+    let t = load("infra/template.yaml");
+    let mut declared = BTreeSet::new();
+    for (id, res) in t["Resources"].as_mapping().unwrap() {
+        for (_, ev) in res["Properties"]["Events"].as_mapping().into_iter().flatten() {
+            if ev["Type"] != "ScheduleV2" {
+                continue;
+            }
+            let input: serde_json::Value = serde_json::from_str(&s(&ev["Properties"]["Input"])).unwrap();
+            assert_eq!(input["scheduled_time"], "<aws.scheduler.scheduled-time>");
+            declared.insert((
+                input["task"].as_str().unwrap().to_string(),
+                function_of(&s(id)),
+                s(&ev["Properties"]["ScheduleExpression"]),
+            ));
+        }
+    }
+    let expected: BTreeSet<(String, String, String)> = rapport::routes::SCHEDULES
+        .iter()
+        .map(|s| (s.task.to_string(), s.function.to_string(), s.expression.to_string()))
+        .collect();
+    assert_eq!(declared, expected);
+    for s in rapport::routes::SCHEDULES {
+        assert!(s.period().is_some(), "{} has a rate the local stack can run", s.task);
+        assert!(rapport_nurture::TASKS.contains(&s.task));
+    }
+}
+
+#[test]
 fn the_template_declares_the_tables_of_the_schema() {
     let t = load("infra/template.yaml");
     for table in schema::TABLES {
         let p = &t["Resources"][table.logical_id]["Properties"];
         let keys = |v: &Yaml| -> Vec<(String, String)> {
-            v.as_sequence()
-                .unwrap()
-                .iter()
-                .map(|k| (s(&k["AttributeName"]), s(&k["KeyType"])))
-                .collect()
+            v.as_sequence().unwrap().iter().map(|k| (s(&k["AttributeName"]), s(&k["KeyType"]))).collect()
         };
-        let pair = |pk: &str, sk: &str| {
-            vec![
-                (pk.to_string(), "HASH".to_string()),
-                (sk.to_string(), "RANGE".to_string()),
-            ]
-        };
+        let pair =
+            |pk: &str, sk: &str| vec![(pk.to_string(), "HASH".to_string()), (sk.to_string(), "RANGE".to_string())];
         assert_eq!(keys(&p["KeySchema"]), pair(table.pk, table.sk));
-        let mut expected_attrs: BTreeSet<String> =
-            [table.pk, table.sk].iter().map(|a| a.to_string()).collect();
+        let mut expected_attrs: BTreeSet<String> = [table.pk, table.sk].iter().map(|a| a.to_string()).collect();
         let gsis = p["GlobalSecondaryIndexes"].as_sequence().unwrap();
         assert_eq!(gsis.len(), table.indexes.len());
         for ix in table.indexes {
-            let g = gsis
-                .iter()
-                .find(|g| g["IndexName"] == ix.name)
-                .unwrap_or_else(|| panic!("index {}", ix.name));
+            let g = gsis.iter().find(|g| g["IndexName"] == ix.name).unwrap_or_else(|| panic!("index {}", ix.name));
             assert_eq!(keys(&g["KeySchema"]), pair(ix.pk, ix.sk));
             assert_eq!(g["Projection"]["ProjectionType"], "ALL");
             expected_attrs.extend([ix.pk.to_string(), ix.sk.to_string()]);
         }
-        let attrs: BTreeSet<String> = p["AttributeDefinitions"]
-            .as_sequence()
-            .unwrap()
-            .iter()
-            .map(|a| s(&a["AttributeName"]))
-            .collect();
+        let attrs: BTreeSet<String> =
+            p["AttributeDefinitions"].as_sequence().unwrap().iter().map(|a| s(&a["AttributeName"])).collect();
         assert_eq!(attrs, expected_attrs);
         assert_eq!(p["TimeToLiveSpecification"]["AttributeName"], table.ttl);
         assert!(
-            t["Globals"]["Function"]["Environment"]["Variables"]
-                .get(table.env)
-                .is_some(),
+            t["Globals"]["Function"]["Environment"]["Variables"].get(table.env).is_some(),
             "{} is passed",
             table.env
         );
@@ -131,11 +125,8 @@ fn the_openapi_document_describes_exactly_the_routes() {
             }
             let path = s(path);
             let secured = op.get("security").is_some();
-            let route = ROUTES
-                .iter()
-                .find(|r| r.method.eq_ignore_ascii_case(&method) && r.path == path);
-            let route =
-                route.unwrap_or_else(|| panic!("{method} {path} is documented but does not exist"));
+            let route = ROUTES.iter().find(|r| r.method.eq_ignore_ascii_case(&method) && r.path == path);
+            let route = route.unwrap_or_else(|| panic!("{method} {path} is documented but does not exist"));
             assert_eq!(secured, route.needs_token(), "{method} {path}: security");
             documented.insert((method.to_ascii_uppercase(), path));
         }
@@ -159,16 +150,7 @@ async fn each_function_router_answers_each_of_its_routes() {
             .await
             .unwrap();
         let body: serde_json::Value = res.json().await.unwrap_or_default();
-        assert_ne!(
-            body["type"],
-            "/problems/no-route",
-            "{} is not served by its function",
-            route.key()
-        );
-        assert!(
-            body.get("message").is_none(),
-            "{} did not reach a function: {body}",
-            route.key()
-        );
+        assert_ne!(body["type"], "/problems/no-route", "{} is not served by its function", route.key());
+        assert!(body.get("message").is_none(), "{} did not reach a function: {body}", route.key());
     }
 }

@@ -6,10 +6,7 @@ async fn cors_preflights_are_answered_for_allowed_origins_only() {
     let app = spawn_app().await;
     let preflight = |origin: &'static str| {
         app.http
-            .request(
-                reqwest::Method::OPTIONS,
-                format!("{}/careers/jobs", app.url),
-            )
+            .request(reqwest::Method::OPTIONS, format!("{}/careers/jobs", app.url))
             .header("origin", origin)
             .header("access-control-request-method", "GET")
             .send()
@@ -17,51 +14,28 @@ async fn cors_preflights_are_answered_for_allowed_origins_only() {
     let ok = preflight(ORIGIN).await.unwrap();
     assert_eq!(ok.status(), 204);
     assert_eq!(ok.headers()["access-control-allow-origin"], ORIGIN);
-    assert!(ok.headers()["access-control-allow-methods"]
-        .to_str()
-        .unwrap()
-        .contains("POST"));
+    assert!(ok.headers()["access-control-allow-methods"].to_str().unwrap().contains("POST"));
     let evil = preflight("https://evil.example").await.unwrap();
     assert!(!evil.headers().contains_key("access-control-allow-origin"));
 
-    let res = app
-        .get("/careers/jobs")
-        .header("origin", ORIGIN)
-        .send()
-        .await
-        .unwrap();
+    let res = app.get("/careers/jobs").header("origin", ORIGIN).send().await.unwrap();
     assert_eq!(res.headers()["access-control-allow-origin"], ORIGIN);
-    let res = app
-        .get("/careers/jobs")
-        .header("origin", "https://evil.example")
-        .send()
-        .await
-        .unwrap();
+    let res = app.get("/careers/jobs").header("origin", "https://evil.example").send().await.unwrap();
     assert!(!res.headers().contains_key("access-control-allow-origin"));
 }
 
 #[tokio::test]
 async fn routes_that_do_not_exist_get_the_gateways_404() {
     let app = spawn_app().await;
-    for (method, path) in [
-        ("GET", "/nope"),
-        ("DELETE", "/api/jobs"),
-        ("PUT", "/careers/jobs"),
-    ] {
+    for (method, path) in [("GET", "/nope"), ("DELETE", "/api/jobs"), ("PUT", "/careers/jobs")] {
         let res = app
             .http
-            .request(
-                reqwest::Method::from_bytes(method.as_bytes()).unwrap(),
-                format!("{}{path}", app.url),
-            )
+            .request(reqwest::Method::from_bytes(method.as_bytes()).unwrap(), format!("{}{path}", app.url))
             .send()
             .await
             .unwrap();
         assert_eq!(res.status(), 404, "{method} {path}");
-        assert_eq!(
-            res.json::<Value>().await.unwrap(),
-            json!({"message": "Not Found"})
-        );
+        assert_eq!(res.json::<Value>().await.unwrap(), json!({"message": "Not Found"}));
     }
 }
 
@@ -102,23 +76,12 @@ async fn local_emails_lists_what_ses_sent_as_raw_mime() {
         .ses
         .send_email()
         .from_email_address("careers@acme-health.example")
-        .destination(
-            aws_sdk_sesv2::types::Destination::builder()
-                .to_addresses("ada@example.com")
-                .build(),
-        )
+        .destination(aws_sdk_sesv2::types::Destination::builder().to_addresses("ada@example.com").build())
         .content(content)
         .send()
         .await
         .expect("SES accepts a raw message from the verified sender");
-    let emails: Value = app
-        .get("/_local/emails")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let emails: Value = app.get("/_local/emails").send().await.unwrap().json().await.unwrap();
     let mine = emails["items"]
         .as_array()
         .unwrap()
@@ -128,11 +91,7 @@ async fn local_emails_lists_what_ses_sent_as_raw_mime() {
         .clone();
     assert_eq!(mine["text"].as_str().unwrap().trim(), "Hi Ada");
     assert_eq!(mine["html"].as_str().unwrap().trim(), "<p>Hi Ada</p>");
-    assert!(mine["headers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|h| h["name"] == "List-Unsubscribe"));
+    assert!(mine["headers"].as_array().unwrap().iter().any(|h| h["name"] == "List-Unsubscribe"));
 }
 
 #[tokio::test]
@@ -140,10 +99,6 @@ async fn local_run_refuses_unknown_tasks_and_bad_times() {
     let app = spawn_app().await;
     let res = app.post("/_local/run/nonsense").send().await.unwrap();
     assert_eq!(error_fields(&problem(res, 422).await), vec!["task"]);
-    let res = app
-        .post("/_local/run/feeds?now=yesterday")
-        .send()
-        .await
-        .unwrap();
+    let res = app.post("/_local/run/drafts?now=yesterday").send().await.unwrap();
     assert_eq!(error_fields(&problem(res, 422).await), vec!["now"]);
 }

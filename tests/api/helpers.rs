@@ -25,30 +25,19 @@ pub async fn spawn_app() -> TestApp {
         jwt_key: random_key(),
         seed: false,
         allowed_origins: vec![ORIGIN.to_string()],
+        draft_abandon_after: chrono::Duration::hours(24),
+        run_schedules: false,
     })
     .await
     .expect("the local stack starts");
-    TestApp {
-        url: stack.url.clone(),
-        http: Client::new(),
-        stack,
-    }
+    TestApp { url: stack.url.clone(), http: Client::new(), stack }
 }
 
 impl TestApp {
     pub async fn token_for(&self, body: Value) -> String {
-        let res = self
-            .http
-            .post(format!("{}/_local/token", self.url))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
+        let res = self.http.post(format!("{}/_local/token", self.url)).json(&body).send().await.unwrap();
         assert_eq!(res.status(), 200);
-        res.json::<Value>().await.unwrap()["token"]
-            .as_str()
-            .unwrap()
-            .to_string()
+        res.json::<Value>().await.unwrap()["token"].as_str().unwrap().to_string()
     }
 
     pub async fn token(&self, role: &str) -> String {
@@ -69,24 +58,13 @@ impl TestApp {
 
     /// Creates a job as a recruiter and returns it.
     pub async fn create_job(&self, token: &str, body: Value) -> Value {
-        let res = self
-            .post("/api/jobs")
-            .bearer_auth(token)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
+        let res = self.post("/api/jobs").bearer_auth(token).json(&body).send().await.unwrap();
         assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
         res.json().await.unwrap()
     }
 
     pub async fn publish(&self, token: &str, id: &str) -> Value {
-        let res = self
-            .post(&format!("/api/jobs/{id}/publish"))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap();
+        let res = self.post(&format!("/api/jobs/{id}/publish")).bearer_auth(token).send().await.unwrap();
         assert_eq!(res.status(), 200);
         res.json().await.unwrap()
     }
@@ -112,16 +90,8 @@ impl TestApp {
 
 /// The AWS operations the request made, as reported by the local gateway.
 pub fn calls(res: &Response) -> Vec<String> {
-    let raw = res
-        .headers()
-        .get(rapport_local::gateway::CALLS_HEADER)
-        .expect("the gateway reports calls");
-    raw.to_str()
-        .unwrap()
-        .split(',')
-        .filter(|s| !s.is_empty())
-        .map(str::to_string)
-        .collect()
+    let raw = res.headers().get(rapport_local::gateway::CALLS_HEADER).expect("the gateway reports calls");
+    raw.to_str().unwrap().split(',').filter(|s| !s.is_empty()).map(str::to_string).collect()
 }
 
 /// Asserts a problem+json response and returns it.
@@ -135,12 +105,7 @@ pub async fn problem(res: Response, status: u16) -> Value {
 }
 
 pub fn error_fields(problem: &Value) -> Vec<String> {
-    problem["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap().to_string())
-        .collect()
+    problem["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap().to_string()).collect()
 }
 
 pub fn job_body() -> Value {

@@ -6,27 +6,14 @@ async fn a_recruiter_creates_edits_publishes_and_closes_a_job() {
     let app = spawn_app().await;
     let token = app.token("recruiter").await;
 
-    let res = app
-        .post("/api/jobs")
-        .bearer_auth(&token)
-        .json(&job_body())
-        .send()
-        .await
-        .unwrap();
+    let res = app.post("/api/jobs").bearer_auth(&token).json(&job_body()).send().await.unwrap();
     assert_eq!(res.status(), 201);
-    assert_eq!(
-        calls(&res),
-        vec!["dynamodb.PutItem"],
-        "creating a job is one write"
-    );
+    assert_eq!(calls(&res), vec!["dynamodb.PutItem"], "creating a job is one write");
     let location = res.headers()["location"].to_str().unwrap().to_string();
     let job: Value = res.json().await.unwrap();
     let id = job["id"].as_str().unwrap();
     assert_eq!(location, format!("/api/jobs/{id}"));
-    assert_eq!(
-        (job["status"].as_str(), job["version"].as_u64()),
-        (Some("draft"), Some(1))
-    );
+    assert_eq!((job["status"].as_str(), job["version"].as_u64()), (Some("draft"), Some(1)));
     assert_eq!(job["stages"][0]["id"], "applied");
     assert_eq!(job["boards"], json!(["indeed", "linkedin", "google"]));
 
@@ -35,14 +22,7 @@ async fn a_recruiter_creates_edits_publishes_and_closes_a_job() {
     assert_eq!(res.json::<Value>().await.unwrap(), job);
 
     // A draft is not on the career site.
-    problem(
-        app.get(&format!("/careers/jobs/{id}"))
-            .send()
-            .await
-            .unwrap(),
-        404,
-    )
-    .await;
+    problem(app.get(&format!("/careers/jobs/{id}")).send().await.unwrap(), 404).await;
 
     let res = app
         .patch(&location)
@@ -69,48 +49,18 @@ async fn a_recruiter_creates_edits_publishes_and_closes_a_job() {
     problem(stale, 409).await;
 
     let open = app.publish(&token, id).await;
-    assert_eq!(
-        (open["status"].as_str(), open["version"].as_u64()),
-        (Some("open"), Some(3))
-    );
+    assert_eq!((open["status"].as_str(), open["version"].as_u64()), (Some("open"), Some(3)));
     assert!(open["published_at"].is_string());
     let again = app.publish(&token, id).await;
-    assert_eq!(
-        again["version"], 3,
-        "publishing an open job changes nothing"
-    );
+    assert_eq!(again["version"], 3, "publishing an open job changes nothing");
 
-    let public: Value = app
-        .get(&format!("/careers/jobs/{id}"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let public: Value = app.get(&format!("/careers/jobs/{id}")).send().await.unwrap().json().await.unwrap();
     assert_eq!(public["title"], "Senior Registered Nurse");
-    assert!(
-        public.get("hiring_team").is_none()
-            && public.get("version").is_none()
-            && public.get("stages").is_none()
-    );
+    assert!(public.get("hiring_team").is_none() && public.get("version").is_none() && public.get("stages").is_none());
     assert_eq!(public["json_ld"]["@type"], "JobPosting");
-    assert_eq!(
-        public["json_ld"]["hiringOrganization"]["name"],
-        "Acme Health"
-    );
-    assert_eq!(
-        public["json_ld"]["jobLocation"]["address"]["addressCountry"],
-        "GB"
-    );
-    let listed: Value = app
-        .get("/careers/jobs")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    assert_eq!(public["json_ld"]["hiringOrganization"]["name"], "Acme Health");
+    assert_eq!(public["json_ld"]["jobLocation"]["address"]["addressCountry"], "GB");
+    let listed: Value = app.get("/careers/jobs").send().await.unwrap().json().await.unwrap();
     assert_eq!(listed["items"].as_array().unwrap().len(), 1);
 
     let res = app
@@ -122,26 +72,9 @@ async fn a_recruiter_creates_edits_publishes_and_closes_a_job() {
         .unwrap();
     assert_eq!(res.status(), 200);
     let closed: Value = res.json().await.unwrap();
-    assert_eq!(
-        (closed["status"].as_str(), closed["close_reason"].as_str()),
-        (Some("closed"), Some("filled"))
-    );
-    problem(
-        app.get(&format!("/careers/jobs/{id}"))
-            .send()
-            .await
-            .unwrap(),
-        410,
-    )
-    .await;
-    let listed: Value = app
-        .get("/careers/jobs")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    assert_eq!((closed["status"].as_str(), closed["close_reason"].as_str()), (Some("closed"), Some("filled")));
+    problem(app.get(&format!("/careers/jobs/{id}")).send().await.unwrap(), 410).await;
+    let listed: Value = app.get("/careers/jobs").send().await.unwrap().json().await.unwrap();
     assert!(listed["items"].as_array().unwrap().is_empty());
     let res = app
         .post(&format!("/api/jobs/{id}/close"))
@@ -158,127 +91,58 @@ async fn bad_input_gets_a_clear_4xx_and_stores_nothing() {
     let app = spawn_app().await;
     let token = app.token("admin").await;
     let post = |body: String, ct: &'static str| {
-        app.post("/api/jobs")
-            .bearer_auth(&token)
-            .header("content-type", ct)
-            .body(body)
-            .send()
+        app.post("/api/jobs").bearer_auth(&token).header("content-type", ct).body(body).send()
     };
 
-    problem(
-        post("{\"title\": ".into(), "application/json")
-            .await
-            .unwrap(),
-        400,
-    )
-    .await;
-    problem(
-        post("[1, 2]".into(), "application/json").await.unwrap(),
-        400,
-    )
-    .await;
-    problem(
-        post(job_body().to_string(), "text/plain").await.unwrap(),
-        415,
-    )
-    .await;
+    problem(post("{\"title\": ".into(), "application/json").await.unwrap(), 400).await;
+    problem(post("[1, 2]".into(), "application/json").await.unwrap(), 400).await;
+    problem(post(job_body().to_string(), "text/plain").await.unwrap(), 415).await;
 
     let mut wrong_types = job_body();
     wrong_types["title"] = json!(42);
     wrong_types["salary"]["min"] = json!("lots");
     wrong_types["required_credentials"] = json!("RN");
-    let p = problem(
-        post(wrong_types.to_string(), "application/json")
-            .await
-            .unwrap(),
-        422,
-    )
-    .await;
-    assert_eq!(
-        error_fields(&p),
-        vec!["title", "salary.min", "required_credentials"]
-    );
+    let p = problem(post(wrong_types.to_string(), "application/json").await.unwrap(), 422).await;
+    assert_eq!(error_fields(&p), vec!["title", "salary.min", "required_credentials"]);
 
     let mut unknown = job_body();
     unknown["status"] = json!("open");
     unknown["version"] = json!(7);
-    let p = problem(
-        post(unknown.to_string(), "application/json").await.unwrap(),
-        422,
-    )
-    .await;
+    let p = problem(post(unknown.to_string(), "application/json").await.unwrap(), 422).await;
     assert_eq!(error_fields(&p), vec!["status", "version"]);
 
     let mut huge = job_body();
     huge["title"] = json!("x".repeat(1024 * 1024));
-    problem(
-        post(huge.to_string(), "application/json").await.unwrap(),
-        413,
-    )
-    .await;
+    problem(post(huge.to_string(), "application/json").await.unwrap(), 413).await;
 
     let mut long = job_body();
     long["title"] = json!("x".repeat(201));
     assert_eq!(
-        error_fields(
-            &problem(
-                post(long.to_string(), "application/json").await.unwrap(),
-                422
-            )
-            .await
-        ),
+        error_fields(&problem(post(long.to_string(), "application/json").await.unwrap(), 422).await),
         vec!["title"]
     );
 
     let mut country = job_body();
     country["location"]["country"] = json!("XX");
-    let p = problem(
-        post(country.to_string(), "application/json").await.unwrap(),
-        422,
-    )
-    .await;
+    let p = problem(post(country.to_string(), "application/json").await.unwrap(), 422).await;
     assert_eq!(error_fields(&p), vec!["location.country"]);
 
     let mut salary = job_body();
     salary["salary"] = json!({"min": -1, "max": -5, "currency": "ZZZ", "period": "fortnight"});
-    let p = problem(
-        post(salary.to_string(), "application/json").await.unwrap(),
-        422,
-    )
-    .await;
-    assert_eq!(
-        error_fields(&p),
-        vec![
-            "salary.currency",
-            "salary.period",
-            "salary.min",
-            "salary.max"
-        ]
-    );
+    let p = problem(post(salary.to_string(), "application/json").await.unwrap(), 422).await;
+    assert_eq!(error_fields(&p), vec!["salary.currency", "salary.period", "salary.min", "salary.max"]);
 
     let mut stages = job_body();
     stages["stages"] = json!([{"id": "applied", "name": "Applied", "kind": "new"}]);
     assert_eq!(
-        error_fields(
-            &problem(
-                post(stages.to_string(), "application/json").await.unwrap(),
-                422
-            )
-            .await
-        ),
+        error_fields(&problem(post(stages.to_string(), "application/json").await.unwrap(), 422).await),
         vec!["stages"]
     );
 
     let mut control = job_body();
     control["title"] = json!("Nurse\u{0000}\u{001b}[31m");
     assert_eq!(
-        error_fields(
-            &problem(
-                post(control.to_string(), "application/json").await.unwrap(),
-                422
-            )
-            .await
-        ),
+        error_fields(&problem(post(control.to_string(), "application/json").await.unwrap(), 422).await),
         vec!["title"]
     );
 
@@ -296,10 +160,7 @@ async fn hostile_text_is_kept_as_text_and_scripts_are_removed() {
     let job = app.create_job(&token, body).await;
     assert_eq!(job["title"], "Nurse \"A&E\" <b>]]></b> 🚑 ممرض");
     let html = job["description_html"].as_str().unwrap();
-    assert!(
-        !html.contains("script") && !html.contains("onclick") && !html.contains("onerror"),
-        "{html}"
-    );
+    assert!(!html.contains("script") && !html.contains("onclick") && !html.contains("onerror"), "{html}");
 }
 
 #[tokio::test]
@@ -315,30 +176,10 @@ async fn a_patch_that_fails_validation_changes_nothing() {
         .send()
         .await
         .unwrap();
-    assert_eq!(
-        error_fields(&problem(res, 422).await),
-        vec!["location.country", "status"]
-    );
-    let res = app
-        .patch(&path)
-        .bearer_auth(&token)
-        .json(&json!({"title": "x"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        error_fields(&problem(res, 422).await),
-        vec!["expected_version"]
-    );
-    let now: Value = app
-        .get(&path)
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    assert_eq!(error_fields(&problem(res, 422).await), vec!["location.country", "status"]);
+    let res = app.patch(&path).bearer_auth(&token).json(&json!({"title": "x"})).send().await.unwrap();
+    assert_eq!(error_fields(&problem(res, 422).await), vec!["expected_version"]);
+    let now: Value = app.get(&path).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
     assert_eq!(now, job);
 }
 
@@ -349,27 +190,13 @@ async fn concurrent_edits_of_one_version_have_exactly_one_winner() {
     let job = app.create_job(&token, job_body()).await;
     let path = format!("/api/jobs/{}", job["id"].as_str().unwrap());
     let attempts = (0..12).map(|i| {
-        app.patch(&path)
-            .bearer_auth(&token)
-            .json(&json!({"expected_version": 1, "title": format!("Title {i}")}))
-            .send()
+        app.patch(&path).bearer_auth(&token).json(&json!({"expected_version": 1, "title": format!("Title {i}")})).send()
     });
     let results = futures_util::future::join_all(attempts).await;
-    let codes: Vec<u16> = results
-        .into_iter()
-        .map(|r| r.unwrap().status().as_u16())
-        .collect();
+    let codes: Vec<u16> = results.into_iter().map(|r| r.unwrap().status().as_u16()).collect();
     assert_eq!(codes.iter().filter(|c| **c == 200).count(), 1, "{codes:?}");
     assert_eq!(codes.iter().filter(|c| **c == 409).count(), 11, "{codes:?}");
-    let now: Value = app
-        .get(&path)
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let now: Value = app.get(&path).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
     assert_eq!(now["version"], 2);
 }
 
@@ -397,20 +224,10 @@ async fn listing_open_jobs_is_one_query_per_page_with_unforgeable_cursors() {
             req = req.query(&[("cursor", c)]);
         }
         let res = req.send().await.unwrap();
-        assert_eq!(
-            calls(&res),
-            vec!["dynamodb.Query"],
-            "one query per page, never a scan"
-        );
+        assert_eq!(calls(&res), vec!["dynamodb.Query"], "one query per page, never a scan");
         let page: Value = res.json().await.unwrap();
         pages += 1;
-        seen.extend(
-            page["items"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|j| j["id"].as_str().unwrap().to_string()),
-        );
+        seen.extend(page["items"].as_array().unwrap().iter().map(|j| j["id"].as_str().unwrap().to_string()));
         match page["next_cursor"].as_str() {
             Some(c) => cursor = Some(c.to_string()),
             None => break,
@@ -421,14 +238,7 @@ async fn listing_open_jobs_is_one_query_per_page_with_unforgeable_cursors() {
     assert!(pages >= 3);
 
     // A cursor only works for the query it came from, and cannot be edited.
-    let page: Value = app
-        .get("/careers/jobs?limit=2")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let page: Value = app.get("/careers/jobs?limit=2").send().await.unwrap().json().await.unwrap();
     let cursor = page["next_cursor"].as_str().unwrap().to_string();
     let res = app
         .get("/api/jobs?status=draft&limit=2")
@@ -440,18 +250,9 @@ async fn listing_open_jobs_is_one_query_per_page_with_unforgeable_cursors() {
     assert_eq!(error_fields(&problem(res, 422).await), vec!["cursor"]);
     let mut forged = cursor.clone();
     forged.replace_range(0..1, if forged.starts_with('e') { "f" } else { "e" });
-    let res = app
-        .get("/careers/jobs?limit=2")
-        .query(&[("cursor", &forged)])
-        .send()
-        .await
-        .unwrap();
+    let res = app.get("/careers/jobs?limit=2").query(&[("cursor", &forged)]).send().await.unwrap();
     assert_eq!(error_fields(&problem(res, 422).await), vec!["cursor"]);
-    let res = app
-        .get("/careers/jobs?limit=0&workplace=moon")
-        .send()
-        .await
-        .unwrap();
+    let res = app.get("/careers/jobs?limit=0&workplace=moon").send().await.unwrap();
     let mut fields = error_fields(&problem(res, 422).await);
     fields.sort();
     assert_eq!(fields, vec!["limit", "workplace"]);
@@ -461,11 +262,9 @@ async fn listing_open_jobs_is_one_query_per_page_with_unforgeable_cursors() {
 async fn careers_filters_by_department_country_and_workplace() {
     let app = spawn_app().await;
     let token = app.token("recruiter").await;
-    for (dept, country, workplace) in [
-        ("Nursing", "GB", "onsite"),
-        ("Engineering", "DE", "remote"),
-        ("Engineering", "US", "hybrid"),
-    ] {
+    for (dept, country, workplace) in
+        [("Nursing", "GB", "onsite"), ("Engineering", "DE", "remote"), ("Engineering", "US", "hybrid")]
+    {
         let mut body = job_body();
         body["department"] = json!(dept);
         body["location"]["country"] = json!(country);
@@ -475,12 +274,7 @@ async fn careers_filters_by_department_country_and_workplace() {
     }
     let count = |q: &'static str| {
         let req = app.get(&format!("/careers/jobs?{q}"));
-        async move {
-            req.send().await.unwrap().json::<Value>().await.unwrap()["items"]
-                .as_array()
-                .unwrap()
-                .len()
-        }
+        async move { req.send().await.unwrap().json::<Value>().await.unwrap()["items"].as_array().unwrap().len() }
     };
     assert_eq!(count("department=Engineering").await, 2);
     assert_eq!(count("department=Engineering&country=de").await, 1);
@@ -493,37 +287,9 @@ async fn careers_filters_by_department_country_and_workplace() {
 async fn unknown_and_malformed_ids_are_404() {
     let app = spawn_app().await;
     let token = app.token("recruiter").await;
-    problem(
-        app.get("/api/jobs/01ARZ3NDEKTSV4RRFFQ69G5FAV")
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap(),
-        404,
-    )
-    .await;
-    problem(
-        app.get("/api/jobs/not-an-id")
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap(),
-        404,
-    )
-    .await;
-    problem(
-        app.get("/careers/jobs/%27%20OR%201=1")
-            .send()
-            .await
-            .unwrap(),
-        404,
-    )
-    .await;
-    let res = app
-        .post("/api/jobs/01ARZ3NDEKTSV4RRFFQ69G5FAV/publish")
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+    problem(app.get("/api/jobs/01ARZ3NDEKTSV4RRFFQ69G5FAV").bearer_auth(&token).send().await.unwrap(), 404).await;
+    problem(app.get("/api/jobs/not-an-id").bearer_auth(&token).send().await.unwrap(), 404).await;
+    problem(app.get("/careers/jobs/%27%20OR%201=1").send().await.unwrap(), 404).await;
+    let res = app.post("/api/jobs/01ARZ3NDEKTSV4RRFFQ69G5FAV/publish").bearer_auth(&token).send().await.unwrap();
     problem(res, 404).await;
 }

@@ -27,11 +27,7 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-async fn create(
-    State(st): State<AppState>,
-    caller: Caller,
-    JsonBody(body): JsonBody,
-) -> Result<Response, ApiError> {
+async fn create(State(st): State<AppState>, caller: Caller, JsonBody(body): JsonBody) -> Result<Response, ApiError> {
     caller.require_staff()?;
     let spec = JobSpec::parse(body)?;
     let now = st.clock.now();
@@ -44,46 +40,26 @@ async fn create(
     Ok(res)
 }
 
-async fn list(
-    State(st): State<AppState>,
-    caller: Caller,
-    q: QueryMap,
-) -> Result<Response, ApiError> {
+async fn list(State(st): State<AppState>, caller: Caller, q: QueryMap) -> Result<Response, ApiError> {
     let mut errors = Vec::new();
     let status = q.parse::<JobStatus>("status", &mut errors);
     let page = q.page(&mut errors);
     check(errors)?;
     // A hiring manager's list holds only the jobs whose team names them.
     let team_member = (!caller.is_staff()).then(|| caller.sub.clone());
-    let filter = JobFilter {
-        status,
-        team_member,
-        ..Default::default()
-    };
-    Ok(json(
-        StatusCode::OK,
-        &st.store.list_jobs(&filter, &page).await?,
-    ))
+    let filter = JobFilter { status, team_member, ..Default::default() };
+    Ok(json(StatusCode::OK, &st.store.list_jobs(&filter, &page).await?))
 }
 
 /// Loads a job the caller may act on, or the error they should see.
-async fn load(
-    st: &AppState,
-    caller: &Caller,
-    id: &str,
-    action: JobAction,
-) -> Result<Job, ApiError> {
+async fn load(st: &AppState, caller: &Caller, id: &str, action: JobAction) -> Result<Job, ApiError> {
     let id: JobId = path_id(id)?;
     let job = st.store.get_job(&id).await?.ok_or(ApiError::NotFound)?;
     caller.authorize_job(&job.spec.team_subs(), action)?;
     Ok(job)
 }
 
-async fn read(
-    State(st): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> Result<Response, ApiError> {
+async fn read(State(st): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Response, ApiError> {
     let job = load(&st, &caller, &id, JobAction::Read).await?;
     Ok(json(StatusCode::OK, &job))
 }
@@ -96,14 +72,10 @@ async fn edit(
 ) -> Result<Response, ApiError> {
     let job = load(&st, &caller, &id, JobAction::Manage).await?;
     let Value::Object(mut patch) = body else {
-        return Err(ApiError::BadRequest(
-            "the body must be a JSON object".into(),
-        ));
+        return Err(ApiError::BadRequest("the body must be a JSON object".into()));
     };
     let expected = match patch.remove("expected_version") {
-        Some(v) => v
-            .as_u64()
-            .ok_or_else(|| ApiError::field("expected_version", "must be a whole number"))?,
+        Some(v) => v.as_u64().ok_or_else(|| ApiError::field("expected_version", "must be a whole number"))?,
         None => return Err(ApiError::field("expected_version", "is required")),
     };
     let spec = job.spec.patched(patch)?;
@@ -113,18 +85,15 @@ async fn edit(
     let updated = job.with_spec(spec, st.clock.now());
     match st.store.replace_job(&updated, expected).await {
         Ok(()) => Ok(json(StatusCode::OK, &updated)),
-        Err(StoreError::ConditionFailed) => Err(ApiError::Conflict(
-            "the job changed since that version; reload and retry".into(),
-        )),
+        Err(StoreError::ConditionFailed) => {
+            Err(ApiError::Conflict("the job changed since that version; reload and retry".into()))
+        }
         Err(e) => Err(e.into()),
     }
 }
 
 fn stale(job: &Job) -> ApiError {
-    ApiError::Conflict(format!(
-        "the job is at version {}; reload and retry",
-        job.version
-    ))
+    ApiError::Conflict(format!("the job is at version {}; reload and retry", job.version))
 }
 
 /// Applies a status change, re-reading and retrying if another writer got there first. A change that
@@ -149,11 +118,7 @@ async fn change_status(
     Err(ApiError::Conflict("the job is changing; retry".into()))
 }
 
-async fn publish(
-    State(st): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> Result<Response, ApiError> {
+async fn publish(State(st): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Response, ApiError> {
     let now = st.clock.now();
     change_status(&st, &caller, &id, |job| Ok(job.publish(now))).await
 }
@@ -171,10 +136,7 @@ async fn close(
 
 /// The career site caches listings briefly; a publish or close shows within a minute.
 fn public(mut res: Response) -> Response {
-    res.headers_mut().insert(
-        header::CACHE_CONTROL,
-        http::HeaderValue::from_static("public, max-age=60"),
-    );
+    res.headers_mut().insert(header::CACHE_CONTROL, http::HeaderValue::from_static("public, max-age=60"));
     res
 }
 
@@ -185,51 +147,25 @@ async fn careers_list(State(st): State<AppState>, q: QueryMap) -> Result<Respons
     let department = q.get("department").map(str::to_string);
     let page = q.page(&mut errors);
     check(errors)?;
-    let filter = JobFilter {
-        status: Some(JobStatus::Open),
-        department,
-        country,
-        workplace,
-        ..Default::default()
-    };
+    let filter = JobFilter { status: Some(JobStatus::Open), department, country, workplace, ..Default::default() };
     let jobs = st.store.list_jobs(&filter, &page).await?;
     let now = st.clock.now();
-    let items: Vec<Value> = jobs
-        .items
-        .iter()
-        .filter(|j| j.is_live(now))
-        .map(|j| j.public_view(&st.config.careers_url))
-        .collect();
-    Ok(public(json(
-        StatusCode::OK,
-        &Page {
-            items,
-            next_cursor: jobs.next_cursor,
-        },
-    )))
+    let items: Vec<Value> =
+        jobs.items.iter().filter(|j| j.is_live(now)).map(|j| j.public_view(&st.config.careers_url)).collect();
+    Ok(public(json(StatusCode::OK, &Page { items, next_cursor: jobs.next_cursor })))
 }
 
-async fn careers_read(
-    State(st): State<AppState>,
-    Path(id): Path<String>,
-) -> Result<Response, ApiError> {
+async fn careers_read(State(st): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
     let id: JobId = path_id(&id)?;
     let job = st.store.get_job(&id).await?.ok_or(ApiError::NotFound)?;
     match job.status {
         JobStatus::Draft => return Err(ApiError::NotFound),
         JobStatus::Closed => return Err(ApiError::Gone("this job is closed".into())),
-        JobStatus::Open if !job.is_live(st.clock.now()) => {
-            return Err(ApiError::Gone("this job has expired".into()))
-        }
+        JobStatus::Open if !job.is_live(st.clock.now()) => return Err(ApiError::Gone("this job has expired".into())),
         JobStatus::Open => {}
     }
     let cfg = &st.config;
     let mut view = job.public_view(&cfg.careers_url);
-    view["json_ld"] = job_posting(
-        &job,
-        &cfg.company_name,
-        &cfg.careers_url,
-        &job.url(&cfg.careers_url),
-    );
+    view["json_ld"] = job_posting(&job, &cfg.company_name, &cfg.careers_url, &job.url(&cfg.careers_url));
     Ok(public(json(StatusCode::OK, &view)).into_response())
 }

@@ -10,37 +10,19 @@ use serde_json::{json, Value};
 pub async fn resources(st: &AppState) -> anyhow::Result<()> {
     let cfg = &st.config;
     for table in schema::TABLES {
-        schema::create(&st.aws.dynamo, table, &cfg.table)
-            .await
-            .context("creating the table")?;
+        schema::create(&st.aws.dynamo, table, &cfg.table).await.context("creating the table")?;
     }
     if let Err(e) = st.aws.s3.create_bucket().bucket(&cfg.bucket).send().await {
         let e = aws_sdk_s3::Error::from(e);
-        if !matches!(
-            e,
-            aws_sdk_s3::Error::BucketAlreadyOwnedByYou(_)
-                | aws_sdk_s3::Error::BucketAlreadyExists(_)
-        ) {
+        if !matches!(e, aws_sdk_s3::Error::BucketAlreadyOwnedByYou(_) | aws_sdk_s3::Error::BucketAlreadyExists(_)) {
             return Err(e).context("creating the bucket");
         }
     }
     // SES refuses a sender it has not verified; the emulator too.
     let address = sender_address(&cfg.sender);
-    let _ = st
-        .aws
-        .ses
-        .create_email_identity()
-        .email_identity(address)
-        .send()
-        .await;
+    let _ = st.aws.ses.create_email_identity().email_identity(address).send().await;
     if let Some(set) = &cfg.ses_configuration_set {
-        let _ = st
-            .aws
-            .ses
-            .create_configuration_set()
-            .configuration_set_name(set)
-            .send()
-            .await;
+        let _ = st.aws.ses.create_configuration_set().configuration_set_name(set).send().await;
     }
     Ok(())
 }
@@ -57,11 +39,8 @@ pub fn sender_address(sender: &str) -> &str {
 pub const DEMO_HIRING_MANAGER: &str = "local-hiring-manager";
 
 fn demo_jobs() -> Vec<(Value, bool)> {
-    let desc = |what: &str| {
-        format!(
-            "<p>{what}</p><p>We offer a supportive team, training and a clear path to grow.</p>"
-        )
-    };
+    let desc =
+        |what: &str| format!("<p>{what}</p><p>We offer a supportive team, training and a clear path to grow.</p>");
     vec![
         (
             json!({"title": "Registered Nurse, Cardiology", "department": "Nursing",
@@ -117,16 +96,7 @@ fn demo_jobs() -> Vec<(Value, bool)> {
 
 /// Seeds the demo jobs once: a store that already holds jobs is left alone.
 pub async fn seed(st: &AppState) -> anyhow::Result<usize> {
-    let any = st
-        .store
-        .list_jobs(
-            &JobFilter::default(),
-            &PageRequest {
-                limit: 1,
-                cursor: None,
-            },
-        )
-        .await;
+    let any = st.store.list_jobs(&JobFilter::default(), &PageRequest { limit: 1, cursor: None }).await;
     if !any.map_err(|e| anyhow::anyhow!("{e}"))?.items.is_empty() {
         return Ok(0);
     }

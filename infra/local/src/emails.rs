@@ -3,17 +3,9 @@ use mail_parser::MessageParser;
 use serde_json::{json, Value};
 
 pub async fn list(http: &reqwest::Client, moto_url: &str) -> anyhow::Result<Value> {
-    let data: Value = http
-        .get(format!("{moto_url}/moto-api/data.json"))
-        .send()
-        .await?
-        .error_for_status()?
-        .json()
-        .await?;
-    let raw = data["ses"]["RawMessage"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
+    let data: Value =
+        http.get(format!("{moto_url}/moto-api/data.json")).send().await?.error_for_status()?.json().await?;
+    let raw = data["ses"]["RawMessage"].as_array().cloned().unwrap_or_default();
     let items: Vec<Value> = raw
         .iter()
         .map(|m| {
@@ -21,18 +13,15 @@ pub async fn list(http: &reqwest::Client, moto_url: &str) -> anyhow::Result<Valu
             let parsed = MessageParser::default().parse(raw.as_bytes());
             let headers: Vec<Value> = parsed
                 .as_ref()
-                .map(|p| {
-                    p.headers_raw()
-                        .map(|(name, value)| json!({"name": name, "value": value.trim()}))
-                        .collect()
-                })
+                .map(|p| p.headers_raw().map(|(name, value)| json!({"name": name, "value": value.trim()})).collect())
                 .unwrap_or_default();
             // The emulator lists a recipient twice when it is both in the envelope and the To header.
             let mut to: Vec<String> = m["destinations"]
                 .as_array()
                 .into_iter()
                 .flatten()
-                .filter_map(|d| d.as_str().map(str::to_string))
+                .filter_map(|d| d.as_str())
+                .map(|d| rapport::email::split_sender(d).1.to_lowercase())
                 .collect();
             to.sort();
             to.dedup();

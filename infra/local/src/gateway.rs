@@ -38,44 +38,27 @@ pub struct Gateway {
 
 /// API Gateway's own error bodies are `{"message": …}`, not the functions' problem+json.
 fn gateway_error(status: StatusCode, message: &str) -> Response {
-    (
-        status,
-        [(header::CONTENT_TYPE, "application/json")],
-        json!({ "message": message }).to_string(),
-    )
-        .into_response()
+    (status, [(header::CONTENT_TYPE, "application/json")], json!({ "message": message }).to_string()).into_response()
 }
 
 pub fn router(gw: Arc<Gateway>) -> Router {
     let mut by_path: BTreeMap<&'static str, MethodRouter<Arc<Gateway>>> = BTreeMap::new();
     for route in ROUTES {
-        let filter = MethodFilter::try_from(
-            Method::from_bytes(route.method.as_bytes()).expect("a valid method"),
-        )
-        .expect("a routable method");
+        let filter = MethodFilter::try_from(Method::from_bytes(route.method.as_bytes()).expect("a valid method"))
+            .expect("a routable method");
         let r = *route;
-        let handler = on(
-            filter,
-            move |State(gw): State<Arc<Gateway>>, params: RawPathParams, req: Request| async move {
-                let params: Vec<(String, String)> = params
-                    .iter()
-                    .map(|(k, v)| (k.to_string(), v.to_string()))
-                    .collect();
+        let handler =
+            on(filter, move |State(gw): State<Arc<Gateway>>, params: RawPathParams, req: Request| async move {
+                let params: Vec<(String, String)> =
+                    params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
                 invoke(&gw, r, params, req).await
-            },
-        );
-        let entry = by_path
-            .remove(route.path)
-            .map(|m| m.merge(handler.clone()))
-            .unwrap_or(handler);
+            });
+        let entry = by_path.remove(route.path).map(|m| m.merge(handler.clone())).unwrap_or(handler);
         by_path.insert(route.path, entry);
     }
     let mut app = Router::new();
     for (path, methods) in by_path {
-        app = app.route(
-            path,
-            methods.fallback(|| async { gateway_error(StatusCode::NOT_FOUND, "Not Found") }),
-        );
+        app = app.route(path, methods.fallback(|| async { gateway_error(StatusCode::NOT_FOUND, "Not Found") }));
     }
     app.fallback(|| async { gateway_error(StatusCode::NOT_FOUND, "Not Found") })
         .layer(middleware::from_fn_with_state(gw.clone(), cors))
@@ -85,24 +68,11 @@ pub fn router(gw: Arc<Gateway>) -> Router {
 /// The HTTP API's CORS configuration: preflights are answered by the gateway, and only allowed
 /// origins get the `Access-Control-Allow-*` headers.
 async fn cors(State(gw): State<Arc<Gateway>>, req: Request, next: Next) -> Response {
-    let origin = req
-        .headers()
-        .get(header::ORIGIN)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
-    let allowed = origin
-        .as_ref()
-        .filter(|o| gw.allowed_origins.iter().any(|a| a == *o))
-        .cloned();
-    let preflight = req.method() == Method::OPTIONS
-        && req
-            .headers()
-            .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
-    let mut res = if preflight {
-        StatusCode::NO_CONTENT.into_response()
-    } else {
-        next.run(req).await
-    };
+    let origin = req.headers().get(header::ORIGIN).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let allowed = origin.as_ref().filter(|o| gw.allowed_origins.iter().any(|a| a == *o)).cloned();
+    let preflight =
+        req.method() == Method::OPTIONS && req.headers().contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
+    let mut res = if preflight { StatusCode::NO_CONTENT.into_response() } else { next.run(req).await };
     if let Some(origin) = allowed.and_then(|o| HeaderValue::from_str(&o).ok()) {
         let h = res.headers_mut();
         h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
@@ -114,35 +84,22 @@ async fn cors(State(gw): State<Arc<Gateway>>, req: Request, next: Next) -> Respo
             );
             h.insert(
                 header::ACCESS_CONTROL_ALLOW_HEADERS,
-                HeaderValue::from_static(
-                    "authorization,content-type,idempotency-key,if-none-match",
-                ),
+                HeaderValue::from_static("authorization,content-type,idempotency-key,if-none-match"),
             );
-            h.insert(
-                header::ACCESS_CONTROL_MAX_AGE,
-                HeaderValue::from_static("600"),
-            );
+            h.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("600"));
         }
     }
     res
 }
 
 fn is_text(content_type: &str) -> bool {
-    let ct = content_type
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
+    let ct = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
     ct.starts_with("text/")
         || ct.ends_with("+json")
         || ct.ends_with("+xml")
         || matches!(
             ct.as_str(),
-            "application/json"
-                | "application/xml"
-                | "application/x-www-form-urlencoded"
-                | "application/javascript"
+            "application/json" | "application/xml" | "application/x-www-form-urlencoded" | "application/javascript"
         )
 }
 
@@ -192,35 +149,17 @@ fn event(
         .headers
         .get_all(header::COOKIE)
         .iter()
-        .flat_map(|v| {
-            v.to_str()
-                .unwrap_or("")
-                .split(';')
-                .map(|c| c.trim().to_string())
-                .collect::<Vec<_>>()
-        })
+        .flat_map(|v| v.to_str().unwrap_or("").split(';').map(|c| c.trim().to_string()).collect::<Vec<_>>())
         .filter(|c| !c.is_empty())
         .collect();
-    let content_type = req
-        .headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let (body, b64) = match (
-        body.is_empty(),
-        is_text(content_type),
-        std::str::from_utf8(body),
-    ) {
+    let content_type = req.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let (body, b64) = match (body.is_empty(), is_text(content_type), std::str::from_utf8(body)) {
         (true, _, _) => (Value::Null, false),
         (false, true, Ok(text)) => (Value::String(text.to_string()), false),
         _ => (Value::String(B64.encode(body)), true),
     };
     let request_id = ulid::Ulid::generate().to_string();
-    let host = req
-        .headers
-        .get(header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("127.0.0.1");
+    let host = req.headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("127.0.0.1");
     let mut ctx = json!({
         "accountId": "000000000000",
         "apiId": "local",
@@ -258,12 +197,7 @@ fn event(
         ev["queryStringParameters"] = Value::Object(query);
     }
     if !params.is_empty() {
-        ev["pathParameters"] = Value::Object(
-            params
-                .into_iter()
-                .map(|(k, v)| (k, Value::String(v)))
-                .collect(),
-        );
+        ev["pathParameters"] = Value::Object(params.into_iter().map(|(k, v)| (k, Value::String(v))).collect());
     }
     if !body.is_null() {
         ev["body"] = body;
@@ -285,27 +219,18 @@ struct FunctionResponse {
     cookies: Vec<String>,
 }
 
-async fn invoke(
-    gw: &Gateway,
-    route: Route,
-    params: Vec<(String, String)>,
-    req: Request,
-) -> Response {
+async fn invoke(gw: &Gateway, route: Route, params: Vec<(String, String)>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
     let Ok(body) = axum::body::to_bytes(body, MAX_BODY_BYTES).await else {
         return gateway_error(StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large");
     };
     let claims = if route.needs_token() {
-        let auth = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok());
+        let auth = parts.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
         match gw.issuer.verify(auth) {
             Some(c) => Some(c),
             None => {
                 let mut res = gateway_error(StatusCode::UNAUTHORIZED, "Unauthorized");
-                res.headers_mut()
-                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+                res.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
                 return res;
             }
         }
@@ -350,20 +275,14 @@ async fn invoke(
         (Some(b), false) => b.into_bytes(),
         (Some(b), true) => match B64.decode(b) {
             Ok(bytes) => bytes,
-            Err(_) => {
-                return gateway_error(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
-            }
+            Err(_) => return gateway_error(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error"),
         },
     };
     let mut res = Response::new(Body::from(body));
-    *res.status_mut() =
-        StatusCode::from_u16(fr.status_code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    *res.status_mut() = StatusCode::from_u16(fr.status_code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let h = res.headers_mut();
     for (k, v) in fr.headers {
-        if let (Ok(k), Ok(v)) = (
-            header::HeaderName::from_bytes(k.as_bytes()),
-            HeaderValue::from_str(&v),
-        ) {
+        if let (Ok(k), Ok(v)) = (header::HeaderName::from_bytes(k.as_bytes()), HeaderValue::from_str(&v)) {
             h.insert(k, v);
         }
     }

@@ -37,6 +37,9 @@ pub struct Options {
     pub jwt_key: Vec<u8>,
     pub seed: bool,
     pub allowed_origins: Vec<String>,
+    pub draft_abandon_after: chrono::Duration,
+    /// Run the EventBridge schedules here (make dev); tests run tasks through `/_local/run` instead.
+    pub run_schedules: bool,
 }
 
 pub struct Stack {
@@ -46,11 +49,12 @@ pub struct Stack {
     pub moto_url: String,
     shutdown: Option<oneshot::Sender<()>>,
     server: JoinHandle<()>,
+    schedules: Vec<JoinHandle<()>>,
 }
 
 /// Each function's router, by the name the route table and the template use.
 pub fn functions(state: &AppState) -> HashMap<&'static str, Router> {
-    HashMap::from([("jobs", rapport_jobs::router(state.clone()))])
+    HashMap::from([("jobs", rapport_jobs::router(state.clone())), ("intake", rapport_intake::router(state.clone()))])
 }
 
 /// The AWS SDK pointed at the emulator, with the same timeouts and retries as in Lambda.
@@ -58,13 +62,7 @@ pub async fn emulator_aws(moto_url: &str, config: &Config) -> Aws {
     let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
         .endpoint_url(moto_url)
-        .credentials_provider(Credentials::new(
-            "local",
-            "local",
-            None,
-            None,
-            "rapport-local",
-        ))
+        .credentials_provider(Credentials::new("local", "local", None, None, "rapport-local"))
         .timeout_config(timeouts())
         .load()
         .await;
@@ -80,9 +78,8 @@ struct Local {
 }
 
 pub async fn spawn(opts: Options) -> anyhow::Result<Stack> {
-    let listener = TcpListener::bind(("127.0.0.1", opts.port))
-        .await
-        .with_context(|| format!("binding port {}", opts.port))?;
+    let listener =
+        TcpListener::bind(("127.0.0.1", opts.port)).await.with_context(|| format!("binding port {}", opts.port))?;
     let url = format!("http://{}", listener.local_addr()?);
     let prefix = opts.name_prefix.to_ascii_lowercase();
     let config = Config {
@@ -96,6 +93,7 @@ pub async fn spawn(opts: Options) -> anyhow::Result<Stack> {
         allowed_origins: opts.allowed_origins.clone(),
         signing_key: opts.signing_key.clone(),
         s3_force_path_style: true,
+        draft_abandon_after: opts.draft_abandon_after,
     };
     let aws = emulator_aws(&opts.moto_url, &config).await;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
@@ -107,16 +105,9 @@ pub async fn spawn(opts: Options) -> anyhow::Result<Stack> {
     let issuer = Issuer::new(opts.jwt_key.clone(), format!("{url}/_local"));
     let functions = functions(&state);
     for name in rapport::routes::functions() {
-        anyhow::ensure!(
-            functions.contains_key(name),
-            "no router for function {name}"
-        );
+        anyhow::ensure!(functions.contains_key(name), "no router for function {name}");
     }
-    let gw = Arc::new(Gateway {
-        functions,
-        issuer: issuer.clone(),
-        allowed_origins: opts.allowed_origins.clone(),
-    });
+    let gw = Arc::new(Gateway { functions, issuer: issuer.clone(), allowed_origins: opts.allowed_origins.clone() });
     let local = Local {
         issuer: issuer.clone(),
         state: state.clone(),
@@ -129,6 +120,7 @@ pub async fn spawn(opts: Options) -> anyhow::Result<Stack> {
         .route("/_local/run/{task}", post(run_task))
         .with_state(local)
         .merge(gateway::router(gw));
+    let schedules = if opts.run_schedules { start_schedules(state.clone()) } else { Vec::new() };
     let (tx, rx) = oneshot::channel::<()>();
     let server = tokio::spawn(async move {
         let _ = axum::serve(listener, app)
@@ -137,18 +129,14 @@ pub async fn spawn(opts: Options) -> anyhow::Result<Stack> {
             })
             .await;
     });
-    Ok(Stack {
-        url,
-        state,
-        issuer,
-        moto_url: opts.moto_url,
-        shutdown: Some(tx),
-        server,
-    })
+    Ok(Stack { url, state, issuer, moto_url: opts.moto_url, shutdown: Some(tx), server, schedules })
 }
 
 impl Stack {
     pub async fn stop(mut self) {
+        for s in &self.schedules {
+            s.abort();
+        }
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
@@ -177,29 +165,57 @@ async fn list_emails(State(l): State<Local>) -> Response {
     }
 }
 
-/// The scheduled tasks the local stack can run; each arrives with the capability that needs it.
-pub const TASKS: &[&str] = &[];
-
+/// What EventBridge Scheduler does in AWS: invoke the task's function with `{"task", "scheduled_time"}`.
 async fn run_task(
     State(l): State<Local>,
     Path(task): Path<String>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    let now = match q
-        .get("now")
-        .map(|s| chrono::DateTime::parse_from_rfc3339(s))
-    {
-        None => l.state.clock.now(),
-        Some(Ok(t)) => t.with_timezone(&chrono::Utc),
-        Some(Err(_)) => {
-            return ApiError::field("now", "must be an RFC 3339 date-time").into_response()
+    let now = q.get("now").cloned().unwrap_or_else(|| rapport::clock::rfc3339(l.state.clock.now()));
+    let payload = serde_json::json!({"task": task, "scheduled_time": now});
+    let task = match rapport_nurture::Task::parse(&payload) {
+        Ok(t) => t,
+        Err(e) => return rename_field(e, "scheduled_time", "now").into_response(),
+    };
+    match rapport_nurture::run(&l.state, &task, std::time::Duration::from_secs(60)).await {
+        Ok(report) => json(StatusCode::OK, &report),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// The payload's `scheduled_time` is this route's `?now=`.
+fn rename_field(e: ApiError, from: &str, to: &str) -> ApiError {
+    match e {
+        ApiError::Validation(mut errors) => {
+            for err in &mut errors {
+                if err.field == from {
+                    err.field = to.to_string();
+                }
+            }
+            ApiError::Validation(errors)
         }
-    };
-    let _ = now;
-    let known = if TASKS.is_empty() {
-        "none yet".to_string()
-    } else {
-        TASKS.join(", ")
-    };
-    ApiError::field("task", format!("unknown task {task}; known: {known}")).into_response()
+        other => other,
+    }
+}
+
+/// Runs each schedule at its rate, as EventBridge Scheduler would, until the stack stops.
+fn start_schedules(state: AppState) -> Vec<JoinHandle<()>> {
+    rapport::routes::SCHEDULES
+        .iter()
+        .filter_map(|s| Some((*s, s.period()?)))
+        .map(|(schedule, period)| {
+            let state = state.clone();
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(period);
+                loop {
+                    tick.tick().await;
+                    let task = rapport_nurture::Task { name: schedule.task.to_string(), now: state.clock.now() };
+                    match rapport_nurture::run(&state, &task, period).await {
+                        Ok(report) => tracing::info!(task = schedule.task, %report, "scheduled run"),
+                        Err(e) => tracing::warn!(task = schedule.task, error = %e, "scheduled run failed"),
+                    }
+                }
+            })
+        })
+        .collect()
 }

@@ -10,10 +10,7 @@ use std::time::Duration;
 use tokio::process::{Child, Command};
 
 fn env_or(name: &str, default: &str) -> String {
-    std::env::var(name)
-        .ok()
-        .filter(|v| !v.is_empty())
-        .unwrap_or_else(|| default.to_string())
+    std::env::var(name).ok().filter(|v| !v.is_empty()).unwrap_or_else(|| default.to_string())
 }
 
 /// Keys survive restarts so that printed tokens and cursors stay valid.
@@ -44,30 +41,25 @@ async fn wait_ready(http: &reqwest::Client, url: &str) -> anyhow::Result<()> {
 }
 
 async fn start_moto(dir: &Path, port: &str) -> anyhow::Result<(String, Child)> {
-    let bin = env_or("MOTO_SERVER", ".venv/bin/moto_server");
+    let python = env_or("EMULATOR_PYTHON", ".venv/bin/python");
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/emulator.py");
     let recording: PathBuf = dir.join("moto-recording.jsonl");
     let log = std::fs::File::create(dir.join("moto.log"))?;
-    let child = Command::new(&bin)
-        .args(["-H", "127.0.0.1", "-p", port])
+    let child = Command::new(&python)
+        .args([script, "-H", "127.0.0.1", "-p", port])
         .env("MOTO_ENABLE_RECORDING", "True")
         .env("MOTO_RECORDER_FILEPATH", &recording)
         .stdout(Stdio::from(log.try_clone()?))
         .stderr(Stdio::from(log))
         .kill_on_drop(true)
         .spawn()
-        .with_context(|| format!("starting {bin} (run `make dev`, which installs it)"))?;
+        .with_context(|| format!("starting the emulator with {python} (run `make dev`, which installs it)"))?;
     let url = format!("http://127.0.0.1:{port}");
     let http = reqwest::Client::new();
     wait_ready(&http, &url).await?;
     // Replaying the recording restores everything made before the last stop; replays are not re-recorded.
-    if std::fs::metadata(&recording)
-        .map(|m| m.len() > 0)
-        .unwrap_or(false)
-    {
-        http.post(format!("{url}/moto-api/recorder/replay-recording"))
-            .send()
-            .await?
-            .error_for_status()?;
+    if std::fs::metadata(&recording).map(|m| m.len() > 0).unwrap_or(false) {
+        http.post(format!("{url}/moto-api/recorder/replay-recording")).send().await?.error_for_status()?;
     }
     Ok((url, child))
 }
@@ -80,9 +72,7 @@ async fn main() -> anyhow::Result<()> {
         let _ = std::fs::remove_dir_all(&dir);
     }
     std::fs::create_dir_all(&dir)?;
-    let port: u16 = env_or("PORT", "3000")
-        .parse()
-        .context("PORT must be a port number")?;
+    let port: u16 = env_or("PORT", "3000").parse().context("PORT must be a port number")?;
     let (moto_url, mut moto) = match std::env::var("MOTO_URL").ok().filter(|u| !u.is_empty()) {
         Some(url) => (url, None),
         None => {
@@ -91,10 +81,7 @@ async fn main() -> anyhow::Result<()> {
         }
     };
     let (signing_key, jwt_key) = keys(&dir)?;
-    let origins = env_or(
-        "ALLOWED_ORIGINS",
-        &format!("http://localhost:{port},http://127.0.0.1:{port}"),
-    );
+    let origins = env_or("ALLOWED_ORIGINS", &format!("http://localhost:{port},http://127.0.0.1:{port}"));
     let stack = rapport_local::spawn(rapport_local::Options {
         moto_url: moto_url.clone(),
         name_prefix: env_or("RAPPORT_PREFIX", "rapport"),
@@ -102,23 +89,16 @@ async fn main() -> anyhow::Result<()> {
         signing_key,
         jwt_key,
         seed: env_or("SEED", "1") != "0",
-        allowed_origins: origins
-            .split(',')
-            .map(|s| s.trim().to_string())
-            .filter(|s| !s.is_empty())
-            .collect(),
+        run_schedules: true,
+        draft_abandon_after: rapport::config::parse_duration(&env_or("DRAFT_ABANDON_AFTER", "24h"))
+            .context("DRAFT_ABANDON_AFTER must be a duration such as 24h")?,
+        allowed_origins: origins.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect(),
     })
     .await?;
     let token = |role: &str| {
         stack
             .issuer
-            .issue(&TokenRequest {
-                role: role.into(),
-                sub: None,
-                email: None,
-                ttl_seconds: Some(12 * 3600),
-                aud: None,
-            })
+            .issue(&TokenRequest { role: role.into(), sub: None, email: None, ttl_seconds: Some(12 * 3600), aud: None })
             .map(|i| i.token)
             .unwrap_or_default()
     };

@@ -50,10 +50,8 @@ fn to_item(job: &Job) -> Result<HashMap<String, AttributeValue>, StoreError> {
 }
 
 fn from_item(item: &HashMap<String, AttributeValue>) -> Result<Job, StoreError> {
-    let doc = item
-        .get("doc")
-        .and_then(|v| v.as_s().ok())
-        .ok_or_else(|| StoreError::Corrupt("job without doc".into()))?;
+    let doc =
+        item.get("doc").and_then(|v| v.as_s().ok()).ok_or_else(|| StoreError::Corrupt("job without doc".into()))?;
     serde_json::from_str(doc).map_err(|e| StoreError::Corrupt(format!("job doc: {e}")))
 }
 
@@ -100,11 +98,7 @@ impl Store {
     }
 
     /// One page of jobs, newest first: one query, never a scan.
-    pub async fn list_jobs(
-        &self,
-        filter: &JobFilter,
-        page: &PageRequest,
-    ) -> Result<Page<Job>, ApiError> {
+    pub async fn list_jobs(&self, filter: &JobFilter, page: &PageRequest) -> Result<Page<Job>, ApiError> {
         let (index, pk_attr, partition) = match filter.status {
             Some(st) => ("GSI1", "gsi1pk", format!("JOBS#{st}")),
             None => ("GSI2", "gsi2pk", "JOBS".to_string()),
@@ -126,16 +120,8 @@ impl Store {
             .set_exclusive_start_key(self.start_key(&scope, page)?);
         let mut conditions = Vec::new();
         let mut add = |cond: &str, name: &str, value: &str| {
-            conditions.push(
-                cond.replace('#', &format!("#{name}"))
-                    .replace(':', &format!(":{name}")),
-            );
-            (
-                format!("#{name}"),
-                name.to_string(),
-                format!(":{name}"),
-                s(value),
-            )
+            conditions.push(cond.replace('#', &format!("#{name}")).replace(':', &format!(":{name}")));
+            (format!("#{name}"), name.to_string(), format!(":{name}"), s(value))
         };
         let mut binds = Vec::new();
         if let Some(sub) = &filter.team_member {
@@ -153,20 +139,11 @@ impl Store {
         if !conditions.is_empty() {
             req = req.filter_expression(conditions.join(" AND "));
             for (name_ph, name, value_ph, value) in binds {
-                req = req
-                    .expression_attribute_names(name_ph, name)
-                    .expression_attribute_values(value_ph, value);
+                req = req.expression_attribute_names(name_ph, name).expression_attribute_values(value_ph, value);
             }
         }
         let out = req.send().await.map_err(store_error)?;
-        let items = out
-            .items()
-            .iter()
-            .map(from_item)
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Page {
-            items,
-            next_cursor: self.next_cursor(&scope, out.last_evaluated_key.as_ref()),
-        })
+        let items = out.items().iter().map(from_item).collect::<Result<Vec<_>, _>>()?;
+        Ok(Page { items, next_cursor: self.next_cursor(&scope, out.last_evaluated_key.as_ref()) })
     }
 }

@@ -12,9 +12,12 @@
 //! | a hiring manager's jobs                | same query + filter `contains(team, sub)`        | 1 query a page |
 //!
 //! Nothing scans. Filters may return short pages; `next_cursor` is then still set and the client follows it.
+mod intake;
 mod jobs;
 pub mod schema;
+pub mod tx;
 
+pub use intake::{ApplicationLookup, NewApplication, NotCreated};
 pub use jobs::JobFilter;
 
 use crate::clock::SharedClock;
@@ -26,8 +29,8 @@ use std::collections::{BTreeMap, HashMap};
 
 #[derive(Clone)]
 pub struct Store {
-    db: aws_sdk_dynamodb::Client,
-    table: String,
+    pub(crate) db: aws_sdk_dynamodb::Client,
+    pub(crate) table: String,
     cursors: Cursors,
     clock: SharedClock,
 }
@@ -47,51 +50,27 @@ pub struct PageRequest {
 }
 
 impl Store {
-    pub fn new(
-        db: aws_sdk_dynamodb::Client,
-        table: impl Into<String>,
-        cursors: Cursors,
-        clock: SharedClock,
-    ) -> Self {
-        Self {
-            db,
-            table: table.into(),
-            cursors,
-            clock,
-        }
+    pub fn new(db: aws_sdk_dynamodb::Client, table: impl Into<String>, cursors: Cursors, clock: SharedClock) -> Self {
+        Self { db, table: table.into(), cursors, clock }
     }
 
     pub fn clock(&self) -> &SharedClock {
         &self.clock
     }
 
-    fn start_key(
-        &self,
-        scope: &str,
-        page: &PageRequest,
-    ) -> Result<Option<HashMap<String, AttributeValue>>, ApiError> {
+    fn start_key(&self, scope: &str, page: &PageRequest) -> Result<Option<HashMap<String, AttributeValue>>, ApiError> {
         let Some(cursor) = &page.cursor else {
             return Ok(None);
         };
         let key: BTreeMap<String, String> = self.cursors.decode(scope, cursor)?;
-        Ok(Some(
-            key.into_iter()
-                .map(|(k, v)| (k, AttributeValue::S(v)))
-                .collect(),
-        ))
+        Ok(Some(key.into_iter().map(|(k, v)| (k, AttributeValue::S(v))).collect()))
     }
 
-    fn next_cursor(
-        &self,
-        scope: &str,
-        last: Option<&HashMap<String, AttributeValue>>,
-    ) -> Option<String> {
+    fn next_cursor(&self, scope: &str, last: Option<&HashMap<String, AttributeValue>>) -> Option<String> {
         let last = last?;
         // Every key attribute of the table and its indexes is a string.
-        let key: BTreeMap<String, String> = last
-            .iter()
-            .filter_map(|(k, v)| v.as_s().ok().map(|s| (k.clone(), s.clone())))
-            .collect();
+        let key: BTreeMap<String, String> =
+            last.iter().filter_map(|(k, v)| v.as_s().ok().map(|s| (k.clone(), s.clone()))).collect();
         Some(self.cursors.encode(scope, &key))
     }
 }

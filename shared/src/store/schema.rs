@@ -1,8 +1,8 @@
 //! The table's schema, defined once. The local stack creates the table from it and a test checks
 //! that `infra/template.yaml` declares the same keys and indexes.
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
+    ScalarAttributeType, TimeToLiveSpecification,
 };
 
 pub struct Index {
@@ -28,29 +28,14 @@ pub const MAIN: Table = Table {
     env: "RAPPORT_TABLE",
     pk: "pk",
     sk: "sk",
-    indexes: &[
-        Index {
-            name: "GSI1",
-            pk: "gsi1pk",
-            sk: "gsi1sk",
-        },
-        Index {
-            name: "GSI2",
-            pk: "gsi2pk",
-            sk: "gsi2sk",
-        },
-    ],
+    indexes: &[Index { name: "GSI1", pk: "gsi1pk", sk: "gsi1sk" }, Index { name: "GSI2", pk: "gsi2pk", sk: "gsi2sk" }],
     ttl: "ttl",
 };
 
 pub const TABLES: &[&Table] = &[&MAIN];
 
 fn key(name: &str, kind: KeyType) -> KeySchemaElement {
-    KeySchemaElement::builder()
-        .attribute_name(name)
-        .key_type(kind)
-        .build()
-        .expect("name and type are set")
+    KeySchemaElement::builder().attribute_name(name).key_type(kind).build().expect("name and type are set")
 }
 
 fn attr(name: &str) -> AttributeDefinition {
@@ -62,11 +47,7 @@ fn attr(name: &str) -> AttributeDefinition {
 }
 
 /// Creates the table if it does not exist (pay per request, as in the template).
-pub async fn create(
-    db: &aws_sdk_dynamodb::Client,
-    table: &Table,
-    name: &str,
-) -> Result<(), aws_sdk_dynamodb::Error> {
+pub async fn create(db: &aws_sdk_dynamodb::Client, table: &Table, name: &str) -> Result<(), aws_sdk_dynamodb::Error> {
     let mut req = db
         .create_table()
         .table_name(name)
@@ -76,22 +57,15 @@ pub async fn create(
         .attribute_definitions(attr(table.pk))
         .attribute_definitions(attr(table.sk));
     for ix in table.indexes {
-        req = req
-            .attribute_definitions(attr(ix.pk))
-            .attribute_definitions(attr(ix.sk))
-            .global_secondary_indexes(
-                GlobalSecondaryIndex::builder()
-                    .index_name(ix.name)
-                    .key_schema(key(ix.pk, KeyType::Hash))
-                    .key_schema(key(ix.sk, KeyType::Range))
-                    .projection(
-                        Projection::builder()
-                            .projection_type(ProjectionType::All)
-                            .build(),
-                    )
-                    .build()
-                    .expect("name and keys are set"),
-            );
+        req = req.attribute_definitions(attr(ix.pk)).attribute_definitions(attr(ix.sk)).global_secondary_indexes(
+            GlobalSecondaryIndex::builder()
+                .index_name(ix.name)
+                .key_schema(key(ix.pk, KeyType::Hash))
+                .key_schema(key(ix.sk, KeyType::Range))
+                .projection(Projection::builder().projection_type(ProjectionType::All).build())
+                .build()
+                .expect("name and keys are set"),
+        );
     }
     match req.send().await {
         Ok(_) => {}
@@ -106,11 +80,7 @@ pub async fn create(
     db.update_time_to_live()
         .table_name(name)
         .time_to_live_specification(
-            TimeToLiveSpecification::builder()
-                .attribute_name(table.ttl)
-                .enabled(true)
-                .build()
-                .expect("set"),
+            TimeToLiveSpecification::builder().attribute_name(table.ttl).enabled(true).build().expect("set"),
         )
         .send()
         .await?;

@@ -1,0 +1,334 @@
+//! The `intake` function: what career-site forms post. Resume uploads (presigned S3 PUTs),
+//! applications (JSON or HTML forms), and drafts (the start of an application, for drop-off capture).
+use aws_sdk_s3::presigning::PresigningConfig;
+use axum::extract::{Path, State};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use http::{header, HeaderMap, StatusCode};
+use rapport::api::{json, no_route, path_id, AppState, FormOrJson, JsonBody};
+use rapport::application::{Application, Candidate, Consents, Submission, CHECKBOXES};
+use rapport::attribution::attribute;
+use rapport::clock::rfc3339;
+use rapport::draft::{Draft, DraftInput, DraftStatus};
+use rapport::email::{render, Outgoing};
+use rapport::error::ApiError;
+use rapport::ids::{ApplicationId, CandidateId, DraftId, JobId};
+use rapport::job::{Job, JobStatus};
+use rapport::parse::form_to_json;
+use rapport::store::{NewApplication, NotCreated};
+use rapport::upload::{UploadKey, UploadRequest, MAX_RESUME_BYTES};
+use serde_json::{json, Value};
+use std::time::Duration;
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/careers/uploads", post(create_upload))
+        .route("/careers/jobs/{id}/applications", post(apply))
+        .route("/careers/jobs/{id}/drafts", post(start_draft))
+        .route("/careers/thanks", get(thanks))
+        .fallback(no_route)
+        .with_state(state)
+}
+
+/// How long a presigned upload URL stays valid.
+const UPLOAD_URL_TTL: Duration = Duration::from_secs(15 * 60);
+
+async fn create_upload(State(st): State<AppState>, JsonBody(body): JsonBody) -> Result<Response, ApiError> {
+    let req = UploadRequest::parse(body)?;
+    let key = UploadKey::new(ulid::Ulid::from_datetime(st.clock.now().into()), req.file_type);
+    let presigning = PresigningConfig::builder()
+        .start_time(st.clock.now().into())
+        .expires_in(UPLOAD_URL_TTL)
+        .build()
+        .map_err(|e| ApiError::Unavailable(format!("presigning: {e}")))?;
+    // Content type and length are signed: S3 refuses a PUT that sends anything else.
+    let presigned = st
+        .aws
+        .s3
+        .put_object()
+        .bucket(&st.config.bucket)
+        .key(&key.0)
+        .content_type(req.file_type.as_str())
+        .content_length(req.size as i64)
+        .presigned(presigning)
+        .await
+        .map_err(|e| ApiError::Unavailable(format!("presigning: {e}")))?;
+    let headers: serde_json::Map<String, Value> =
+        presigned.headers().map(|(k, v)| (k.to_string(), Value::String(v.to_string()))).collect();
+    let expires_at = st.clock.now() + chrono::Duration::from_std(UPLOAD_URL_TTL).unwrap_or_default();
+    Ok(json(
+        StatusCode::CREATED,
+        &json!({"upload_url": presigned.uri(), "method": "PUT", "headers": headers, "key": key.0,
+                "expires_at": rfc3339(expires_at)}),
+    ))
+}
+
+/// The job a career-site form posts to: a draft or unknown job is 404, a closed or expired one 410.
+fn live_job(job: Option<Job>, now: chrono::DateTime<chrono::Utc>) -> Result<Job, ApiError> {
+    let job = job.ok_or(ApiError::NotFound)?;
+    match job.status {
+        JobStatus::Draft => Err(ApiError::NotFound),
+        JobStatus::Closed => Err(ApiError::Gone("this job is closed".into())),
+        JobStatus::Open if !job.is_live(now) => Err(ApiError::Gone("this job has expired".into())),
+        JobStatus::Open => Ok(job),
+    }
+}
+
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    let Some(v) = headers.get("idempotency-key") else { return Ok(None) };
+    match v.to_str() {
+        Ok(s) if !s.is_empty() && s.len() <= 255 && s.chars().all(|c| c.is_ascii_graphic()) => Ok(Some(s.to_string())),
+        _ => Err(ApiError::field("Idempotency-Key", "must be 1 to 255 visible ASCII characters")),
+    }
+}
+
+/// Only the career site's own pages, or an allowed origin, may be a form's `redirect`.
+fn checked_redirect(st: &AppState, redirect: Option<&str>) -> Result<Option<String>, ApiError> {
+    let Some(r) = redirect else { return Ok(None) };
+    let origin = url::Url::parse(r)
+        .ok()
+        .filter(|u| matches!(u.scheme(), "https" | "http"))
+        .map(|u| u.origin().ascii_serialization());
+    let allowed = |o: &str| st.config.allowed_origins.iter().any(|a| a == o) || st.config.careers_url.starts_with(o);
+    match origin {
+        Some(o) if allowed(&o) => Ok(Some(r.to_string())),
+        _ => Err(ApiError::field("redirect", "must be a page of the career site")),
+    }
+}
+
+/// Checks an upload an application references and moves it under `resumes/`. The size and the
+/// first bytes are checked here because a presigned PUT cannot prove what was sent.
+async fn take_resume(st: &AppState, key: &UploadKey, application: &ApplicationId) -> Result<String, ApiError> {
+    let s3 = &st.aws.s3;
+    let bucket = &st.config.bucket;
+    let missing = || ApiError::field("resume_key", "no such upload; upload the file first");
+    let head = match s3.head_object().bucket(bucket).key(&key.0).send().await {
+        Ok(h) => h,
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => return Err(missing()),
+        Err(e) => {
+            return Err(ApiError::Unavailable(format!("s3 head: {}", aws_sdk_s3::error::DisplayErrorContext(&e))))
+        }
+    };
+    let size = head.content_length.unwrap_or(0);
+    if size <= 0 || size as u64 > MAX_RESUME_BYTES {
+        return Err(ApiError::field("resume_key", format!("the file must be from 1 to {MAX_RESUME_BYTES} bytes")));
+    }
+    let file_type = key.file_type().ok_or_else(missing)?;
+    let head_bytes = s3
+        .get_object()
+        .bucket(bucket)
+        .key(&key.0)
+        .range("bytes=0-63")
+        .send()
+        .await
+        .map_err(|e| ApiError::Unavailable(format!("s3 get: {}", aws_sdk_s3::error::DisplayErrorContext(&e))))?
+        .body
+        .collect()
+        .await
+        .map_err(|e| ApiError::Unavailable(format!("s3 read: {e}")))?
+        .into_bytes();
+    if !file_type.sniff(&head_bytes) {
+        return Err(ApiError::field("resume_key", format!("the file is not a valid {}", file_type.extension())));
+    }
+    let dest = format!("resumes/{application}.{}", file_type.extension());
+    s3.copy_object()
+        .bucket(bucket)
+        .key(&dest)
+        .copy_source(format!("{bucket}/{}", key.0))
+        .content_type(file_type.as_str())
+        .send()
+        .await
+        .map_err(|e| ApiError::Unavailable(format!("s3 copy: {}", aws_sdk_s3::error::DisplayErrorContext(&e))))?;
+    Ok(dest)
+}
+
+async fn send_confirmation(
+    st: &AppState,
+    job: &Job,
+    app: &Application,
+    first: &str,
+    last: &str,
+    to: &rapport::email::Email,
+) {
+    let ctx = json!({"first_name": first, "job_title": job.spec.title, "company": st.config.company_name,
+                     "application_id": app.id.to_string()});
+    let result = async {
+        let (text, html) = render("confirmation", &ctx).map_err(|e| format!("template: {e}"))?;
+        let msg = Outgoing {
+            to: to.clone(),
+            to_name: Some(format!("{first} {last}")),
+            subject: format!("Your application for {}", job.spec.title),
+            text,
+            html,
+            headers: vec![],
+        };
+        let id = st.mailer.send(&msg).await.map_err(|e| e.to_string())?;
+        st.store
+            .record_send(format!("APP#{}", app.id), "confirmation", &id, st.clock.now())
+            .await
+            .map_err(|e| e.to_string())
+    }
+    .await;
+    // The send was claimed with the application; a failure here loses this one email rather than
+    // risking two (the application itself is stored).
+    if let Err(e) = result {
+        tracing::error!(application = %app.id, error = %e, "confirmation email not sent");
+    }
+}
+
+enum Outcome {
+    Created(ApplicationId, CandidateId),
+    Existing(ApplicationId, CandidateId),
+}
+
+async fn apply(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: FormOrJson,
+) -> Result<Response, ApiError> {
+    let (value, is_form) = match body {
+        FormOrJson::Json(v) => (v, false),
+        FormOrJson::Form(bytes) => (form_to_json(&bytes, CHECKBOXES), true),
+    };
+    let fingerprint = st.signer.keyed_hash("idempotency-body", &value.to_string());
+    let input = match Submission::parse(value)? {
+        // A bot filled the hidden field: it hears "accepted" and nothing is stored.
+        Submission::Honeypot => return Ok(json(StatusCode::ACCEPTED, &json!({}))),
+        Submission::Apply(input) => input,
+    };
+    let job_id: JobId = path_id(&id)?;
+    let redirect = if is_form { checked_redirect(&st, input.redirect.as_deref())? } else { None };
+    let idem = idempotency_key(&headers)?.map(|k| st.signer.keyed_hash("idempotency-key", &k));
+    let email_hash = st.email_hash(&input.email);
+    let application_id = ApplicationId::new(st.clock.as_ref());
+    let mut resume: Option<String> = None;
+
+    let mut outcome = None;
+    for _ in 0..4 {
+        let now = st.clock.now();
+        let lookup =
+            st.store.application_lookup(&job_id, &email_hash, idem.as_deref(), input.draft_id.as_ref()).await?;
+        let job = live_job(lookup.job, now)?;
+        if let Some((a, c, fp)) = lookup.replay {
+            if fp != fingerprint {
+                return Err(ApiError::Conflict("this Idempotency-Key was used for a different request".into()));
+            }
+            outcome = Some(Outcome::Existing(a, c));
+            break;
+        }
+        if let Some((a, c)) = lookup.existing {
+            outcome = Some(Outcome::Existing(a, c));
+            break;
+        }
+        if resume.is_none() {
+            if let Some(key) = &input.resume_key {
+                resume = Some(take_resume(&st, key, &application_id).await?);
+            }
+        }
+        let draft =
+            lookup.draft.filter(|d| d.job_id == job_id && d.email == input.email && d.status == DraftStatus::Open);
+        let touch = attribute(&input.source, &st.own_hosts, |t| st.signer.verify("attribution", t, now));
+        let consents = Consents::from_form(input.talent_pool, now);
+        let new_candidate = match lookup.candidate_id {
+            Some(_) => None,
+            None => Some(Candidate {
+                id: CandidateId::new(st.clock.as_ref()),
+                email: input.email.clone(),
+                first_name: input.first_name.clone(),
+                last_name: input.last_name.clone(),
+                phone: input.phone.clone(),
+                credentials: input.credentials.clone(),
+                first_touch: touch.clone(),
+                consents: consents.clone(),
+                created_at: now,
+            }),
+        };
+        let candidate_id = lookup.candidate_id.or(new_candidate.as_ref().map(|c| c.id)).expect("one or the other");
+        let application = Application {
+            id: application_id,
+            job_id,
+            candidate_id,
+            stage: job.spec.stages.first().map(|s| s.id.clone()).unwrap_or_else(|| "applied".into()),
+            status: "active".into(),
+            answers: input.answers.clone(),
+            credentials: input.credentials.clone(),
+            resume_key: resume.clone(),
+            attribution: touch,
+            consents,
+            draft_id: draft.as_ref().map(|d| d.id),
+            created_at: now,
+            version: 1,
+        };
+        let fp = fingerprint.as_str();
+        let created = st
+            .store
+            .create_application(NewApplication {
+                application: &application,
+                new_candidate: new_candidate.as_ref(),
+                email_hash: &email_hash,
+                idempotency: idem.as_deref().map(|h| (h, fp)),
+                draft: draft.as_ref(),
+            })
+            .await;
+        match created {
+            Ok(()) => {
+                send_confirmation(&st, &job, &application, &input.first_name, &input.last_name, &input.email).await;
+                outcome = Some(Outcome::Created(application.id, candidate_id));
+                break;
+            }
+            // Someone got there first: read again and answer as they were answered.
+            Err(NotCreated::Duplicate) | Err(NotCreated::Raced) => continue,
+            Err(NotCreated::Store(e)) => return Err(e.into()),
+        }
+    }
+    let (status, application_id, candidate_id) = match outcome {
+        Some(Outcome::Created(a, c)) => (StatusCode::CREATED, a, c),
+        Some(Outcome::Existing(a, c)) => {
+            if let Some(copy) = &resume {
+                // This request's copy of the resume is not referenced by anything: remove it.
+                let _ = st.aws.s3.delete_object().bucket(&st.config.bucket).key(copy).send().await;
+            }
+            (StatusCode::OK, a, c)
+        }
+        None => return Err(ApiError::Unavailable("the application kept changing under this request".into())),
+    };
+    if is_form {
+        let to = redirect.unwrap_or_else(|| format!("/careers/thanks?application_id={application_id}"));
+        return Ok((StatusCode::SEE_OTHER, [(header::LOCATION, to)]).into_response());
+    }
+    Ok(json(status, &json!({"application_id": application_id, "candidate_id": candidate_id})))
+}
+
+async fn start_draft(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody,
+) -> Result<Response, ApiError> {
+    let input = DraftInput::parse(body)?;
+    let job_id: JobId = path_id(&id)?;
+    let now = st.clock.now();
+    live_job(st.store.get_job(&job_id).await?, now)?;
+    let draft = Draft {
+        id: DraftId::new(st.clock.as_ref()),
+        job_id,
+        email: input.email,
+        first_name: input.first_name,
+        talent_pool: input.talent_pool,
+        attribution: attribute(&input.source, &st.own_hosts, |t| st.signer.verify("attribution", t, now)),
+        status: DraftStatus::Open,
+        created_at: now,
+    };
+    st.store.create_draft(&draft).await?;
+    Ok(json(StatusCode::CREATED, &json!({"draft_id": draft.id})))
+}
+
+async fn thanks(State(st): State<AppState>) -> Response {
+    let company = st.config.company_name.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
+    Html(format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Thank you</title></head>\
+         <body><h1>Thank you for applying</h1><p>{company} has your application and will be in touch.</p></body></html>"
+    ))
+    .into_response()
+}

@@ -1,0 +1,84 @@
+//! Scheduled work. EventBridge Scheduler delivers at least once, so every task is safe to run twice:
+//! each change it makes is conditional on the state it found.
+use chrono::{DateTime, Utc};
+use rapport::api::AppState;
+use rapport::error::ApiError;
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+
+/// `{"task": "drafts", "scheduled_time": "2026-11-26T10:00:00Z"}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Task {
+    pub name: String,
+    /// The run's clock: a task does what was due at its scheduled time, so a late or repeated
+    /// delivery does the same work.
+    pub now: DateTime<Utc>,
+}
+
+/// The tasks this function runs.
+pub const TASKS: &[&str] = &["drafts"];
+
+impl Task {
+    pub fn parse(payload: &Value) -> Result<Task, ApiError> {
+        let name = payload.get("task").and_then(Value::as_str).unwrap_or_default();
+        if !TASKS.contains(&name) {
+            return Err(ApiError::field("task", format!("unknown task {name:?}; known: {}", TASKS.join(", "))));
+        }
+        let now = payload
+            .get("scheduled_time")
+            .and_then(Value::as_str)
+            .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+            .map(|t| t.with_timezone(&Utc))
+            .ok_or_else(|| ApiError::field("scheduled_time", "must be an RFC 3339 date-time"))?;
+        Ok(Task { name: name.to_string(), now })
+    }
+}
+
+pub async fn run(st: &AppState, task: &Task, budget: Duration) -> Result<Value, ApiError> {
+    let deadline = Instant::now() + budget;
+    match task.name.as_str() {
+        "drafts" => drafts(st, task.now, deadline).await,
+        other => Err(ApiError::field("task", format!("unknown task {other:?}"))),
+    }
+}
+
+/// Page size of the drafts sweep.
+const PAGE: i32 = 100;
+
+/// Turns drafts older than `DRAFT_ABANDON_AFTER` into drop-offs, a page at a time, until none are
+/// left or the time budget is spent (the next run resumes: abandoned drafts leave the index).
+async fn drafts(st: &AppState, now: DateTime<Utc>, deadline: Instant) -> Result<Value, ApiError> {
+    let cutoff = now - st.config.draft_abandon_after;
+    let (mut abandoned, mut to_pool, mut complete) = (0, 0, false);
+    while Instant::now() < deadline {
+        let page = st.store.stale_drafts(cutoff, PAGE).await?;
+        let mut progress = false;
+        for draft in &page {
+            if st.store.abandon_draft(draft, &st.email_hash(&draft.email), now).await? {
+                progress = true;
+                abandoned += 1;
+                to_pool += usize::from(draft.talent_pool);
+            }
+        }
+        // A short page, or one whose drafts were all handled already (the index lags a little): done.
+        if page.len() < PAGE as usize || !progress {
+            complete = true;
+            break;
+        }
+    }
+    tracing::info!(abandoned, to_pool, complete, "drafts swept");
+    Ok(json!({"task": "drafts", "abandoned": abandoned, "added_to_pool": to_pool, "complete": complete}))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payloads() {
+        let t = Task::parse(&json!({"task": "drafts", "scheduled_time": "2026-11-26T10:00:00Z"})).unwrap();
+        assert_eq!(t.now.to_rfc3339(), "2026-11-26T10:00:00+00:00");
+        assert!(Task::parse(&json!({"task": "mine-bitcoin", "scheduled_time": "2026-11-26T10:00:00Z"})).is_err());
+        assert!(Task::parse(&json!({"task": "drafts"})).is_err());
+    }
+}

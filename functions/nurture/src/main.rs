@@ -1,0 +1,25 @@
+//! Lambda entry point for EventBridge Scheduler: `{"task": …, "scheduled_time": …}`.
+use lambda_runtime::{service_fn, Error, LambdaEvent};
+use rapport::{api::AppState, aws::Aws, clock::SystemClock, Config};
+use serde_json::Value;
+use std::sync::Arc;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    rapport::logging::init();
+    let config = Config::from_env()?;
+    let aws = Aws::load(&config).await;
+    let state = AppState::new(config, aws, Arc::new(SystemClock));
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
+        let state = state.clone();
+        async move {
+            // Leave a margin before Lambda's deadline so a page in progress finishes cleanly.
+            let budget = event.context.deadline().duration_since(std::time::SystemTime::now()).unwrap_or_default();
+            let task = rapport_nurture::Task::parse(&event.payload)?;
+            let report =
+                rapport_nurture::run(&state, &task, budget.saturating_sub(std::time::Duration::from_secs(3))).await?;
+            Ok::<Value, Error>(report)
+        }
+    }))
+    .await
+}

@@ -1,0 +1,94 @@
+//! Write transactions: every item labelled, so a cancelled transaction says which condition failed.
+use super::{store_error, Store};
+use crate::error::StoreError;
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
+use std::collections::HashMap;
+
+pub type Item = HashMap<String, AttributeValue>;
+
+#[derive(Default)]
+pub struct Tx {
+    items: Vec<TransactWriteItem>,
+    labels: Vec<&'static str>,
+}
+
+#[derive(Debug)]
+pub enum TxError {
+    /// These items' conditions failed (by label).
+    Failed(Vec<&'static str>),
+    /// Another transaction touched the same items at the same time: retry.
+    Conflict,
+    Store(StoreError),
+}
+
+/// An update: expression, names and values.
+pub struct Change<'a> {
+    pub key: Item,
+    pub expression: String,
+    pub names: &'a [(&'a str, &'a str)],
+    pub values: Vec<(&'a str, AttributeValue)>,
+    pub condition: Option<&'a str>,
+}
+
+impl Tx {
+    pub fn put(&mut self, label: &'static str, table: &str, item: Item, condition: Option<&str>) {
+        let put = Put::builder()
+            .table_name(table)
+            .set_item(Some(item))
+            .set_condition_expression(condition.map(str::to_string));
+        self.items.push(TransactWriteItem::builder().put(put.build().expect("table and item are set")).build());
+        self.labels.push(label);
+    }
+
+    pub fn update(&mut self, label: &'static str, table: &str, c: Change<'_>) {
+        let mut u = Update::builder()
+            .table_name(table)
+            .set_key(Some(c.key))
+            .update_expression(c.expression)
+            .set_condition_expression(c.condition.map(str::to_string));
+        for (ph, name) in c.names {
+            u = u.expression_attribute_names(*ph, *name);
+        }
+        for (ph, value) in c.values {
+            u = u.expression_attribute_values(ph, value);
+        }
+        self.items.push(TransactWriteItem::builder().update(u.build().expect("key and expression are set")).build());
+        self.labels.push(label);
+    }
+
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// One `TransactWriteItems` call: all or nothing.
+    pub async fn commit(self, store: &Store) -> Result<(), TxError> {
+        let res = store.db.transact_write_items().set_transact_items(Some(self.items)).send().await;
+        let err = match res {
+            Ok(_) => return Ok(()),
+            Err(e) => e,
+        };
+        if let Some(
+            aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(c),
+        ) = err.as_service_error()
+        {
+            let reasons = c.cancellation_reasons();
+            if reasons.iter().any(|r| r.code() == Some("TransactionConflict")) {
+                return Err(TxError::Conflict);
+            }
+            let failed: Vec<&'static str> = reasons
+                .iter()
+                .zip(&self.labels)
+                .filter(|(r, _)| r.code() == Some("ConditionalCheckFailed"))
+                .map(|(_, l)| *l)
+                .collect();
+            if !failed.is_empty() {
+                return Err(TxError::Failed(failed));
+            }
+        }
+        Err(TxError::Store(store_error(err)))
+    }
+}

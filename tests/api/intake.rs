@@ -1,0 +1,426 @@
+use crate::helpers::*;
+use rapport::ids::{ApplicationId, JobId};
+use serde_json::{json, Value};
+
+/// An open job and a unique applicant address for this test.
+async fn open_job(app: &TestApp) -> (String, String) {
+    let token = app.token("recruiter").await;
+    let job = app.create_job(&token, job_body()).await;
+    let id = job["id"].as_str().unwrap().to_string();
+    app.publish(&token, &id).await;
+    (id, format!("ada.{}@example.com", ulid::Ulid::generate().to_string().to_lowercase()))
+}
+
+fn application(email: &str) -> Value {
+    json!({"first_name": "Ada", "last_name": "Lovelace", "email": email,
+           "consent": {"processing": true, "talent_pool": true},
+           "credentials": [{"type": "RN", "jurisdiction": "GB"}],
+           "answers": {"right_to_work": true},
+           "source": {"landing_url": "https://careers.example.com/jobs/1?utm_source=indeed&utm_medium=job_board"}})
+}
+
+async fn emails_to(app: &TestApp, email: &str) -> Vec<Value> {
+    let all: Value = app.get("/_local/emails").send().await.unwrap().json().await.unwrap();
+    all["items"].as_array().unwrap().iter().filter(|e| e["to"] == json!([email])).cloned().collect()
+}
+
+async fn stored(app: &TestApp, id: &str) -> rapport::application::Application {
+    let id: ApplicationId = id.parse().unwrap();
+    app.stack.state.store.get_application(&id).await.unwrap().expect("the application is stored")
+}
+
+async fn count(app: &TestApp, job: &str) -> usize {
+    app.stack.state.store.count_applications(&job.parse::<JobId>().unwrap()).await.unwrap()
+}
+
+#[tokio::test]
+async fn an_application_is_one_write_transaction_one_email_and_credited_to_its_board() {
+    let app = spawn_app().await;
+    let (job, email) = open_job(&app).await;
+    let res = app.post(&format!("/careers/jobs/{job}/applications")).json(&application(&email)).send().await.unwrap();
+    assert_eq!(res.status(), 201);
+    let calls = calls(&res);
+    let dynamo: Vec<&String> = calls.iter().filter(|c| c.starts_with("dynamodb.")).collect();
+    assert_eq!(
+        dynamo,
+        vec!["dynamodb.BatchGetItem", "dynamodb.TransactWriteItems", "dynamodb.UpdateItem"],
+        "{calls:?}"
+    );
+    assert_eq!(calls.iter().filter(|c| c.ends_with(".SendEmail")).count(), 1, "{calls:?}");
+    let ids: Value = res.json().await.unwrap();
+    let a = stored(&app, ids["application_id"].as_str().unwrap()).await;
+    assert_eq!((a.attribution.channel.as_str(), a.attribution.source.as_str()), ("job_board", "indeed"));
+    assert_eq!(a.stage, "applied");
+    assert!(a.consents.processing.given && a.consents.talent_pool.given);
+    assert_eq!(a.consents.talent_pool.text_version, rapport::application::CONSENT_TEXT_VERSION);
+    assert_eq!(a.credentials[0].kind, "RN");
+
+    let sent = emails_to(&app, &email).await;
+    let all: Value = app.get("/_local/emails").send().await.unwrap().json().await.unwrap();
+    assert_eq!(sent.len(), 1, "{all}");
+    assert!(sent[0]["subject"].as_str().unwrap().contains("Registered Nurse"));
+    assert!(sent[0]["text"].as_str().unwrap().contains("Hi Ada"));
+    assert!(sent[0]["html"].as_str().unwrap().contains("<strong>Registered Nurse</strong>"));
+
+    // The same person again, however they type their address: the same ids, no second record or email.
+    let mut again = application(&email.to_uppercase());
+    again["first_name"] = json!("Augusta");
+    let res = app.post(&format!("/careers/jobs/{job}/applications")).json(&again).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.json::<Value>().await.unwrap(), ids);
+    assert_eq!(count(&app, &job).await, 1);
+    assert_eq!(emails_to(&app, &email).await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_hundred_concurrent_identical_submissions_make_one_application_and_one_email() {
+    let app = spawn_app().await;
+    let (job, email) = open_job(&app).await;
+    let url = format!("/careers/jobs/{job}/applications");
+    let body = application(&email);
+    let sends = (0..100).map(|_| app.post(&url).json(&body).send());
+    let responses = futures_util::future::join_all(sends).await;
+    let mut created = 0;
+    let mut ids = std::collections::BTreeSet::new();
+    for res in responses {
+        let res = res.unwrap();
+        let status = res.status().as_u16();
+        assert!(status == 200 || status == 201, "{status}");
+        created += usize::from(status == 201);
+        ids.insert(res.json::<Value>().await.unwrap().to_string());
+    }
+    assert_eq!(created, 1);
+    assert_eq!(ids.len(), 1, "every answer names the same application");
+    assert_eq!(count(&app, &job).await, 1);
+    assert_eq!(emails_to(&app, &email).await.len(), 1);
+}
+
+#[tokio::test]
+async fn the_career_site_with_no_parameters_is_credited_to_career_site() {
+    let app = spawn_app().await;
+    let (job, email) = open_job(&app).await;
+    let mut body = application(&email);
+    body["source"] = json!({"landing_url": format!("{}/", app.url), "referrer": format!("{}/", app.url)});
+    let ids: Value =
+        app.post(&format!("/careers/jobs/{job}/applications")).json(&body).send().await.unwrap().json().await.unwrap();
+    let a = stored(&app, ids["application_id"].as_str().unwrap()).await;
+    assert_eq!((a.attribution.channel.as_str(), a.attribution.source.as_str()), ("career_site", "career_site"));
+
+    let mut body = application(&format!("other.{email}"));
+    body.as_object_mut().unwrap().remove("source");
+    let ids: Value =
+        app.post(&format!("/careers/jobs/{job}/applications")).json(&body).send().await.unwrap().json().await.unwrap();
+    assert_eq!(
+        stored(&app, ids["application_id"].as_str().unwrap()).await.attribution.channel.as_str(),
+        "unattributed"
+    );
+}
+
+#[tokio::test]
+async fn bad_submissions_name_the_field_and_store_nothing() {
+    let app = spawn_app().await;
+    let (job, email) = open_job(&app).await;
+    let url = format!("/careers/jobs/{job}/applications");
+    let cases: Vec<(Value, Vec<&str>)> = vec![
+        (
+            {
+                let mut b = application(&email);
+                b.as_object_mut().unwrap().remove("consent");
+                b
+            },
+            vec!["consent"],
+        ),
+        (
+            {
+                let mut b = application(&email);
+                b["consent"]["processing"] = json!(false);
+                b
+            },
+            vec!["consent.processing"],
+        ),
+        (
+            {
+                let mut b = application(&email);
+                b["email"] = json!("ada@");
+                b
+            },
+            vec!["email"],
+        ),
+        (
+            {
+                let mut b = application(&email);
+                b["last_name"] = json!(42);
+                b
+            },
+            vec!["last_name"],
+        ),
+        (
+            {
+                let mut b = application(&email);
+                b["status"] = json!("hired");
+                b
+            },
+            vec!["status"],
+        ),
+        (
+            {
+                let mut b = application(&email);
+                b["first_name"] = json!("Ada\r\nBcc: victim@example.com");
+                b
+            },
+            vec!["first_name"],
+        ),
+        (
+            {
+                let mut b = application(&email);
+                b["resume_key"] = json!("resumes/someone-else.pdf");
+                b
+            },
+            vec!["resume_key"],
+        ),
+        (
+            {
+                let mut b = application(&email);
+                b["resume_key"] = json!("uploads/01ARZ3NDEKTSV4RRFFQ69G5FAV.pdf");
+                b
+            },
+            vec!["resume_key"],
+        ),
+    ];
+    for (body, fields) in cases {
+        let res = app.post(&url).json(&body).send().await.unwrap();
+        assert_eq!(error_fields(&problem(res, 422).await), fields);
+    }
+    let huge = vec![b' '; 20 * 1024 * 1024];
+    let res = app.post(&url).header("content-type", "application/json").body(huge).send().await.unwrap();
+    assert_eq!(res.status(), 413);
+    let res = app.post(&url).header("content-type", "text/plain").body("hi").send().await.unwrap();
+    problem(res, 415).await;
+    assert_eq!(count(&app, &job).await, 0);
+    assert!(emails_to(&app, &email).await.is_empty());
+}
+
+#[tokio::test]
+async fn the_honeypot_is_accepted_and_forgotten() {
+    let app = spawn_app().await;
+    let (job, email) = open_job(&app).await;
+    let mut body = application(&email);
+    body["website"] = json!("https://cheap-pills.example");
+    let res = app.post(&format!("/careers/jobs/{job}/applications")).json(&body).send().await.unwrap();
+    assert_eq!(res.status(), 202);
+    assert!(calls(&res).is_empty(), "nothing was read or written");
+    assert_eq!(count(&app, &job).await, 0);
+}
+
+#[tokio::test]
+async fn closed_draft_and_unknown_jobs_refuse_applications() {
+    let app = spawn_app().await;
+    let token = app.token("recruiter").await;
+    let (job, email) = open_job(&app).await;
+    app.post(&format!("/api/jobs/{job}/close"))
+        .bearer_auth(&token)
+        .json(&json!({"reason": "filled"}))
+        .send()
+        .await
+        .unwrap();
+    problem(
+        app.post(&format!("/careers/jobs/{job}/applications")).json(&application(&email)).send().await.unwrap(),
+        410,
+    )
+    .await;
+    let draft = app.create_job(&token, job_body()).await;
+    let draft = draft["id"].as_str().unwrap();
+    problem(
+        app.post(&format!("/careers/jobs/{draft}/applications")).json(&application(&email)).send().await.unwrap(),
+        404,
+    )
+    .await;
+    problem(
+        app.post("/careers/jobs/01ARZ3NDEKTSV4RRFFQ69G5FAV/applications")
+            .json(&application(&email))
+            .send()
+            .await
+            .unwrap(),
+        404,
+    )
+    .await;
+    problem(app.post(&format!("/careers/jobs/{job}/drafts")).json(&json!({"email": email})).send().await.unwrap(), 410)
+        .await;
+}
+
+#[tokio::test]
+async fn an_html_form_post_is_stored_the_same_and_redirected() {
+    let app = spawn_app().await;
+    let (job, email) = open_job(&app).await;
+    let no_redirects = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let form = [
+        ("first_name", "Grace"),
+        ("last_name", "Hopper"),
+        ("email", email.as_str()),
+        ("consent.processing", "on"),
+        ("source.utm_source", "linkedin"),
+        ("source.utm_medium", "job_board"),
+        ("redirect", "https://careers.example.com/thank-you"),
+    ];
+    let res =
+        no_redirects.post(format!("{}/careers/jobs/{job}/applications", app.url)).form(&form).send().await.unwrap();
+    assert_eq!(res.status(), 303);
+    assert_eq!(res.headers()["location"], "https://careers.example.com/thank-you");
+    assert_eq!(count(&app, &job).await, 1);
+
+    let mut evil = form.to_vec();
+    evil[2] = ("email", "grace2@example.com");
+    evil[6] = ("redirect", "https://evil.example/phish");
+    let res =
+        no_redirects.post(format!("{}/careers/jobs/{job}/applications", app.url)).form(&evil).send().await.unwrap();
+    assert_eq!(error_fields(&problem(res, 422).await), vec!["redirect"]);
+
+    let plain = &form[..6];
+    let res =
+        no_redirects.post(format!("{}/careers/jobs/{job}/applications", app.url)).form(&plain).send().await.unwrap();
+    assert_eq!(res.status(), 303, "the same person again is still thanked");
+    let thanks = res.headers()["location"].to_str().unwrap().to_string();
+    assert!(thanks.starts_with("/careers/thanks"));
+    let page = app.get(&thanks).send().await.unwrap();
+    assert!(page.text().await.unwrap().contains("Thank you"));
+    let missing_consent = &form[..3];
+    let res = no_redirects
+        .post(format!("{}/careers/jobs/{job}/applications", app.url))
+        .form(&missing_consent)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(error_fields(&problem(res, 422).await), vec!["consent.processing"]);
+}
+
+#[tokio::test]
+async fn an_idempotency_key_replays_and_refuses_another_request() {
+    let app = spawn_app().await;
+    let (job, email) = open_job(&app).await;
+    let url = format!("/careers/jobs/{job}/applications");
+    let first = app.post(&url).header("idempotency-key", "k-1").json(&application(&email)).send().await.unwrap();
+    assert_eq!(first.status(), 201);
+    let ids: Value = first.json().await.unwrap();
+    let again = app.post(&url).header("idempotency-key", "k-1").json(&application(&email)).send().await.unwrap();
+    assert_eq!(again.status(), 200);
+    assert_eq!(again.json::<Value>().await.unwrap(), ids);
+    let other =
+        app.post(&url).header("idempotency-key", "k-1").json(&application("someone@example.com")).send().await.unwrap();
+    problem(other, 409).await;
+    assert_eq!(count(&app, &job).await, 1);
+}
+
+#[tokio::test]
+async fn a_resume_goes_to_s3_through_a_presigned_put_and_is_checked_when_referenced() {
+    let app = spawn_app().await;
+    let (job, email) = open_job(&app).await;
+    let pdf = b"%PDF-1.7\n1 0 obj << >> endobj\ntrailer\n%%EOF\n".to_vec();
+    let upload = |ct: &'static str, size: usize| {
+        app.post("/careers/uploads").json(&json!({"content_type": ct, "size": size, "purpose": "resume"})).send()
+    };
+
+    let res = upload("application/pdf", pdf.len()).await.unwrap();
+    assert_eq!(res.status(), 201);
+    let u: Value = res.json().await.unwrap();
+    let key = u["key"].as_str().unwrap().to_string();
+    assert!(key.starts_with("uploads/") && key.ends_with(".pdf"));
+    let mut put = app.http.put(u["upload_url"].as_str().unwrap()).body(pdf.clone());
+    for (k, v) in u["headers"].as_object().unwrap() {
+        put = put.header(k, v.as_str().unwrap());
+    }
+    assert!(put.send().await.unwrap().status().is_success());
+
+    let mut body = application(&email);
+    body["resume_key"] = json!(key);
+    let res = app.post(&format!("/careers/jobs/{job}/applications")).json(&body).send().await.unwrap();
+    assert_eq!(res.status(), 201);
+    let ids: Value = res.json().await.unwrap();
+    let a = stored(&app, ids["application_id"].as_str().unwrap()).await;
+    let resume = a.resume_key.expect("the resume is attached");
+    assert!(resume.starts_with("resumes/"));
+    let st = &app.stack.state;
+    let got = st.aws.s3.get_object().bucket(&st.config.bucket).key(&resume).send().await.unwrap();
+    assert_eq!(got.body.collect().await.unwrap().into_bytes().to_vec(), pdf);
+
+    // An executable that claims to be a PDF is refused when the application references it.
+    let exe = b"MZ\x90\x00\x03\x00\x00\x00".to_vec();
+    let u: Value = upload("application/pdf", exe.len()).await.unwrap().json().await.unwrap();
+    let mut put = app.http.put(u["upload_url"].as_str().unwrap()).body(exe);
+    for (k, v) in u["headers"].as_object().unwrap() {
+        put = put.header(k, v.as_str().unwrap());
+    }
+    put.send().await.unwrap();
+    let mut body = application(&format!("x.{email}"));
+    body["resume_key"] = u["key"].clone();
+    let res = app.post(&format!("/careers/jobs/{job}/applications")).json(&body).send().await.unwrap();
+    assert_eq!(error_fields(&problem(res, 422).await), vec!["resume_key"]);
+
+    for bad in [
+        json!({"content_type": "image/svg+xml", "size": 10, "purpose": "resume"}),
+        json!({"content_type": "application/pdf", "size": 11 * 1024 * 1024, "purpose": "resume"}),
+        json!({"content_type": "application/pdf", "size": 10, "purpose": "resume", "acl": "public-read"}),
+    ] {
+        problem(app.post("/careers/uploads").json(&bad).send().await.unwrap(), 422).await;
+    }
+}
+
+#[tokio::test]
+async fn an_abandoned_draft_with_consent_becomes_a_drop_off_prospect_once() {
+    let app = spawn_app().await;
+    let (job, email) = open_job(&app).await;
+    let draft_url = format!("/careers/jobs/{job}/drafts");
+    let res = app
+        .post(&draft_url)
+        .json(&json!({"email": email, "first_name": "Ada", "consent": {"talent_pool": true}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    assert_eq!(calls(&res), vec!["dynamodb.GetItem", "dynamodb.TransactWriteItems"]);
+    // Another person starts and finishes: their draft is completed, never a drop-off.
+    let finisher = format!("done.{email}");
+    let d: Value = app.post(&draft_url).json(&json!({"email": finisher})).send().await.unwrap().json().await.unwrap();
+    let mut body = application(&finisher);
+    body["draft_id"] = d["draft_id"].clone();
+    assert_eq!(app.post(&format!("/careers/jobs/{job}/applications")).json(&body).send().await.unwrap().status(), 201);
+    // A third starts without talent-pool consent.
+    app.post(&draft_url).json(&json!({"email": format!("no.{email}")})).send().await.unwrap();
+
+    let soon = (chrono::Utc::now() + chrono::Duration::hours(1)).to_rfc3339();
+    let report: Value =
+        app.post("/_local/run/drafts").query(&[("now", &soon)]).send().await.unwrap().json().await.unwrap();
+    assert_eq!(report["abandoned"], 0, "not yet abandoned after an hour");
+
+    let later = (chrono::Utc::now() + chrono::Duration::hours(25)).to_rfc3339();
+    let report: Value =
+        app.post("/_local/run/drafts").query(&[("now", &later)]).send().await.unwrap().json().await.unwrap();
+    assert_eq!((report["abandoned"].as_u64(), report["added_to_pool"].as_u64()), (Some(2), Some(1)), "{report}");
+    let st = &app.stack.state;
+    let hash = st.email_hash(&rapport::email::Email::parse(&email).unwrap());
+    let prospect = st.store.prospect_by_email_hash(&hash).await.unwrap().expect("a drop-off prospect");
+    assert_eq!(prospect["origins"].as_ss().unwrap(), &vec!["drop_off".to_string()]);
+    let no_consent = st.email_hash(&rapport::email::Email::parse(&format!("no.{email}")).unwrap());
+    assert!(st.store.prospect_by_email_hash(&no_consent).await.unwrap().is_none());
+
+    let report: Value =
+        app.post("/_local/run/drafts").query(&[("now", &later)]).send().await.unwrap().json().await.unwrap();
+    assert_eq!(report["abandoned"], 0, "a repeated run changes nothing");
+}
+
+#[tokio::test]
+async fn intake_answers_cors_only_for_allowed_origins() {
+    let app = spawn_app().await;
+    let (job, _) = open_job(&app).await;
+    let preflight = |origin: &'static str| {
+        app.http
+            .request(reqwest::Method::OPTIONS, format!("{}/careers/jobs/{job}/applications", app.url))
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header("access-control-request-headers", "content-type,idempotency-key")
+            .send()
+    };
+    let ok = preflight(ORIGIN).await.unwrap();
+    assert_eq!(ok.headers()["access-control-allow-origin"], ORIGIN);
+    assert!(ok.headers()["access-control-allow-headers"].to_str().unwrap().contains("idempotency-key"));
+    assert!(!preflight("https://evil.example").await.unwrap().headers().contains_key("access-control-allow-origin"));
+}
