@@ -40,6 +40,8 @@ stop() {
   fail "the emulator is still running after $signal"
 }
 
+# Build first, so the start-up wait below measures starting, not compiling.
+cargo build --quiet -p rapport-local --bin rapport-local
 start 1
 token="$(sed -n 's/^  export TOKEN=//p' "$log")"
 [ -n "$token" ] || fail "no recruiter token printed"

@@ -97,6 +97,8 @@ fn templates() -> &'static minijinja::Environment<'static> {
         for (name, src) in [
             ("confirmation.txt", include_str!("../templates/confirmation.txt")),
             ("confirmation.html", include_str!("../templates/confirmation.html")),
+            ("optin.txt", include_str!("../templates/optin.txt")),
+            ("optin.html", include_str!("../templates/optin.html")),
         ] {
             env.add_template(name, src).expect("templates compile");
         }

@@ -22,6 +22,7 @@ pub mod ids;
 pub mod job;
 pub mod logging;
 pub mod parse;
+pub mod prospect;
 pub mod routes;
 pub mod stage;
 pub mod store;

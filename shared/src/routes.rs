@@ -43,6 +43,11 @@ pub const ROUTES: &[Route] = &[
     intake("POST", "/careers/jobs/{id}/applications"),
     intake("POST", "/careers/jobs/{id}/drafts"),
     intake("GET", "/careers/thanks"),
+    intake("GET", "/careers/widget.js"),
+    intake("POST", "/careers/talent-pool"),
+    intake("GET", "/careers/talent-pool/confirm"),
+    intake("GET", "/careers/unsubscribe"),
+    intake("POST", "/careers/unsubscribe"),
 ];
 
 /// An EventBridge Scheduler schedule: the payload `{"task", "scheduled_time"}` to a function.

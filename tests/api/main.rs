@@ -7,3 +7,4 @@ mod contract;
 mod gateway;
 mod intake;
 mod jobs;
+mod pool;

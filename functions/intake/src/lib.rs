@@ -6,7 +6,7 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use http::{header, HeaderMap, StatusCode};
-use rapport::api::{json, no_route, path_id, AppState, FormOrJson, JsonBody};
+use rapport::api::{json, no_route, path_id, AppState, FormOrJson, JsonBody, QueryMap};
 use rapport::application::{Application, Candidate, Consents, Submission, CHECKBOXES};
 use rapport::attribution::attribute;
 use rapport::clock::rfc3339;
@@ -16,6 +16,8 @@ use rapport::error::ApiError;
 use rapport::ids::{ApplicationId, CandidateId, DraftId, JobId};
 use rapport::job::{Job, JobStatus};
 use rapport::parse::form_to_json;
+use rapport::prospect::{confirm_token, PersonRef, Subscription, CONFIRM, UNSUBSCRIBE};
+use rapport::store::Confirmed;
 use rapport::store::{NewApplication, NotCreated};
 use rapport::upload::{UploadKey, UploadRequest, MAX_RESUME_BYTES};
 use serde_json::{json, Value};
@@ -27,6 +29,10 @@ pub fn router(state: AppState) -> Router {
         .route("/careers/jobs/{id}/applications", post(apply))
         .route("/careers/jobs/{id}/drafts", post(start_draft))
         .route("/careers/thanks", get(thanks))
+        .route("/careers/widget.js", get(widget))
+        .route("/careers/talent-pool", post(subscribe))
+        .route("/careers/talent-pool/confirm", get(confirm))
+        .route("/careers/unsubscribe", get(unsubscribe_page).post(unsubscribe))
         .fallback(no_route)
         .with_state(state)
 }
@@ -324,11 +330,132 @@ async fn start_draft(
     Ok(json(StatusCode::CREATED, &json!({"draft_id": draft.id})))
 }
 
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
+}
+
+/// A small page for people who followed a link or posted a plain form.
+fn page(status: StatusCode, title: &str, body_html: &str) -> Response {
+    let html = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" \
+         content=\"width=device-width\"><title>{t}</title></head><body style=\"font-family:sans-serif;max-width:36em;\
+         margin:3em auto;line-height:1.5\"><h1>{t}</h1>{body_html}</body></html>",
+        t = escape(title)
+    );
+    (status, Html(html)).into_response()
+}
+
+/// The embeddable widget: plain JavaScript, no dependencies, cached briefly by browsers and CDNs.
+async fn widget() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "application/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=300"),
+        ],
+        include_str!("../assets/widget.js"),
+    )
+        .into_response()
+}
+
 async fn thanks(State(st): State<AppState>) -> Response {
-    let company = st.config.company_name.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
-    Html(format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Thank you</title></head>\
-         <body><h1>Thank you for applying</h1><p>{company} has your application and will be in touch.</p></body></html>"
-    ))
-    .into_response()
+    let company = escape(&st.config.company_name);
+    page(
+        StatusCode::OK,
+        "Thank you for applying",
+        &format!("<p>{company} has your application and will be in touch.</p>"),
+    )
+}
+
+async fn subscribe(State(st): State<AppState>, JsonBody(body): JsonBody) -> Result<Response, ApiError> {
+    let sub = Subscription::parse(body)?;
+    let now = st.clock.now();
+    let hash = st.email_hash(&sub.email);
+    if st.store.subscribe(&hash, &sub, now).await? {
+        let url = format!(
+            "{}/careers/talent-pool/confirm?token={}",
+            st.config.public_api_url,
+            confirm_token(&st.signer, &hash, now)
+        );
+        let ctx = json!({"first_name": sub.first_name, "company": st.config.company_name, "confirm_url": url});
+        let (text, html) = render("optin", &ctx).map_err(|e| ApiError::Unavailable(format!("template: {e}")))?;
+        let msg = Outgoing {
+            to: sub.email.clone(),
+            to_name: sub.first_name.clone(),
+            subject: format!("Confirm your subscription to {}", st.config.company_name),
+            text,
+            html,
+            headers: vec![],
+        };
+        let id = st.mailer.send(&msg).await?;
+        st.store.record_send(format!("EMAIL#{hash}"), "optin", &id, now).await?;
+    }
+    // The same answer whether or not the address was known: the form reveals nothing.
+    Ok(json(StatusCode::ACCEPTED, &json!({"status": "confirmation_sent"})))
+}
+
+fn token_param(q: &QueryMap) -> Option<String> {
+    q.get("token").map(str::to_string)
+}
+
+async fn confirm(State(st): State<AppState>, q: QueryMap) -> Result<Response, ApiError> {
+    let now = st.clock.now();
+    let Some(person) = token_param(&q).and_then(|t| st.signer.verify::<PersonRef>(CONFIRM, &t, now)) else {
+        return Ok(page(
+            StatusCode::BAD_REQUEST,
+            "This link does not work",
+            "<p>It may have expired. Sign up again to get a new one.</p>",
+        ));
+    };
+    let company = escape(&st.config.company_name);
+    Ok(match st.store.confirm_subscription(&person.h, now).await? {
+        Confirmed::Joined | Confirmed::Already => page(
+            StatusCode::OK,
+            "You are subscribed",
+            &format!("<p>You will hear from {company} about jobs that fit you.</p>"),
+        ),
+        Confirmed::Unknown => {
+            page(StatusCode::NOT_FOUND, "Nothing to confirm", "<p>Sign up again to get a new link.</p>")
+        }
+        Confirmed::Suppressed => {
+            page(StatusCode::CONFLICT, "We cannot email this address", "<p>Mail to it bounced or was reported.</p>")
+        }
+    })
+}
+
+/// Shows a button and changes nothing: mail scanners fetch links, and a GET must never unsubscribe.
+async fn unsubscribe_page(State(st): State<AppState>, q: QueryMap) -> Response {
+    let Some(token) =
+        token_param(&q).filter(|t| st.signer.verify::<PersonRef>(UNSUBSCRIBE, t, st.clock.now()).is_some())
+    else {
+        return page(
+            StatusCode::BAD_REQUEST,
+            "This link does not work",
+            "<p>Use the link in the latest email from us.</p>",
+        );
+    };
+    let action = format!("/careers/unsubscribe?token={}", escape(&token));
+    page(
+        StatusCode::OK,
+        "Unsubscribe",
+        &format!(
+            "<p>Stop all emails from {}?</p><form method=\"post\" action=\"{action}\">\
+             <input type=\"hidden\" name=\"List-Unsubscribe\" value=\"One-Click\">\
+             <button type=\"submit\">Unsubscribe</button></form>",
+            escape(&st.config.company_name)
+        ),
+    )
+}
+
+/// RFC 8058 one-click (`List-Unsubscribe=One-Click`) or the page's form: the token is the authority.
+async fn unsubscribe(State(st): State<AppState>, q: QueryMap) -> Result<Response, ApiError> {
+    let now = st.clock.now();
+    let Some(person) = token_param(&q).and_then(|t| st.signer.verify::<PersonRef>(UNSUBSCRIBE, &t, now)) else {
+        return Ok(page(
+            StatusCode::BAD_REQUEST,
+            "This link does not work",
+            "<p>Use the link in the latest email from us.</p>",
+        ));
+    };
+    st.store.unsubscribe(&person.h, now).await?;
+    Ok(page(StatusCode::OK, "You are unsubscribed", "<p>You will not get any more emails from us.</p>"))
 }

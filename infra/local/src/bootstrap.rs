@@ -18,6 +18,24 @@ pub async fn resources(st: &AppState) -> anyhow::Result<()> {
             return Err(e).context("creating the bucket");
         }
     }
+    // Browsers PUT resumes straight to the bucket, from the career site's origins.
+    let mut origins = cfg.allowed_origins.clone();
+    origins.push(cfg.careers_url.clone());
+    let rule = aws_sdk_s3::types::CorsRule::builder()
+        .set_allowed_origins(Some(origins))
+        .allowed_methods("PUT")
+        .allowed_headers("*")
+        .max_age_seconds(600)
+        .build()
+        .context("a CORS rule")?;
+    st.aws
+        .s3
+        .put_bucket_cors()
+        .bucket(&cfg.bucket)
+        .cors_configuration(aws_sdk_s3::types::CorsConfiguration::builder().cors_rules(rule).build().context("CORS")?)
+        .send()
+        .await
+        .context("setting the bucket's CORS rules")?;
     // SES refuses a sender it has not verified; the emulator too.
     let address = sender_address(&cfg.sender);
     let _ = st.aws.ses.create_email_identity().email_identity(address).send().await;

@@ -115,6 +115,7 @@ pub async fn spawn(opts: Options) -> anyhow::Result<Stack> {
         moto_url: opts.moto_url.clone(),
     };
     let app = Router::new()
+        .route("/", get(demo_page))
         .route("/_local/token", post(issue_token))
         .route("/_local/emails", get(list_emails))
         .route("/_local/run/{task}", post(run_task))
@@ -142,6 +143,11 @@ impl Stack {
         }
         let _ = (&mut self.server).await;
     }
+}
+
+/// A demo career page that embeds the widget (local only; employers embed it on their own site).
+async fn demo_page() -> Response {
+    axum::response::Html(include_str!("../demo.html")).into_response()
 }
 
 async fn issue_token(

@@ -14,11 +14,13 @@
 //! Nothing scans. Filters may return short pages; `next_cursor` is then still set and the client follows it.
 mod intake;
 mod jobs;
+mod prospects;
 pub mod schema;
 pub mod tx;
 
 pub use intake::{ApplicationLookup, NewApplication, NotCreated};
 pub use jobs::JobFilter;
+pub use prospects::Confirmed;
 
 use crate::clock::SharedClock;
 use crate::cursor::Cursors;

@@ -1,0 +1,211 @@
+//! The CRM pool's records, keyed by the person's keyed email hash (one prospect per email), and the
+//! suppression list every send checks.
+use super::tx::{Change, Item, Tx, TxError};
+use super::{n, s, store_error, Store};
+use crate::clock::rfc3339;
+use crate::error::StoreError;
+use crate::prospect::Subscription;
+use aws_sdk_dynamodb::types::AttributeValue;
+use chrono::{DateTime, Duration, Utc};
+use std::collections::HashMap;
+
+fn key(pk: String, sk: &str) -> Item {
+    HashMap::from([("pk".to_string(), s(pk)), ("sk".to_string(), s(sk))])
+}
+
+fn json_attr<T: serde::Serialize>(v: &T) -> AttributeValue {
+    s(serde_json::to_string(v).unwrap_or_default())
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum Confirmed {
+    /// Now in the pool.
+    Joined,
+    /// Was already confirmed; nothing changed.
+    Already,
+    /// No pending sign-up for this address (or it was erased).
+    Unknown,
+    /// The address bounced or complained: it is never mailed again.
+    Suppressed,
+}
+
+/// At most one opt-in email an hour per address, so the form cannot be used to flood someone.
+const OPTIN_EVERY: Duration = Duration::hours(1);
+
+impl Store {
+    /// Records a sign-up as pending (a confirmed prospect stays confirmed) and claims the opt-in
+    /// email. `Ok(true)`: send it now.
+    pub async fn subscribe(
+        &self,
+        email_hash: &str,
+        sub: &Subscription,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let mut names = vec![];
+        let mut values: Vec<(&str, AttributeValue)> = vec![
+            (":email", s(&sub.email.0)),
+            (":now", s(rfc3339(now))),
+            (":pending", s("pending_consent")),
+            (":interests", json_attr(&sub.interests)),
+            (":credentials", json_attr(&sub.credentials)),
+        ];
+        let mut expression = String::from(
+            "SET email = :email, created_at = if_not_exists(created_at, :now), updated_at = :now, \
+             #status = if_not_exists(#status, :pending), pending_interests = :interests, pending_credentials = :credentials",
+        );
+        names.push(("#status", "status"));
+        if let Some(f) = &sub.first_name {
+            expression.push_str(", first_name = :first");
+            values.push((":first", s(f)));
+        }
+        if let Some(l) = &sub.last_name {
+            expression.push_str(", last_name = :last");
+            values.push((":last", s(l)));
+        }
+        let mut req = self
+            .db
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(format!("EMAIL#{email_hash}"), "PROSPECT")))
+            .update_expression(expression);
+        for (ph, name) in names {
+            req = req.expression_attribute_names(ph, name);
+        }
+        for (ph, v) in values {
+            req = req.expression_attribute_values(ph, v);
+        }
+        req.send().await.map_err(store_error)?;
+
+        let mut claim = key(format!("EMAIL#{email_hash}"), "SEND#optin");
+        claim.insert("claimed_at".into(), s(rfc3339(now)));
+        claim.insert("ttl".into(), n((now + OPTIN_EVERY).timestamp()));
+        let claimed = self
+            .db
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(claim))
+            .condition_expression("attribute_not_exists(pk) OR claimed_at < :since")
+            .expression_attribute_values(":since", s(rfc3339(now - OPTIN_EVERY)))
+            .send()
+            .await
+            .map_err(store_error);
+        match claimed {
+            Ok(_) => Ok(true),
+            Err(StoreError::ConditionFailed) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The double opt-in's second step: pending interests become the prospect's, the consent is
+    /// recorded, `subscriber` joins the origins. A repeated click changes nothing.
+    pub async fn confirm_subscription(&self, email_hash: &str, now: DateTime<Utc>) -> Result<Confirmed, StoreError> {
+        let out = self
+            .db
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(format!("EMAIL#{email_hash}"), "PROSPECT")))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(store_error)?;
+        let Some(item) = out.item else { return Ok(Confirmed::Unknown) };
+        if !item.contains_key("pending_interests") {
+            let active = item.get("status").and_then(|v| v.as_s().ok()).is_some_and(|s| s == "active");
+            return Ok(if active { Confirmed::Already } else { Confirmed::Unknown });
+        }
+        let consent = serde_json::json!({"given": true, "at": rfc3339(now), "text_version": crate::application::CONSENT_TEXT_VERSION,
+                                         "method": "confirmation_link"});
+        let mut tx = Tx::default();
+        tx.update(
+            "prospect",
+            &self.table,
+            Change {
+                key: key(format!("EMAIL#{email_hash}"), "PROSPECT"),
+                expression: "SET #status = :active, interests = pending_interests, credentials = pending_credentials, \
+                             talent_pool_consent = :consent, updated_at = :now \
+                             REMOVE pending_interests, pending_credentials ADD origins :origin"
+                    .into(),
+                names: &[("#status", "status")],
+                values: vec![
+                    (":active", s("active")),
+                    (":consent", s(consent.to_string())),
+                    (":now", s(rfc3339(now))),
+                    (":origin", AttributeValue::Ss(vec!["subscriber".into()])),
+                ],
+                condition: Some("attribute_exists(pending_interests)"),
+            },
+        );
+        // Re-subscribing lifts an unsubscribe, never a bounce or a complaint.
+        tx.update(
+            "suppression",
+            &self.table,
+            Change {
+                key: key(format!("EMAIL#{email_hash}"), "SUPPRESS"),
+                expression: "REMOVE reason, suppressed_at".into(),
+                names: &[],
+                values: vec![(":unsubscribed", s("unsubscribed"))],
+                condition: Some("attribute_not_exists(reason) OR reason = :unsubscribed"),
+            },
+        );
+        match tx.commit(self).await {
+            Ok(()) => Ok(Confirmed::Joined),
+            Err(TxError::Failed(l)) if l.contains(&"suppression") => Ok(Confirmed::Suppressed),
+            Err(TxError::Failed(_)) | Err(TxError::Conflict) => Ok(Confirmed::Already),
+            Err(TxError::Store(e)) => Err(e),
+        }
+    }
+
+    /// Suppresses the address (kept as its keyed hash only) and marks the prospect unsubscribed.
+    /// Repeatable: the first time is kept.
+    pub async fn unsubscribe(&self, email_hash: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
+        let mut tx = Tx::default();
+        tx.update(
+            "suppression",
+            &self.table,
+            Change {
+                key: key(format!("EMAIL#{email_hash}"), "SUPPRESS"),
+                expression: "SET reason = if_not_exists(reason, :unsubscribed), suppressed_at = if_not_exists(suppressed_at, :now)"
+                    .into(),
+                names: &[],
+                values: vec![(":unsubscribed", s("unsubscribed")), (":now", s(rfc3339(now)))],
+                condition: None,
+            },
+        );
+        tx.commit(self).await.map_err(|e| match e {
+            TxError::Store(e) => e,
+            other => StoreError::Unavailable(format!("{other:?}")),
+        })?;
+        // The prospect record, when there is one, shows the status too.
+        let res = self
+            .db
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(format!("EMAIL#{email_hash}"), "PROSPECT")))
+            .update_expression("SET #status = :unsubscribed, updated_at = :now")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":unsubscribed", s("unsubscribed"))
+            .expression_attribute_values(":now", s(rfc3339(now)))
+            .send()
+            .await
+            .map_err(store_error);
+        match res {
+            Ok(_) | Err(StoreError::ConditionFailed) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Why an address must not be mailed, if it must not.
+    pub async fn suppression(&self, email_hash: &str) -> Result<Option<String>, StoreError> {
+        let out = self
+            .db
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(format!("EMAIL#{email_hash}"), "SUPPRESS")))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(store_error)?;
+        Ok(out.item.and_then(|i| i.get("reason").and_then(|r| r.as_s().ok()).cloned()))
+    }
+}

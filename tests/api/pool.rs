@@ -1,0 +1,103 @@
+use crate::helpers::*;
+use rapport::email::Email;
+use serde_json::{json, Value};
+
+fn unique_email() -> String {
+    format!("sub.{}@example.com", ulid::Ulid::generate().to_string().to_lowercase())
+}
+
+fn subscription(email: &str) -> Value {
+    json!({"email": email, "first_name": "Mary", "interests": {"departments": ["Nursing"], "locations": ["GB"], "workplace": ["onsite"]},
+           "credentials": [{"type": "RN", "jurisdiction": "GB"}], "consent": {"talent_pool": true}})
+}
+
+async fn emails_to(app: &TestApp, email: &str) -> Vec<Value> {
+    let all: Value = app.get("/_local/emails").send().await.unwrap().json().await.unwrap();
+    all["items"].as_array().unwrap().iter().filter(|e| e["to"] == json!([email])).cloned().collect()
+}
+
+/// The confirmation link in the opt-in email, as a path on this stack.
+fn confirm_path(app: &TestApp, email: &Value) -> String {
+    let text = email["text"].as_str().unwrap();
+    let url = text.split_whitespace().find(|w| w.contains("/careers/talent-pool/confirm?token=")).expect("a link");
+    url.strip_prefix(&app.url).expect("the link points at this API").to_string()
+}
+
+#[tokio::test]
+async fn double_opt_in_makes_one_prospect_once_confirmed() {
+    let app = spawn_app().await;
+    let email = unique_email();
+    let res = app.post("/careers/talent-pool").json(&subscription(&email)).send().await.unwrap();
+    assert_eq!(res.status(), 202);
+    let again = app.post("/careers/talent-pool").json(&subscription(&email.to_uppercase())).send().await.unwrap();
+    assert_eq!(again.status(), 202);
+    let sent = emails_to(&app, &email).await;
+    assert_eq!(sent.len(), 1, "one opt-in email an hour, however often the form is sent");
+
+    let st = &app.stack.state;
+    let hash = st.email_hash(&Email::parse(&email).unwrap());
+    let before = st.store.prospect_by_email_hash(&hash).await.unwrap().unwrap();
+    assert_eq!(before["status"].as_s().unwrap(), "pending_consent");
+
+    let link = confirm_path(&app, &sent[0]);
+    let page = app.get(&link).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.unwrap().contains("subscribed"));
+    let after = st.store.prospect_by_email_hash(&hash).await.unwrap().unwrap();
+    assert_eq!(after["status"].as_s().unwrap(), "active");
+    assert_eq!(after["origins"].as_ss().unwrap(), &vec!["subscriber".to_string()]);
+    assert!(after["interests"].as_s().unwrap().contains("Nursing"));
+    assert!(after["credentials"].as_s().unwrap().contains("RN"));
+    assert!(after["talent_pool_consent"].as_s().unwrap().contains("confirmation_link"));
+    assert!(!after.contains_key("pending_interests"));
+    assert_eq!(app.get(&link).send().await.unwrap().status(), 200, "a second click is harmless");
+
+    let forged = format!("{}x", link);
+    assert_eq!(app.get(&forged).send().await.unwrap().status(), 400);
+    let res = app
+        .post("/careers/talent-pool")
+        .json(&json!({"email": "nope", "interests": {}, "consent": {"talent_pool": false}}))
+        .send()
+        .await
+        .unwrap();
+    let mut fields = error_fields(&problem(res, 422).await);
+    fields.sort();
+    assert_eq!(fields, vec!["consent.talent_pool", "email"]);
+}
+
+#[tokio::test]
+async fn unsubscribe_needs_a_post_and_is_repeatable() {
+    let app = spawn_app().await;
+    let email = unique_email();
+    app.post("/careers/talent-pool").json(&subscription(&email)).send().await.unwrap();
+    let st = &app.stack.state;
+    let hash = st.email_hash(&Email::parse(&email).unwrap());
+    let token = rapport::prospect::unsubscribe_token(&st.signer, &hash);
+
+    let page = app.get("/careers/unsubscribe").query(&[("token", &token)]).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(calls(&page).is_empty(), "showing the page reads and writes nothing");
+    assert!(page.text().await.unwrap().contains("<form method=\"post\""));
+    assert_eq!(st.store.suppression(&hash).await.unwrap(), None);
+
+    // RFC 8058: what a mail client's one-click sends.
+    let res = app
+        .post("/careers/unsubscribe")
+        .query(&[("token", &token)])
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("List-Unsubscribe=One-Click")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(st.store.suppression(&hash).await.unwrap().as_deref(), Some("unsubscribed"));
+    let prospect = st.store.prospect_by_email_hash(&hash).await.unwrap().unwrap();
+    assert_eq!(prospect["status"].as_s().unwrap(), "unsubscribed");
+    let again = app.post("/careers/unsubscribe").query(&[("token", &token)]).send().await.unwrap();
+    assert_eq!(again.status(), 200);
+
+    let confirm = rapport::prospect::confirm_token(&st.signer, &hash, chrono::Utc::now());
+    let res = app.post("/careers/unsubscribe").query(&[("token", &confirm)]).send().await.unwrap();
+    assert_eq!(res.status(), 400, "a confirmation token is not an unsubscribe token");
+    assert_eq!(app.post("/careers/unsubscribe").send().await.unwrap().status(), 400);
+}
