@@ -6,7 +6,7 @@ MOTO_VERSION := 5.2.5
 CFN_LINT_VERSION := 1.58.0
 PORT ?= 3000
 
-.PHONY: dev test unit lint fmt bench emulator clean
+.PHONY: dev test lint fmt emulator browser clean
 
 ## The emulator (moto server), pinned, in its own virtualenv.
 $(VENV)/.moto-$(MOTO_VERSION):
@@ -16,13 +16,17 @@ $(VENV)/.moto-$(MOTO_VERSION):
 
 emulator: $(VENV)/.moto-$(MOTO_VERSION)
 
+## Headless Chromium and its driver for the widget's browser test (Debian's packages).
+browser:
+	@command -v chromedriver >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; }
+
 ## Start the emulator and the local stack on 127.0.0.1:$(PORT). RESET=1 starts empty, SEED=0 skips demo data.
 dev: emulator
 	cargo run --quiet -p rapport-local --bin rapport-local
 
-## Unit, property and integration tests; the emulator is started on a free port and stopped after.
-test: emulator
-	infra/local/with-emulator.sh infra/local/run-tests.sh
+## Unit, property, integration and browser tests; the emulator is started on a free port and stopped after.
+test: emulator browser
+	RAPPORT_BROWSER_TESTS=required infra/local/with-emulator.sh infra/local/run-tests.sh
 
 ## cfn-lint on the SAM template, in its own virtualenv.
 lint:

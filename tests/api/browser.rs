@@ -1,0 +1,147 @@
+//! The widget in a real browser: headless Chromium (Debian's `chromium` and `chromium-driver`, which
+//! `make test` installs) fills and submits the demo career page's apply form, and starts and abandons
+//! another. Without chromedriver the test is skipped, unless RAPPORT_BROWSER_TESTS=required (make test).
+use crate::helpers::*;
+use fantoccini::{Client, ClientBuilder, Locator};
+use rapport::ids::JobId;
+use serde_json::{json, Value};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+struct Driver {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn chromedriver() -> Option<Driver> {
+    let path = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into());
+    if !std::path::Path::new(&path).exists() {
+        assert_ne!(
+            std::env::var("RAPPORT_BROWSER_TESTS").as_deref(),
+            Ok("required"),
+            "chromedriver is not installed at {path}"
+        );
+        eprintln!("skipped: no chromedriver at {path}");
+        return None;
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let child = Command::new(path)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("chromedriver starts");
+    Some(Driver { child, port })
+}
+
+async fn browser(driver: &Driver, profile: &std::path::Path) -> Client {
+    // Two TLS backends are in the build; the WebDriver client needs one chosen (it speaks plain HTTP here).
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        json!({"binary": std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into()),
+               "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
+                        "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                        "--window-size=1200,1600", format!("--user-data-dir={}", profile.display())]}),
+    );
+    let url = format!("http://127.0.0.1:{}", driver.port);
+    for _ in 0..50 {
+        if let Ok(c) = ClientBuilder::rustls().unwrap().capabilities(caps.clone()).connect(&url).await {
+            return c;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("chromedriver did not answer at {url}");
+}
+
+async fn fill(c: &Client, css: &str, text: &str) {
+    c.wait().for_element(Locator::Css(css)).await.unwrap().send_keys(text).await.unwrap();
+}
+
+#[tokio::test]
+async fn the_widget_applies_uploads_and_captures_a_drop_off_in_chromium() {
+    let Some(driver) = chromedriver() else { return };
+    let app = spawn_app().await;
+    let token = app.token("recruiter").await;
+    let job = app.create_job(&token, job_body()).await;
+    let job_id = job["id"].as_str().unwrap().to_string();
+    app.publish(&token, &job_id).await;
+    let profile = std::env::temp_dir().join(format!("rapport-chromium-{}", ulid::Ulid::generate()));
+    let artifacts = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/test-artifacts");
+    std::fs::create_dir_all(&artifacts).unwrap();
+    let artifacts = artifacts.canonicalize().unwrap();
+    let resume = artifacts.join("resume.pdf");
+    std::fs::write(&resume, b"%PDF-1.4\n1 0 obj << >> endobj\ntrailer\n%%EOF\n").unwrap();
+
+    let c = browser(&driver, &profile).await;
+    c.goto(&format!("{}/?job={job_id}&utm_source=indeed&utm_medium=job_board", app.url)).await.unwrap();
+    c.wait().for_element(Locator::Css("[data-rapport-apply] form")).await.unwrap();
+
+    // An empty submission: the API's field errors are shown next to their fields.
+    c.find(Locator::Css("[data-rapport-apply] button[type=submit]")).await.unwrap().click().await.unwrap();
+    let err = c.wait().for_element(Locator::Css("[data-field=email] .rapport-error:not(:empty)")).await.unwrap();
+    assert!(!err.text().await.unwrap().is_empty());
+    let consent_err = c.find(Locator::Css("[data-field='consent.processing'] .rapport-error")).await.unwrap();
+    assert!(!consent_err.text().await.unwrap().is_empty());
+
+    let email = format!("browser.{}@example.com", ulid::Ulid::generate().to_string().to_lowercase());
+    fill(&c, "[data-rapport-apply] [name=first_name]", "Rosalind").await;
+    fill(&c, "[data-rapport-apply] [name=last_name]", "Franklin").await;
+    fill(&c, "[data-rapport-apply] [name=email]", &email).await;
+    // Leaving the email field starts a draft.
+    c.find(Locator::Css("[data-rapport-apply] [name=phone]")).await.unwrap().click().await.unwrap();
+    c.wait().for_element(Locator::Css("[data-rapport-apply][data-draft]")).await.unwrap();
+    c.find(Locator::Css("[data-rapport-apply] [name=resume]"))
+        .await
+        .unwrap()
+        .send_keys(resume.to_str().unwrap())
+        .await
+        .unwrap();
+    c.find(Locator::Css("[data-rapport-apply] [name='consent.processing']")).await.unwrap().click().await.unwrap();
+    c.find(Locator::Css("[data-rapport-apply] button[type=submit]")).await.unwrap().click().await.unwrap();
+    let done =
+        c.wait().at_most(Duration::from_secs(20)).for_element(Locator::Css("[data-rapport-apply] .rapport-done")).await;
+    let shot = c.screenshot().await.unwrap();
+    std::fs::write(artifacts.join("widget-apply.png"), shot).unwrap();
+    done.expect("the application was accepted");
+    let host = c.find(Locator::Css("[data-rapport-apply]")).await.unwrap();
+    let application_id = host.attr("data-application").await.unwrap().expect("the widget keeps the id");
+
+    let st = &app.stack.state;
+    let a = st.store.get_application(&application_id.parse().unwrap()).await.unwrap().expect("stored");
+    assert_eq!((a.attribution.channel.as_str(), a.attribution.source.as_str()), ("job_board", "indeed"));
+    assert!(a.resume_key.as_deref().is_some_and(|k| k.starts_with("resumes/")), "{:?}", a.resume_key);
+    assert!(a.draft_id.is_some(), "the submission completed its draft");
+
+    // Someone else starts and walks away.
+    c.goto(&format!("{}/?job={job_id}", app.url)).await.unwrap();
+    let quitter = format!("quitter.{}@example.com", ulid::Ulid::generate().to_string().to_lowercase());
+    c.wait()
+        .for_element(Locator::Css("[data-rapport-apply] [name='consent.talent_pool']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    fill(&c, "[data-rapport-apply] [name=email]", &quitter).await;
+    c.find(Locator::Css("[data-rapport-apply] [name=first_name]")).await.unwrap().click().await.unwrap();
+    c.wait().for_element(Locator::Css("[data-rapport-apply][data-draft]")).await.unwrap();
+    c.close().await.unwrap();
+    let _ = std::fs::remove_dir_all(&profile);
+
+    let later = (chrono::Utc::now() + chrono::Duration::hours(25)).to_rfc3339();
+    let report: Value =
+        app.post("/_local/run/drafts").query(&[("now", &later)]).send().await.unwrap().json().await.unwrap();
+    assert_eq!(report["abandoned"], 1, "{report}");
+    let hash = st.email_hash(&rapport::email::Email::parse(&quitter).unwrap());
+    assert!(st.store.prospect_by_email_hash(&hash).await.unwrap().is_some(), "the drop-off joined the pool");
+    assert_eq!(st.store.count_applications(&job_id.parse::<JobId>().unwrap()).await.unwrap(), 1);
+}
