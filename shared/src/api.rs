@@ -178,3 +178,32 @@ pub fn path_id<T: std::str::FromStr>(raw: &str) -> Result<T, ApiError> {
 pub async fn no_route() -> ApiError {
     ApiError::NoRoute
 }
+
+/// Rate limit for public form posts: per client address (as API Gateway saw it, never a header the
+/// client sets) and route, in one-minute windows. The address is stored only as a keyed hash.
+pub async fn rate_limit(
+    axum::extract::State(st): axum::extract::State<AppState>,
+    req: Request,
+    next: axum::middleware::Next,
+) -> Response {
+    use lambda_http::request::RequestContext;
+    if req.method() != http::Method::POST {
+        return next.run(req).await;
+    }
+    let ip = match req.extensions().get::<RequestContext>() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => ctx.http.source_ip.clone().unwrap_or_default(),
+        _ => String::new(),
+    };
+    let route =
+        req.extensions().get::<axum::extract::MatchedPath>().map(|p| p.as_str().to_string()).unwrap_or_default();
+    let now = st.clock.now();
+    let window = now.timestamp() - now.timestamp().rem_euclid(60);
+    let window_start = chrono::DateTime::from_timestamp(window, 0).unwrap_or(now);
+    let who = st.signer.keyed_hash("rate", &format!("{ip}|{route}"));
+    match st.store.count_request(&who, window_start, st.config.rate_limit_per_minute).await {
+        Ok(true) => next.run(req).await,
+        Ok(false) => ApiError::TooManyRequests { retry_after_seconds: (window + 60 - now.timestamp()).max(1) as u64 }
+            .into_response(),
+        Err(e) => ApiError::from(e).into_response(),
+    }
+}

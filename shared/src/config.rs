@@ -26,6 +26,9 @@ pub struct Config {
     /// How long a started application may sit before it counts as a drop-off (`DRAFT_ABANDON_AFTER`,
     /// e.g. `24h`, `90m`, `2d`; default 24 h).
     pub draft_abandon_after: chrono::Duration,
+    /// Public form posts allowed per client address and minute, per form (`RATE_LIMIT_PER_MINUTE`,
+    /// default 20). API Gateway throttling and a WAF rate rule in front are the outer layers.
+    pub rate_limit_per_minute: u32,
 }
 
 impl std::fmt::Debug for Config {
@@ -92,6 +95,13 @@ impl Config {
             }
         };
         let ses_configuration_set = get("SES_CONFIGURATION_SET").filter(|s| !s.is_empty());
+        let rate_limit_per_minute = match get("RATE_LIMIT_PER_MINUTE").filter(|s| !s.is_empty()) {
+            None => 20,
+            Some(raw) => raw.parse().ok().filter(|n| *n > 0).unwrap_or_else(|| {
+                errors.insert("RATE_LIMIT_PER_MINUTE", "must be a whole number above 0".to_string());
+                0
+            }),
+        };
         let draft_abandon_after = match get("DRAFT_ABANDON_AFTER").filter(|s| !s.is_empty()) {
             None => chrono::Duration::hours(24),
             Some(raw) => parse_duration(&raw).unwrap_or_else(|| {
@@ -114,6 +124,7 @@ impl Config {
             signing_key,
             s3_force_path_style,
             draft_abandon_after,
+            rate_limit_per_minute,
         })
     }
 }
@@ -154,6 +165,7 @@ mod tests {
                 "PUBLIC_API_URL" => "https://api.acme.example".to_string(),
                 "S3_FORCE_PATH_STYLE" => "true".to_string(),
                 "DRAFT_ABANDON_AFTER" => String::new(),
+                "RATE_LIMIT_PER_MINUTE" => "5".to_string(),
                 _ => "v".to_string(),
             })
         };
@@ -162,6 +174,7 @@ mod tests {
         assert_eq!(c.careers_url, "https://careers.acme.example");
         assert!(c.s3_force_path_style);
         assert_eq!(c.draft_abandon_after, chrono::Duration::hours(24));
+        assert_eq!(c.rate_limit_per_minute, 5);
         assert_eq!(parse_duration("90m"), Some(chrono::Duration::minutes(90)));
         assert_eq!(parse_duration("2d"), Some(chrono::Duration::days(2)));
         assert_eq!(parse_duration("0h"), None);

@@ -41,6 +41,8 @@ pub enum ApiError {
     Validation(Vec<FieldError>),
     #[error("a dependency failed: {0}")]
     Unavailable(String),
+    #[error("rate limited")]
+    TooManyRequests { retry_after_seconds: u64 },
 }
 
 impl ApiError {
@@ -60,6 +62,7 @@ impl ApiError {
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
         }
     }
 
@@ -76,6 +79,7 @@ impl ApiError {
             Self::UnsupportedMediaType(_) => "unsupported-media-type",
             Self::Validation(_) => "validation",
             Self::Unavailable(_) => "unavailable",
+            Self::TooManyRequests { .. } => "rate-limited",
         }
     }
 }
@@ -105,6 +109,9 @@ impl IntoResponse for ApiError {
             }
             Self::NotFound => "no such resource".to_string(),
             Self::NoRoute => "no such route".to_string(),
+            Self::TooManyRequests { retry_after_seconds } => {
+                format!("too many requests; retry in {retry_after_seconds} s")
+            }
             Self::Validation(errors) => format!("{} field(s) are invalid", errors.len()),
             Self::BadRequest(d)
             | Self::Unauthorized(d)
@@ -130,6 +137,9 @@ impl IntoResponse for ApiError {
         h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
         if status == StatusCode::SERVICE_UNAVAILABLE {
             h.insert(header::RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_SECONDS));
+        }
+        if let Self::TooManyRequests { retry_after_seconds } = &self {
+            h.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_seconds));
         }
         res
     }

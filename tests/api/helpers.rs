@@ -15,9 +15,14 @@ fn random_key() -> Vec<u8> {
 }
 
 pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// A stack with some options changed.
+pub async fn spawn_app_with(change: impl FnOnce(&mut Options)) -> TestApp {
     let moto_url = std::env::var("MOTO_URL")
         .expect("MOTO_URL is not set: run the tests with `make test`, which starts the emulator");
-    let stack = spawn(Options {
+    let mut opts = Options {
         moto_url,
         name_prefix: format!("t{}", ulid::Ulid::generate()),
         port: 0,
@@ -27,9 +32,11 @@ pub async fn spawn_app() -> TestApp {
         allowed_origins: vec![ORIGIN.to_string()],
         draft_abandon_after: chrono::Duration::hours(24),
         run_schedules: false,
-    })
-    .await
-    .expect("the local stack starts");
+        // Tests send bursts from one address; the limiter has its own test.
+        rate_limit_per_minute: 100_000,
+    };
+    change(&mut opts);
+    let stack = spawn(opts).await.expect("the local stack starts");
     TestApp { url: stack.url.clone(), http: Client::new(), stack }
 }
 

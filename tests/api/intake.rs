@@ -41,9 +41,10 @@ async fn an_application_is_one_write_transaction_one_email_and_credited_to_its_b
     assert_eq!(res.status(), 201);
     let calls = calls(&res);
     let dynamo: Vec<&String> = calls.iter().filter(|c| c.starts_with("dynamodb.")).collect();
+    // The rate-limit window, one read of everything, one write transaction, the email's send record.
     assert_eq!(
         dynamo,
-        vec!["dynamodb.BatchGetItem", "dynamodb.TransactWriteItems", "dynamodb.UpdateItem"],
+        vec!["dynamodb.UpdateItem", "dynamodb.BatchGetItem", "dynamodb.TransactWriteItems", "dynamodb.UpdateItem"],
         "{calls:?}"
     );
     assert_eq!(calls.iter().filter(|c| c.ends_with(".SendEmail")).count(), 1, "{calls:?}");
@@ -208,7 +209,7 @@ async fn the_honeypot_is_accepted_and_forgotten() {
     body["website"] = json!("https://cheap-pills.example");
     let res = app.post(&format!("/careers/jobs/{job}/applications")).json(&body).send().await.unwrap();
     assert_eq!(res.status(), 202);
-    assert!(calls(&res).is_empty(), "nothing was read or written");
+    assert_eq!(calls(&res), vec!["dynamodb.UpdateItem"], "nothing but the rate-limit window was touched");
     assert_eq!(count(&app, &job).await, 0);
 }
 
@@ -376,7 +377,7 @@ async fn an_abandoned_draft_with_consent_becomes_a_drop_off_prospect_once() {
         .await
         .unwrap();
     assert_eq!(res.status(), 201);
-    assert_eq!(calls(&res), vec!["dynamodb.GetItem", "dynamodb.TransactWriteItems"]);
+    assert_eq!(calls(&res), vec!["dynamodb.UpdateItem", "dynamodb.GetItem", "dynamodb.TransactWriteItems"]);
     // Another person starts and finishes: their draft is completed, never a drop-off.
     let finisher = format!("done.{email}");
     let d: Value = app.post(&draft_url).json(&json!({"email": finisher})).send().await.unwrap().json().await.unwrap();
@@ -423,4 +424,28 @@ async fn intake_answers_cors_only_for_allowed_origins() {
     assert_eq!(ok.headers()["access-control-allow-origin"], ORIGIN);
     assert!(ok.headers()["access-control-allow-headers"].to_str().unwrap().contains("idempotency-key"));
     assert!(!preflight("https://evil.example").await.unwrap().headers().contains_key("access-control-allow-origin"));
+}
+
+#[tokio::test]
+async fn public_form_posts_are_rate_limited_per_client_and_form() {
+    let app = spawn_app_with(|o| o.rate_limit_per_minute = 3).await;
+    let (job, email) = open_job(&app).await;
+    let url = format!("/careers/jobs/{job}/drafts");
+    for i in 0..3 {
+        let res = app.post(&url).json(&json!({"email": format!("{i}.{email}")})).send().await.unwrap();
+        assert_eq!(res.status(), 201);
+    }
+    let res = app.post(&url).json(&json!({"email": email})).send().await.unwrap();
+    let retry: u64 = res.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=60).contains(&retry));
+    assert_eq!(calls(&res), vec!["dynamodb.UpdateItem"], "refused before any other work");
+    problem(res, 429).await;
+    // Another form has its own budget, and leaving is never limited.
+    let res = app.post(&format!("/careers/jobs/{job}/applications")).json(&application(&email)).send().await.unwrap();
+    assert_eq!(res.status(), 201);
+    let hash = app.stack.state.email_hash(&rapport::email::Email::parse(&email).unwrap());
+    let token = rapport::prospect::unsubscribe_token(&app.stack.state.signer, &hash);
+    for _ in 0..5 {
+        assert_eq!(app.post("/careers/unsubscribe").query(&[("token", &token)]).send().await.unwrap().status(), 200);
+    }
 }

@@ -6,7 +6,7 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use http::{header, HeaderMap, StatusCode};
-use rapport::api::{json, no_route, path_id, AppState, FormOrJson, JsonBody, QueryMap};
+use rapport::api::{json, no_route, path_id, rate_limit, AppState, FormOrJson, JsonBody, QueryMap};
 use rapport::application::{Application, Candidate, Consents, Submission, CHECKBOXES};
 use rapport::attribution::attribute;
 use rapport::clock::rfc3339;
@@ -24,13 +24,17 @@ use serde_json::{json, Value};
 use std::time::Duration;
 
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    // Form posts that create something are rate limited per client; unsubscribing never is.
+    let limited = Router::new()
         .route("/careers/uploads", post(create_upload))
         .route("/careers/jobs/{id}/applications", post(apply))
         .route("/careers/jobs/{id}/drafts", post(start_draft))
+        .route("/careers/talent-pool", post(subscribe))
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), rate_limit));
+    Router::new()
+        .merge(limited)
         .route("/careers/thanks", get(thanks))
         .route("/careers/widget.js", get(widget))
-        .route("/careers/talent-pool", post(subscribe))
         .route("/careers/talent-pool/confirm", get(confirm))
         .route("/careers/unsubscribe", get(unsubscribe_page).post(unsubscribe))
         .fallback(no_route)

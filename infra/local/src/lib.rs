@@ -38,6 +38,7 @@ pub struct Options {
     pub seed: bool,
     pub allowed_origins: Vec<String>,
     pub draft_abandon_after: chrono::Duration,
+    pub rate_limit_per_minute: u32,
     /// Run the EventBridge schedules here (make dev); tests run tasks through `/_local/run` instead.
     pub run_schedules: bool,
 }
@@ -94,6 +95,7 @@ pub async fn spawn(opts: Options) -> anyhow::Result<Stack> {
         signing_key: opts.signing_key.clone(),
         s3_force_path_style: true,
         draft_abandon_after: opts.draft_abandon_after,
+        rate_limit_per_minute: opts.rate_limit_per_minute,
     };
     let aws = emulator_aws(&opts.moto_url, &config).await;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
