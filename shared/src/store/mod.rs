@@ -3,15 +3,30 @@
 //!
 //! | access pattern                         | key / index                                      | calls |
 //! |----------------------------------------|--------------------------------------------------|-------|
-//! | create a job                           | Put `pk=JOB#<id>, sk=JOB` if absent              | 1 write |
-//! | read a job                             | Get `pk=JOB#<id>, sk=JOB`                        | 1 read |
+//! | create a job                           | Put `JOB#<id> / JOB` if absent                   | 1 write |
+//! | read a job                             | Get `JOB#<id> / JOB`                             | 1 read |
 //! | edit / publish / close a job           | Get, then Put if `version` is unchanged          | 1 read + 1 write |
 //! | jobs by status, newest first           | GSI1 `gsi1pk=JOBS#<status>`, `gsi1sk=<id>`       | 1 query a page |
 //! | all jobs, newest first                 | GSI2 `gsi2pk=JOBS`, `gsi2sk=<id>`                | 1 query a page |
 //! | open jobs on the career site, filtered | GSI1 `JOBS#open` + filter on department/country/workplace | 1 query a page |
 //! | a hiring manager's jobs                | same query + filter `contains(team, sub)`        | 1 query a page |
+//! | apply: job, candidate by email, earlier application, idempotency key, draft | BatchGet `JOB#<job>/JOB`, `EMAIL#<h>/CANDIDATE`, `EMAIL#<h>/APPLIED#<job>`, `IDEM#<k>/IDEM`, `DRAFT#<d>/DRAFT` | 1 read |
+//! | apply: candidate + email lock (if new), (email, job) lock, application, send claim, idempotency key, draft completion, counters | TransactWriteItems | 1 write transaction |
+//! | record an email's SES message id       | Update `<owner>/SEND#<kind>`                     | 1 write |
+//! | applications of a job                  | GSI1 `JOBAPPS#<job>`, `<application id>`         | 1 query a page |
+//! | applications of a candidate            | GSI2 `CANDAPPS#<candidate>`, `<application id>`  | 1 query a page |
+//! | start a draft (+ funnel `started`)     | TransactWriteItems: Put `DRAFT#<id>/DRAFT`, Update counter | 1 read (job) + 1 write transaction |
+//! | stale open drafts, oldest first        | GSI1 `DRAFTS#open`, `gsi1sk < <cutoff>` (sparse: removed when submitted or abandoned) | 1 query a page |
+//! | abandon a draft (+ `dropped`, + prospect) | TransactWriteItems, conditional on `status = open` | 1 write transaction a draft |
+//! | prospect by email                      | `EMAIL#<h>/PROSPECT`                             | 1 read |
+//! | sign up / confirm (double opt-in)      | Update prospect, conditional Put `EMAIL#<h>/SEND#optin`; confirm: Get + TransactWriteItems | 2 writes; 1 read + 1 write transaction |
+//! | suppression (unsubscribe, bounce)      | `EMAIL#<h>/SUPPRESS`                             | 1 read / 1 write |
+//! | rate-limit window                      | Update `RATE#<h>/W#<minute>` ADD hits if below the limit | 1 write |
+//! | report counters                        | `STATS#JOB#<job>` and `STATS#ALL`, `DAY#<date>#<channel>#<source>` (applicants), `FUNNEL#<date>` (started, submitted, dropped) | written in the event's transaction |
 //!
-//! Nothing scans. Filters may return short pages; `next_cursor` is then still set and the client follows it.
+//! `<h>` is a keyed hash (HMAC) of the normalised email: people are found by email without the
+//! address sitting in any key. Nothing scans. Filters may return short pages; `next_cursor` is then
+//! still set and the client follows it.
 mod intake;
 mod jobs;
 mod prospects;
