@@ -40,6 +40,14 @@ impl AppState {
         Self { config: Arc::new(config), clock, aws, store, mailer, signer, own_hosts: Arc::new(own_hosts) }
     }
 
+    /// What a Lambda function builds once at start: logging, the typed config, the AWS clients.
+    pub async fn from_env() -> Result<Self, crate::config::ConfigError> {
+        crate::logging::init();
+        let config = Config::from_env()?;
+        let aws = Aws::load(&config).await;
+        Ok(Self::new(config, aws, Arc::new(crate::clock::SystemClock)))
+    }
+
     /// The keyed hash under which a person's email is stored and looked up.
     pub fn email_hash(&self, email: &crate::email::Email) -> String {
         self.signer.keyed_hash("email", &email.0)

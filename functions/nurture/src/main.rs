@@ -1,15 +1,11 @@
 //! Lambda entry point for EventBridge Scheduler: `{"task": …, "scheduled_time": …}`.
 use lambda_runtime::{service_fn, Error, LambdaEvent};
-use rapport::{api::AppState, aws::Aws, clock::SystemClock, Config};
+use rapport::api::AppState;
 use serde_json::Value;
-use std::sync::Arc;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    rapport::logging::init();
-    let config = Config::from_env()?;
-    let aws = Aws::load(&config).await;
-    let state = AppState::new(config, aws, Arc::new(SystemClock));
+    let state = AppState::from_env().await?;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let state = state.clone();
         async move {

@@ -1,6 +1,6 @@
 //! Intake: applications, candidates, drafts, and the counters reports read, written together.
 use super::tx::{Change, Item, Tx, TxError};
-use super::{n, s, store_error, Store};
+use super::{doc, key, n, s, store_error, to_doc, Store};
 use crate::application::{Application, Candidate};
 use crate::attribution::Attribution;
 use crate::clock::rfc3339;
@@ -11,20 +11,6 @@ use crate::job::Job;
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 use chrono::{DateTime, NaiveDate, Utc};
 use std::collections::HashMap;
-
-fn key(pk: String, sk: impl Into<String>) -> Item {
-    HashMap::from([("pk".to_string(), s(pk)), ("sk".to_string(), s(sk))])
-}
-
-fn doc<T: serde::de::DeserializeOwned>(item: &Item) -> Result<T, StoreError> {
-    let raw =
-        item.get("doc").and_then(|v| v.as_s().ok()).ok_or_else(|| StoreError::Corrupt("item without doc".into()))?;
-    serde_json::from_str(raw).map_err(|e| StoreError::Corrupt(e.to_string()))
-}
-
-fn to_doc<T: serde::Serialize>(v: &T) -> Result<AttributeValue, StoreError> {
-    serde_json::to_string(v).map(s).map_err(|e| StoreError::Corrupt(e.to_string()))
-}
 
 fn attr(item: &Item, name: &str) -> Option<String> {
     item.get(name).and_then(|v| v.as_s().ok()).cloned()
@@ -277,16 +263,7 @@ impl Store {
     }
 
     pub async fn get_application(&self, id: &ApplicationId) -> Result<Option<Application>, StoreError> {
-        let out = self
-            .db
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key(format!("APP#{id}"), "APP")))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(store_error)?;
-        out.item.as_ref().map(doc).transpose()
+        self.get(format!("APP#{id}"), "APP").await?.as_ref().map(doc).transpose()
     }
 
     /// Counts one job's applications (a query on the job's partition of GSI1, keys only).

@@ -70,17 +70,7 @@ impl Store {
     }
 
     pub async fn get_job(&self, id: &JobId) -> Result<Option<Job>, StoreError> {
-        let out = self
-            .db
-            .get_item()
-            .table_name(&self.table)
-            .key("pk", s(pk(id)))
-            .key("sk", s(SK))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(store_error)?;
-        out.item.as_ref().map(from_item).transpose()
+        self.get(pk(id), SK).await?.as_ref().map(from_item).transpose()
     }
 
     /// Replaces a job if nobody changed it since `expected_version` was read: one conditional write.

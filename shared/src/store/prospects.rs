@@ -1,17 +1,12 @@
 //! The CRM pool's records, keyed by the person's keyed email hash (one prospect per email), and the
 //! suppression list every send checks.
-use super::tx::{Change, Item, Tx, TxError};
-use super::{n, s, store_error, Store};
+use super::tx::{Change, Tx, TxError};
+use super::{key, n, s, store_error, Store};
 use crate::clock::rfc3339;
 use crate::error::StoreError;
 use crate::prospect::Subscription;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Duration, Utc};
-use std::collections::HashMap;
-
-fn key(pk: String, sk: &str) -> Item {
-    HashMap::from([("pk".to_string(), s(pk)), ("sk".to_string(), s(sk))])
-}
 
 fn json_attr<T: serde::Serialize>(v: &T) -> AttributeValue {
     s(serde_json::to_string(v).unwrap_or_default())
@@ -99,16 +94,9 @@ impl Store {
     /// The double opt-in's second step: pending interests become the prospect's, the consent is
     /// recorded, `subscriber` joins the origins. A repeated click changes nothing.
     pub async fn confirm_subscription(&self, email_hash: &str, now: DateTime<Utc>) -> Result<Confirmed, StoreError> {
-        let out = self
-            .db
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key(format!("EMAIL#{email_hash}"), "PROSPECT")))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(store_error)?;
-        let Some(item) = out.item else { return Ok(Confirmed::Unknown) };
+        let Some(item) = self.get(format!("EMAIL#{email_hash}"), "PROSPECT").await? else {
+            return Ok(Confirmed::Unknown);
+        };
         if !item.contains_key("pending_interests") {
             let active = item.get("status").and_then(|v| v.as_s().ok()).is_some_and(|s| s == "active");
             return Ok(if active { Confirmed::Already } else { Confirmed::Unknown });
@@ -158,23 +146,18 @@ impl Store {
     /// Suppresses the address (kept as its keyed hash only) and marks the prospect unsubscribed.
     /// Repeatable: the first time is kept.
     pub async fn unsubscribe(&self, email_hash: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
-        let mut tx = Tx::default();
-        tx.update(
-            "suppression",
-            &self.table,
-            Change {
-                key: key(format!("EMAIL#{email_hash}"), "SUPPRESS"),
-                expression: "SET reason = if_not_exists(reason, :unsubscribed), suppressed_at = if_not_exists(suppressed_at, :now)"
-                    .into(),
-                names: &[],
-                values: vec![(":unsubscribed", s("unsubscribed")), (":now", s(rfc3339(now)))],
-                condition: None,
-            },
-        );
-        tx.commit(self).await.map_err(|e| match e {
-            TxError::Store(e) => e,
-            other => StoreError::Unavailable(format!("{other:?}")),
-        })?;
+        self.db
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(format!("EMAIL#{email_hash}"), "SUPPRESS")))
+            .update_expression(
+                "SET reason = if_not_exists(reason, :unsubscribed), suppressed_at = if_not_exists(suppressed_at, :now)",
+            )
+            .expression_attribute_values(":unsubscribed", s("unsubscribed"))
+            .expression_attribute_values(":now", s(rfc3339(now)))
+            .send()
+            .await
+            .map_err(store_error)?;
         // The prospect record, when there is one, shows the status too.
         let res = self
             .db
@@ -197,16 +180,8 @@ impl Store {
 
     /// Why an address must not be mailed, if it must not.
     pub async fn suppression(&self, email_hash: &str) -> Result<Option<String>, StoreError> {
-        let out = self
-            .db
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key(format!("EMAIL#{email_hash}"), "SUPPRESS")))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(store_error)?;
-        Ok(out.item.and_then(|i| i.get("reason").and_then(|r| r.as_s().ok()).cloned()))
+        let item = self.get(format!("EMAIL#{email_hash}"), "SUPPRESS").await?;
+        Ok(item.and_then(|i| i.get("reason").and_then(|r| r.as_s().ok()).cloned()))
     }
 }
 
@@ -218,7 +193,7 @@ impl Store {
             .db
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(key(format!("RATE#{who}"), &format!("W#{}", window_start.timestamp()))))
+            .set_key(Some(key(format!("RATE#{who}"), format!("W#{}", window_start.timestamp()))))
             .update_expression("ADD hits :one SET #ttl = :ttl")
             .condition_expression("attribute_not_exists(hits) OR hits < :limit")
             .expression_attribute_names("#ttl", "ttl")
