@@ -91,3 +91,213 @@ mod tests {
         assert!(check_stages(&[]).is_err());
     }
 }
+
+crate::choice!(
+    /// Who ended the process.
+    ReasonCategory { RejectedByOrg = "rejected_by_org", RejectedByCandidate = "rejected_by_candidate", Other = "other" }
+);
+
+/// Exit reason codes per category, modelled on what Greenhouse, Lever and Ashby ship by default.
+pub const REASON_CODES: &[(ReasonCategory, &[&str])] = &[
+    (
+        ReasonCategory::RejectedByOrg,
+        &[
+            "lacking_qualifications",
+            "preferred_another_candidate",
+            "not_a_fit",
+            "duplicate",
+            "spam",
+            "position_closed",
+            "other",
+        ],
+    ),
+    (
+        ReasonCategory::RejectedByCandidate,
+        &["accepted_other_offer", "compensation", "timing", "not_interested", "unresponsive", "other"],
+    ),
+    (ReasonCategory::Other, &["other"]),
+];
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExitReason {
+    pub category: ReasonCategory,
+    pub code: String,
+    pub note: Option<String>,
+}
+
+/// One move through the pipeline.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryEntry {
+    pub from: String,
+    pub to: String,
+    pub at: chrono::DateTime<chrono::Utc>,
+    pub by: String,
+    pub reason: Option<ExitReason>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TransitionError {
+    #[error("{0} is not a stage of this job")]
+    UnknownStage(String),
+    #[error("the application is already in that stage")]
+    SameStage,
+    #[error("a hired application cannot move")]
+    OutOfHired,
+    #[error("rejected and withdrawn need a reason")]
+    ReasonRequired,
+    #[error("only rejected and withdrawn take a reason")]
+    ReasonNotAllowed,
+    #[error("{0}")]
+    BadReason(String),
+}
+
+/// Where an application may go from `current`, and the history entry that records it. Pure: the
+/// store writes the result conditionally on the version it read.
+pub fn transition(
+    stages: &[Stage],
+    current: &str,
+    to: &str,
+    reason: Option<ExitReason>,
+    by: &str,
+    at: chrono::DateTime<chrono::Utc>,
+) -> Result<HistoryEntry, TransitionError> {
+    let is_exit = EXITS.contains(&to);
+    if !is_exit && !stages.iter().any(|s| s.id == to) {
+        return Err(TransitionError::UnknownStage(to.to_string()));
+    }
+    if current == to {
+        return Err(TransitionError::SameStage);
+    }
+    if stages.iter().any(|s| s.id == current && s.kind == StageKind::Hired) {
+        return Err(TransitionError::OutOfHired);
+    }
+    match (&reason, is_exit) {
+        (None, true) => return Err(TransitionError::ReasonRequired),
+        (Some(_), false) => return Err(TransitionError::ReasonNotAllowed),
+        (Some(r), true) => {
+            let allowed = match to {
+                "rejected" => [ReasonCategory::RejectedByOrg, ReasonCategory::Other],
+                _ => [ReasonCategory::RejectedByCandidate, ReasonCategory::Other],
+            };
+            if !allowed.contains(&r.category) {
+                return Err(TransitionError::BadReason(format!("{to} takes a reason of category {} or other", allowed[0])));
+            }
+            let codes = REASON_CODES.iter().find(|(c, _)| *c == r.category).map(|(_, codes)| *codes).unwrap_or(&[]);
+            if !codes.contains(&r.code.as_str()) {
+                return Err(TransitionError::BadReason(format!("code must be one of: {}", codes.join(", "))));
+            }
+        }
+        (None, false) => {}
+    }
+    Ok(HistoryEntry { from: current.to_string(), to: to.to_string(), at, by: by.to_string(), reason })
+}
+
+/// The further of two stages along the job's list (exits never count as progress).
+pub fn furthest<'a>(stages: &[Stage], a: &'a str, b: &'a str) -> &'a str {
+    let pos = |id: &str| stages.iter().position(|s| s.id == id);
+    match (pos(a), pos(b)) {
+        (Some(x), Some(y)) if y > x => b,
+        (None, Some(_)) => b,
+        _ => a,
+    }
+}
+
+/// `active`, `hired`, `rejected` or `withdrawn`.
+pub fn status_of(stages: &[Stage], stage: &str) -> &'static str {
+    match stage {
+        "rejected" => "rejected",
+        "withdrawn" => "withdrawn",
+        s if stages.iter().any(|x| x.id == s && x.kind == StageKind::Hired) => "hired",
+        _ => "active",
+    }
+}
+
+#[cfg(test)]
+mod machine_tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn now() -> chrono::DateTime<chrono::Utc> {
+        chrono::Utc::now()
+    }
+
+    fn reason(category: ReasonCategory, code: &str) -> Option<ExitReason> {
+        Some(ExitReason { category, code: code.into(), note: None })
+    }
+
+    #[test]
+    fn the_rules() {
+        let s = default_stages();
+        assert!(transition(&s, "applied", "screen", None, "u", now()).is_ok());
+        assert!(transition(&s, "applied", "offer", None, "u", now()).is_ok(), "stages may be skipped");
+        assert!(transition(&s, "offer", "screen", None, "u", now()).is_ok(), "and moved back");
+        assert_eq!(transition(&s, "applied", "applied", None, "u", now()), Err(TransitionError::SameStage));
+        assert_eq!(transition(&s, "applied", "nope", None, "u", now()), Err(TransitionError::UnknownStage("nope".into())));
+        assert_eq!(transition(&s, "hired", "offer", None, "u", now()), Err(TransitionError::OutOfHired));
+        assert_eq!(transition(&s, "hired", "rejected", reason(ReasonCategory::Other, "other"), "u", now()), Err(TransitionError::OutOfHired));
+        assert_eq!(transition(&s, "screen", "rejected", None, "u", now()), Err(TransitionError::ReasonRequired));
+        assert_eq!(
+            transition(&s, "screen", "offer", reason(ReasonCategory::Other, "other"), "u", now()),
+            Err(TransitionError::ReasonNotAllowed)
+        );
+        assert!(transition(&s, "screen", "rejected", reason(ReasonCategory::RejectedByOrg, "not_a_fit"), "u", now()).is_ok());
+        assert!(matches!(
+            transition(&s, "screen", "rejected", reason(ReasonCategory::RejectedByCandidate, "timing"), "u", now()),
+            Err(TransitionError::BadReason(_))
+        ));
+        assert!(matches!(
+            transition(&s, "screen", "withdrawn", reason(ReasonCategory::RejectedByCandidate, "bored"), "u", now()),
+            Err(TransitionError::BadReason(_))
+        ));
+        assert!(transition(&s, "screen", "withdrawn", reason(ReasonCategory::RejectedByCandidate, "compensation"), "u", now()).is_ok());
+        assert!(transition(&s, "rejected", "screen", None, "u", now()).is_ok(), "an exit can be undone");
+        assert_eq!(furthest(&s, "interview", "screen"), "interview");
+        assert_eq!(furthest(&s, "screen", "offer"), "offer");
+        assert_eq!(furthest(&s, "offer", "rejected"), "offer");
+        assert_eq!(status_of(&s, "hired"), "hired");
+        assert_eq!(status_of(&s, "screen"), "active");
+    }
+
+    fn attempt() -> impl Strategy<Value = (String, Option<ExitReason>)> {
+        let targets = prop_oneof![
+            Just("applied"), Just("screen"), Just("interview"), Just("offer"), Just("hired"), Just("rejected"),
+            Just("withdrawn"), Just("bogus")
+        ];
+        let reasons = prop_oneof![
+            Just(None),
+            Just(reason(ReasonCategory::RejectedByOrg, "not_a_fit")),
+            Just(reason(ReasonCategory::RejectedByCandidate, "timing")),
+            Just(reason(ReasonCategory::Other, "other")),
+        ];
+        (targets, reasons).prop_map(|(t, r)| (t.to_string(), r))
+    }
+
+    proptest! {
+        /// Any sequence of accepted transitions leaves a history that replays to the current stage
+        /// and version, never leaves hired, and never records a move to the same stage.
+        #[test]
+        fn history_replays_to_the_current_stage(attempts in proptest::collection::vec(attempt(), 0..40)) {
+            let stages = default_stages();
+            let (mut current, mut version, mut history) = ("applied".to_string(), 1u64, Vec::<HistoryEntry>::new());
+            let mut best = "applied".to_string();
+            for (to, reason) in attempts {
+                if let Ok(entry) = transition(&stages, &current, &to, reason, "u", now()) {
+                    best = furthest(&stages, &best, &entry.to).to_string();
+                    current = entry.to.clone();
+                    history.push(entry);
+                    version += 1;
+                }
+            }
+            let mut replay = "applied".to_string();
+            for e in &history {
+                prop_assert_eq!(&e.from, &replay);
+                prop_assert_ne!(&e.from, &e.to);
+                prop_assert!(status_of(&stages, &e.from) != "hired");
+                replay = e.to.clone();
+            }
+            prop_assert_eq!(replay, current);
+            prop_assert_eq!(version, 1 + history.len() as u64);
+            prop_assert!(stages.iter().any(|s| s.id == best));
+        }
+    }
+}
