@@ -221,6 +221,21 @@ pub struct Application {
     pub draft_id: Option<DraftId>,
     pub created_at: DateTime<Utc>,
     pub version: u64,
+    /// Every move through the pipeline, oldest first; replays to `stage`.
+    #[serde(default)]
+    pub history: Vec<crate::stage::HistoryEntry>,
+    /// The furthest stage reached (exits do not count), kept for silver medalists.
+    #[serde(default)]
+    pub furthest_stage: String,
+    #[serde(default)]
+    pub tags: Vec<String>,
+}
+
+impl Application {
+    /// When the application entered its current stage.
+    pub fn entered_stage_at(&self) -> DateTime<Utc> {
+        self.history.last().map(|h| h.at).unwrap_or(self.created_at)
+    }
 }
 
 #[cfg(test)]

@@ -99,6 +99,8 @@ fn templates() -> &'static minijinja::Environment<'static> {
             ("confirmation.html", include_str!("../templates/confirmation.html")),
             ("optin.txt", include_str!("../templates/optin.txt")),
             ("optin.html", include_str!("../templates/optin.html")),
+            ("consent_request.txt", include_str!("../templates/consent_request.txt")),
+            ("consent_request.html", include_str!("../templates/consent_request.html")),
         ] {
             env.add_template(name, src).expect("templates compile");
         }

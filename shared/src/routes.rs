@@ -26,6 +26,10 @@ const fn jobs(method: &'static str, path: &'static str) -> Route {
     Route { function: "jobs", method, path }
 }
 
+const fn pipeline(method: &'static str, path: &'static str) -> Route {
+    Route { function: "pipeline", method, path }
+}
+
 const fn intake(method: &'static str, path: &'static str) -> Route {
     Route { function: "intake", method, path }
 }
@@ -39,6 +43,9 @@ pub const ROUTES: &[Route] = &[
     jobs("POST", "/api/jobs/{id}/close"),
     jobs("GET", "/careers/jobs"),
     jobs("GET", "/careers/jobs/{id}"),
+    pipeline("GET", "/api/jobs/{id}/applications"),
+    pipeline("GET", "/api/applications/{id}"),
+    pipeline("POST", "/api/applications/{id}/transitions"),
     intake("POST", "/careers/uploads"),
     intake("POST", "/careers/jobs/{id}/applications"),
     intake("POST", "/careers/jobs/{id}/drafts"),

@@ -180,7 +180,10 @@ pub fn transition(
                 _ => [ReasonCategory::RejectedByCandidate, ReasonCategory::Other],
             };
             if !allowed.contains(&r.category) {
-                return Err(TransitionError::BadReason(format!("{to} takes a reason of category {} or other", allowed[0])));
+                return Err(TransitionError::BadReason(format!(
+                    "{to} takes a reason of category {} or other",
+                    allowed[0]
+                )));
             }
             let codes = REASON_CODES.iter().find(|(c, _)| *c == r.category).map(|(_, codes)| *codes).unwrap_or(&[]);
             if !codes.contains(&r.code.as_str()) {
@@ -232,15 +235,22 @@ mod machine_tests {
         assert!(transition(&s, "applied", "offer", None, "u", now()).is_ok(), "stages may be skipped");
         assert!(transition(&s, "offer", "screen", None, "u", now()).is_ok(), "and moved back");
         assert_eq!(transition(&s, "applied", "applied", None, "u", now()), Err(TransitionError::SameStage));
-        assert_eq!(transition(&s, "applied", "nope", None, "u", now()), Err(TransitionError::UnknownStage("nope".into())));
+        assert_eq!(
+            transition(&s, "applied", "nope", None, "u", now()),
+            Err(TransitionError::UnknownStage("nope".into()))
+        );
         assert_eq!(transition(&s, "hired", "offer", None, "u", now()), Err(TransitionError::OutOfHired));
-        assert_eq!(transition(&s, "hired", "rejected", reason(ReasonCategory::Other, "other"), "u", now()), Err(TransitionError::OutOfHired));
+        assert_eq!(
+            transition(&s, "hired", "rejected", reason(ReasonCategory::Other, "other"), "u", now()),
+            Err(TransitionError::OutOfHired)
+        );
         assert_eq!(transition(&s, "screen", "rejected", None, "u", now()), Err(TransitionError::ReasonRequired));
         assert_eq!(
             transition(&s, "screen", "offer", reason(ReasonCategory::Other, "other"), "u", now()),
             Err(TransitionError::ReasonNotAllowed)
         );
-        assert!(transition(&s, "screen", "rejected", reason(ReasonCategory::RejectedByOrg, "not_a_fit"), "u", now()).is_ok());
+        assert!(transition(&s, "screen", "rejected", reason(ReasonCategory::RejectedByOrg, "not_a_fit"), "u", now())
+            .is_ok());
         assert!(matches!(
             transition(&s, "screen", "rejected", reason(ReasonCategory::RejectedByCandidate, "timing"), "u", now()),
             Err(TransitionError::BadReason(_))
@@ -249,7 +259,15 @@ mod machine_tests {
             transition(&s, "screen", "withdrawn", reason(ReasonCategory::RejectedByCandidate, "bored"), "u", now()),
             Err(TransitionError::BadReason(_))
         ));
-        assert!(transition(&s, "screen", "withdrawn", reason(ReasonCategory::RejectedByCandidate, "compensation"), "u", now()).is_ok());
+        assert!(transition(
+            &s,
+            "screen",
+            "withdrawn",
+            reason(ReasonCategory::RejectedByCandidate, "compensation"),
+            "u",
+            now()
+        )
+        .is_ok());
         assert!(transition(&s, "rejected", "screen", None, "u", now()).is_ok(), "an exit can be undone");
         assert_eq!(furthest(&s, "interview", "screen"), "interview");
         assert_eq!(furthest(&s, "screen", "offer"), "offer");
@@ -260,8 +278,14 @@ mod machine_tests {
 
     fn attempt() -> impl Strategy<Value = (String, Option<ExitReason>)> {
         let targets = prop_oneof![
-            Just("applied"), Just("screen"), Just("interview"), Just("offer"), Just("hired"), Just("rejected"),
-            Just("withdrawn"), Just("bogus")
+            Just("applied"),
+            Just("screen"),
+            Just("interview"),
+            Just("offer"),
+            Just("hired"),
+            Just("rejected"),
+            Just("withdrawn"),
+            Just("bogus")
         ];
         let reasons = prop_oneof![
             Just(None),

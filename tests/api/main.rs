@@ -8,4 +8,5 @@ mod contract;
 mod gateway;
 mod intake;
 mod jobs;
+mod pipeline;
 mod pool;

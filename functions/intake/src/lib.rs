@@ -270,6 +270,9 @@ async fn apply(
             draft_id: draft.as_ref().map(|d| d.id),
             created_at: now,
             version: 1,
+            history: vec![],
+            furthest_stage: job.spec.stages.first().map(|s| s.id.clone()).unwrap_or_else(|| "applied".into()),
+            tags: vec![],
         };
         let fp = fingerprint.as_str();
         let created = st

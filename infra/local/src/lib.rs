@@ -55,7 +55,11 @@ pub struct Stack {
 
 /// Each function's router, by the name the route table and the template use.
 pub fn functions(state: &AppState) -> HashMap<&'static str, Router> {
-    HashMap::from([("jobs", rapport_jobs::router(state.clone())), ("intake", rapport_intake::router(state.clone()))])
+    HashMap::from([
+        ("jobs", rapport_jobs::router(state.clone())),
+        ("intake", rapport_intake::router(state.clone())),
+        ("pipeline", rapport_pipeline::router(state.clone())),
+    ])
 }
 
 /// The AWS SDK pointed at the emulator, with the same timeouts and retries as in Lambda.

@@ -53,15 +53,38 @@ fn day_key(day: NaiveDate) -> String {
     day.format("%Y-%m-%d").to_string()
 }
 
+/// An application's item: the document, the keys of its two lists, and what list filters read.
+pub(super) fn application_item(app: &Application) -> Result<Item, StoreError> {
+    let mut item = key(format!("APP#{}", app.id), "APP");
+    item.insert("doc".into(), to_doc(app)?);
+    item.insert("gsi1pk".into(), s(format!("JOBAPPS#{}", app.job_id)));
+    item.insert("gsi1sk".into(), s(app.id.to_string()));
+    item.insert("gsi2pk".into(), s(format!("CANDAPPS#{}", app.candidate_id)));
+    item.insert("gsi2sk".into(), s(app.id.to_string()));
+    item.insert("version".into(), n(app.version));
+    item.insert("stage".into(), s(&app.stage));
+    item.insert("status".into(), s(&app.status));
+    Ok(item)
+}
+
+/// A hire, counted on the same per-day, channel and source items as applicants.
+pub(super) fn count_hire(tx: &mut Tx, table: &str, job: &JobId, day: NaiveDate, a: &Attribution) {
+    count_on_source_items(tx, table, job, day, a, "hires");
+}
+
 /// Counter items: `STATS#JOB#<job>` and `STATS#ALL`, one item per day, channel and source.
 fn count_applicant(tx: &mut Tx, table: &str, job: &JobId, day: NaiveDate, a: &Attribution) {
+    count_on_source_items(tx, table, job, day, a, "applicants");
+}
+
+fn count_on_source_items(tx: &mut Tx, table: &str, job: &JobId, day: NaiveDate, a: &Attribution, field: &str) {
     for pk in [format!("STATS#JOB#{job}"), "STATS#ALL".to_string()] {
         tx.update(
             "counter",
             table,
             Change {
                 key: key(pk, format!("DAY#{}#{}#{}", day_key(day), a.channel, a.source)),
-                expression: "ADD applicants :one SET #day = :day, channel = :ch, #source = :src".into(),
+                expression: format!("ADD {field} :one SET #day = :day, channel = :ch, #source = :src"),
                 names: &[("#day", "day"), ("#source", "source")],
                 values: vec![
                     (":one", n(1)),
@@ -135,7 +158,7 @@ impl Store {
         Ok(out)
     }
 
-    async fn batch_get(&self, keys: Vec<Item>) -> Result<Vec<Item>, StoreError> {
+    pub(super) async fn batch_get(&self, keys: Vec<Item>) -> Result<Vec<Item>, StoreError> {
         let mut pending = Some(
             KeysAndAttributes::builder()
                 .set_keys(Some(keys))
@@ -185,14 +208,7 @@ impl Store {
         ids(&mut applied);
         tx.put("applied", t, applied, Some("attribute_not_exists(pk)"));
 
-        let mut item = key(format!("APP#{}", app.id), "APP");
-        item.insert("doc".into(), to_doc(app).map_err(store)?);
-        item.insert("gsi1pk".into(), s(format!("JOBAPPS#{}", app.job_id)));
-        item.insert("gsi1sk".into(), s(app.id.to_string()));
-        item.insert("gsi2pk".into(), s(format!("CANDAPPS#{}", app.candidate_id)));
-        item.insert("gsi2sk".into(), s(app.id.to_string()));
-        item.insert("version".into(), n(app.version));
-        tx.put("application", t, item, Some("attribute_not_exists(pk)"));
+        tx.put("application", t, application_item(app).map_err(store)?, Some("attribute_not_exists(pk)"));
 
         // The confirmation email is claimed here, so only the request that created the application sends it.
         let mut claim = key(format!("APP#{}", app.id), "SEND#confirmation");

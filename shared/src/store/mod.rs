@@ -29,12 +29,14 @@
 //! still set and the client follows it.
 mod intake;
 mod jobs;
+mod pipeline;
 mod prospects;
 pub mod schema;
 pub mod tx;
 
 pub use intake::{ApplicationLookup, NewApplication, NotCreated};
 pub use jobs::JobFilter;
+pub use pipeline::{time_bucket, ApplicationContext, KeepInTouch, TIME_BUCKET_GROWTH};
 pub use prospects::Confirmed;
 
 use crate::clock::SharedClock;

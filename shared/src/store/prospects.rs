@@ -8,10 +8,6 @@ use crate::prospect::Subscription;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Duration, Utc};
 
-fn json_attr<T: serde::Serialize>(v: &T) -> AttributeValue {
-    s(serde_json::to_string(v).unwrap_or_default())
-}
-
 #[derive(Debug, PartialEq, Eq)]
 pub enum Confirmed {
     /// Now in the pool.
@@ -22,6 +18,17 @@ pub enum Confirmed {
     Unknown,
     /// The address bounced or complained: it is never mailed again.
     Suppressed,
+}
+
+/// A sign-up waiting for its confirmation.
+struct Pending<'a> {
+    email: &'a str,
+    first_name: Option<&'a str>,
+    last_name: Option<&'a str>,
+    interests: String,
+    credentials: String,
+    origin: &'static str,
+    silver_medal: Option<String>,
 }
 
 /// At most one opt-in email an hour per address, so the form cannot be used to flood someone.
@@ -36,36 +43,72 @@ impl Store {
         sub: &Subscription,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        let mut names = vec![];
+        let pending = Pending {
+            email: &sub.email.0,
+            first_name: sub.first_name.as_deref(),
+            last_name: sub.last_name.as_deref(),
+            interests: serde_json::to_string(&sub.interests).unwrap_or_default(),
+            credentials: serde_json::to_string(&sub.credentials).unwrap_or_default(),
+            origin: "subscriber",
+            silver_medal: None,
+        };
+        self.set_pending(email_hash, pending, now).await
+    }
+
+    /// A silver medalist without talent-pool consent: pending until they confirm the one email that
+    /// asks. `Ok(true)`: send it now.
+    pub async fn request_consent(
+        &self,
+        email_hash: &str,
+        c: &crate::application::Candidate,
+        silver_medal: &serde_json::Value,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let pending = Pending {
+            email: &c.email.0,
+            first_name: Some(&c.first_name),
+            last_name: Some(&c.last_name),
+            interests: serde_json::to_string(&crate::prospect::Interests::default()).unwrap_or_default(),
+            credentials: serde_json::to_string(&c.credentials).unwrap_or_default(),
+            origin: "silver_medalist",
+            silver_medal: Some(silver_medal.to_string()),
+        };
+        self.set_pending(email_hash, pending, now).await
+    }
+
+    async fn set_pending(&self, email_hash: &str, p: Pending<'_>, now: DateTime<Utc>) -> Result<bool, StoreError> {
         let mut values: Vec<(&str, AttributeValue)> = vec![
-            (":email", s(&sub.email.0)),
+            (":email", s(p.email)),
             (":now", s(rfc3339(now))),
             (":pending", s("pending_consent")),
-            (":interests", json_attr(&sub.interests)),
-            (":credentials", json_attr(&sub.credentials)),
+            (":interests", s(p.interests)),
+            (":credentials", s(p.credentials)),
+            (":origin", s(p.origin)),
         ];
         let mut expression = String::from(
             "SET email = :email, created_at = if_not_exists(created_at, :now), updated_at = :now, \
-             #status = if_not_exists(#status, :pending), pending_interests = :interests, pending_credentials = :credentials",
+             #status = if_not_exists(#status, :pending), pending_interests = :interests, \
+             pending_credentials = :credentials, pending_origin = :origin",
         );
-        names.push(("#status", "status"));
-        if let Some(f) = &sub.first_name {
+        if let Some(f) = p.first_name {
             expression.push_str(", first_name = :first");
             values.push((":first", s(f)));
         }
-        if let Some(l) = &sub.last_name {
+        if let Some(l) = p.last_name {
             expression.push_str(", last_name = :last");
             values.push((":last", s(l)));
+        }
+        if let Some(m) = p.silver_medal {
+            expression.push_str(", pending_silver_medal = :silver");
+            values.push((":silver", s(m)));
         }
         let mut req = self
             .db
             .update_item()
             .table_name(&self.table)
             .set_key(Some(key(format!("EMAIL#{email_hash}"), "PROSPECT")))
-            .update_expression(expression);
-        for (ph, name) in names {
-            req = req.expression_attribute_names(ph, name);
-        }
+            .update_expression(expression)
+            .expression_attribute_names("#status", "status");
         for (ph, v) in values {
             req = req.expression_attribute_values(ph, v);
         }
@@ -101,6 +144,9 @@ impl Store {
             let active = item.get("status").and_then(|v| v.as_s().ok()).is_some_and(|s| s == "active");
             return Ok(if active { Confirmed::Already } else { Confirmed::Unknown });
         }
+        let origin =
+            item.get("pending_origin").and_then(|v| v.as_s().ok()).cloned().unwrap_or_else(|| "subscriber".into());
+        let silver = item.contains_key("pending_silver_medal");
         let consent = serde_json::json!({"given": true, "at": rfc3339(now), "text_version": crate::application::CONSENT_TEXT_VERSION,
                                          "method": "confirmation_link"});
         let mut tx = Tx::default();
@@ -109,16 +155,19 @@ impl Store {
             &self.table,
             Change {
                 key: key(format!("EMAIL#{email_hash}"), "PROSPECT"),
-                expression: "SET #status = :active, interests = pending_interests, credentials = pending_credentials, \
-                             talent_pool_consent = :consent, updated_at = :now \
-                             REMOVE pending_interests, pending_credentials ADD origins :origin"
-                    .into(),
+                expression: format!(
+                    "SET #status = :active, interests = pending_interests, credentials = pending_credentials, \
+                     talent_pool_consent = :consent, updated_at = :now{} \
+                     REMOVE pending_interests, pending_credentials, pending_origin{} ADD origins :origin",
+                    if silver { ", silver_medal = pending_silver_medal" } else { "" },
+                    if silver { ", pending_silver_medal" } else { "" },
+                ),
                 names: &[("#status", "status")],
                 values: vec![
                     (":active", s("active")),
                     (":consent", s(consent.to_string())),
                     (":now", s(rfc3339(now))),
-                    (":origin", AttributeValue::Ss(vec!["subscriber".into()])),
+                    (":origin", AttributeValue::Ss(vec![origin])),
                 ],
                 condition: Some("attribute_exists(pending_interests)"),
             },

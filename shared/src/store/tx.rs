@@ -32,10 +32,25 @@ pub struct Change<'a> {
 
 impl Tx {
     pub fn put(&mut self, label: &'static str, table: &str, item: Item, condition: Option<&str>) {
-        let put = Put::builder()
+        self.put_if(label, table, item, condition, vec![]);
+    }
+
+    /// A put whose condition compares with values (`version = :v`).
+    pub fn put_if(
+        &mut self,
+        label: &'static str,
+        table: &str,
+        item: Item,
+        condition: Option<&str>,
+        values: Vec<(&str, AttributeValue)>,
+    ) {
+        let mut put = Put::builder()
             .table_name(table)
             .set_item(Some(item))
             .set_condition_expression(condition.map(str::to_string));
+        for (ph, v) in values {
+            put = put.expression_attribute_values(ph, v);
+        }
         self.items.push(TransactWriteItem::builder().put(put.build().expect("table and item are set")).build());
         self.labels.push(label);
     }

@@ -1,0 +1,182 @@
+//! Applicant tracking: reading applications with what hangs off them, and moving them through
+//! stages in one conditional write transaction with the report counters.
+use super::intake::{application_item, count_hire};
+use super::tx::{Change, Tx, TxError};
+use super::{doc, key, n, s, store_error, Page, PageRequest, Store};
+use crate::application::{Application, Candidate};
+use crate::clock::rfc3339;
+use crate::error::{ApiError, StoreError};
+use crate::ids::{ApplicationId, JobId};
+use crate::job::Job;
+use aws_sdk_dynamodb::types::AttributeValue;
+use chrono::{DateTime, Utc};
+
+/// Buckets of the time-in-stage histogram grow by 5%, so a median read from it is within 5%.
+pub const TIME_BUCKET_GROWTH: f64 = 1.05;
+
+pub fn time_bucket(seconds: i64) -> u32 {
+    ((seconds.max(1) as f64).ln() / TIME_BUCKET_GROWTH.ln()).ceil() as u32
+}
+
+/// An application with its job and candidate.
+pub struct ApplicationContext {
+    pub application: Application,
+    pub job: Job,
+    pub candidate: Candidate,
+}
+
+/// A silver medalist who consented to the talent pool: added in the same transaction as the exit.
+pub struct KeepInTouch<'a> {
+    pub email_hash: &'a str,
+    pub candidate: &'a Candidate,
+    pub record: serde_json::Value,
+}
+
+impl Store {
+    /// The application (one read), then its job and candidate (one batch read).
+    pub async fn application_context(&self, id: &ApplicationId) -> Result<Option<ApplicationContext>, StoreError> {
+        let Some(item) = self.get(format!("APP#{id}"), "APP").await? else { return Ok(None) };
+        let application: Application = doc(&item)?;
+        let items = self
+            .batch_get(vec![
+                key(format!("JOB#{}", application.job_id), "JOB"),
+                key(format!("CAND#{}", application.candidate_id), "CAND"),
+            ])
+            .await?;
+        let (mut job, mut candidate) = (None, None);
+        for item in &items {
+            match item.get("sk").and_then(|v| v.as_s().ok()).map(String::as_str) {
+                Some("JOB") => job = Some(doc::<Job>(item)?),
+                Some("CAND") => candidate = Some(doc::<Candidate>(item)?),
+                _ => {}
+            }
+        }
+        match (job, candidate) {
+            (Some(job), Some(candidate)) => Ok(Some(ApplicationContext { application, job, candidate })),
+            _ => Err(StoreError::Corrupt(format!("application {id} without its job or candidate"))),
+        }
+    }
+
+    /// Writes a moved application if its version is still `expected`, with the stage, hire and
+    /// time-in-stage counters and, for a consenting silver medalist, the prospect: one transaction.
+    pub async fn move_application(
+        &self,
+        moved: &Application,
+        expected: u64,
+        left_stage: &str,
+        seconds_in_stage: i64,
+        hired: bool,
+        keep: Option<KeepInTouch<'_>>,
+    ) -> Result<(), StoreError> {
+        let t = &self.table;
+        let mut tx = Tx::default();
+        tx.put_if("application", t, application_item(moved)?, Some("version = :v"), vec![(":v", n(expected))]);
+        let now: DateTime<Utc> = moved.history.last().map(|h| h.at).unwrap_or(moved.created_at);
+        let day = now.date_naive().format("%Y-%m-%d").to_string();
+        let a = &moved.attribution;
+        tx.update(
+            "entered",
+            t,
+            Change {
+                key: key(
+                    format!("STATS#JOB#{}", moved.job_id),
+                    format!("STAGE#{}#{day}#{}#{}", moved.stage, a.channel, a.source),
+                ),
+                expression: "ADD entered :one SET #stage = :stage, #day = :day, channel = :ch, #source = :src".into(),
+                names: &[("#stage", "stage"), ("#day", "day"), ("#source", "source")],
+                values: vec![
+                    (":one", n(1)),
+                    (":stage", s(&moved.stage)),
+                    (":day", s(&day)),
+                    (":ch", s(a.channel.as_str())),
+                    (":src", s(&a.source)),
+                ],
+                condition: None,
+            },
+        );
+        let bucket = format!("b{}", time_bucket(seconds_in_stage));
+        tx.update(
+            "time_in_stage",
+            t,
+            Change {
+                key: key(format!("STATS#JOB#{}", moved.job_id), format!("TIS#{left_stage}")),
+                expression: "ADD samples :one, seconds :secs, #bucket :one SET #stage = :stage".into(),
+                names: &[("#bucket", bucket.as_str()), ("#stage", "stage")],
+                values: vec![(":one", n(1)), (":secs", n(seconds_in_stage.max(0))), (":stage", s(left_stage))],
+                condition: None,
+            },
+        );
+        if hired {
+            count_hire(&mut tx, t, &moved.job_id, now.date_naive(), a);
+        }
+        if let Some(k) = keep {
+            let c = k.candidate;
+            tx.update(
+                "prospect",
+                t,
+                Change {
+                    key: key(format!("EMAIL#{}", k.email_hash), "PROSPECT"),
+                    expression: "SET email = :email, first_name = if_not_exists(first_name, :first), \
+                                 last_name = if_not_exists(last_name, :last), created_at = if_not_exists(created_at, :now), \
+                                 #status = if_not_exists(#status, :active), updated_at = :now, silver_medal = :record, \
+                                 candidate_id = :cid ADD origins :origin"
+                        .into(),
+                    names: &[("#status", "status")],
+                    values: vec![
+                        (":email", s(&c.email.0)),
+                        (":first", s(&c.first_name)),
+                        (":last", s(&c.last_name)),
+                        (":now", s(rfc3339(now))),
+                        (":active", s("active")),
+                        (":record", s(k.record.to_string())),
+                        (":cid", s(c.id.to_string())),
+                        (":origin", AttributeValue::Ss(vec!["silver_medalist".into()])),
+                    ],
+                    condition: None,
+                },
+            );
+        }
+        match tx.commit(self).await {
+            Ok(()) => Ok(()),
+            Err(TxError::Failed(labels)) if labels.contains(&"application") => Err(StoreError::ConditionFailed),
+            Err(TxError::Failed(_)) | Err(TxError::Conflict) => Err(StoreError::ConditionFailed),
+            Err(TxError::Store(e)) => Err(e),
+        }
+    }
+
+    /// A job's applications, newest first, optionally by stage or status: one query a page.
+    pub async fn list_applications(
+        &self,
+        job: &JobId,
+        stage: Option<&str>,
+        status: Option<&str>,
+        page: &PageRequest,
+    ) -> Result<Page<Application>, ApiError> {
+        let scope = format!("apps|{job}|{stage:?}|{status:?}");
+        let mut req = self
+            .db
+            .query()
+            .table_name(&self.table)
+            .index_name("GSI1")
+            .key_condition_expression("gsi1pk = :pk")
+            .expression_attribute_values(":pk", s(format!("JOBAPPS#{job}")))
+            .scan_index_forward(false)
+            .limit(page.limit)
+            .set_exclusive_start_key(self.start_key(&scope, page)?);
+        let mut filters = vec![];
+        if let Some(st) = stage {
+            filters.push("#stage = :stage");
+            req = req.expression_attribute_names("#stage", "stage").expression_attribute_values(":stage", s(st));
+        }
+        if let Some(st) = status {
+            filters.push("#status = :status");
+            req = req.expression_attribute_names("#status", "status").expression_attribute_values(":status", s(st));
+        }
+        if !filters.is_empty() {
+            req = req.filter_expression(filters.join(" AND "));
+        }
+        let out = req.send().await.map_err(store_error)?;
+        let items = out.items().iter().map(doc).collect::<Result<Vec<Application>, _>>()?;
+        Ok(Page { items, next_cursor: self.next_cursor(&scope, out.last_evaluated_key.as_ref()) })
+    }
+}
