@@ -55,6 +55,10 @@ id_type!(
     /// An application someone started on the career site.
     DraftId
 );
+id_type!(
+    /// An interview of an application.
+    InterviewId
+);
 
 #[cfg(test)]
 mod tests {

@@ -19,6 +19,7 @@ pub mod email;
 pub mod error;
 pub mod feed;
 pub mod ids;
+pub mod interview;
 pub mod job;
 pub mod logging;
 pub mod parse;

@@ -46,6 +46,8 @@ pub const ROUTES: &[Route] = &[
     pipeline("GET", "/api/jobs/{id}/applications"),
     pipeline("GET", "/api/applications/{id}"),
     pipeline("POST", "/api/applications/{id}/transitions"),
+    pipeline("POST", "/api/applications/{id}/interviews"),
+    pipeline("POST", "/api/interviews/{id}/feedback"),
     intake("POST", "/careers/uploads"),
     intake("POST", "/careers/jobs/{id}/applications"),
     intake("POST", "/careers/jobs/{id}/drafts"),

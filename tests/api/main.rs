@@ -8,5 +8,6 @@ mod contract;
 mod gateway;
 mod intake;
 mod jobs;
+mod matrix;
 mod pipeline;
 mod pool;

@@ -242,3 +242,69 @@ async fn a_jobs_applications_list_by_stage_and_status_a_page_at_a_time() {
     fields.sort();
     assert_eq!(fields, vec!["stage", "status"]);
 }
+
+#[tokio::test]
+async fn interviews_and_feedback_show_on_the_application() {
+    let app = spawn_app().await;
+    let token = app.token("recruiter").await;
+    let hm = app.token_for(json!({"role": "hiring_manager", "sub": "hm-on-team"})).await;
+    let (_, id, _) = applied(&app, false).await;
+    let res = app
+        .post(&format!("/api/applications/{id}/interviews"))
+        .bearer_auth(&token)
+        .json(&json!({"scheduled_at": "2026-12-01T10:00:00Z", "kind": "video", "interviewers": ["hm-on-team", "r-2"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let interview: Value = res.json().await.unwrap();
+    let iid = interview["id"].as_str().unwrap();
+    let fb =
+        |t: &str, body: Value| app.post(&format!("/api/interviews/{iid}/feedback")).bearer_auth(t).json(&body).send();
+    assert_eq!(
+        fb(&hm, json!({"rating": 4, "recommendation": "strong_yes", "notes": "Calm under pressure"}))
+            .await
+            .unwrap()
+            .status(),
+        201
+    );
+    assert_eq!(
+        fb(&hm, json!({"rating": 3, "recommendation": "yes"})).await.unwrap().status(),
+        201,
+        "giving it again replaces it"
+    );
+    assert_eq!(fb(&token, json!({"rating": 2, "recommendation": "no"})).await.unwrap().status(), 201);
+    let res = fb(&token, json!({"rating": 9, "recommendation": "perhaps"})).await.unwrap();
+    let mut fields = error_fields(&problem(res, 422).await);
+    fields.sort();
+    assert_eq!(fields, vec!["rating", "recommendation"]);
+    let res = app
+        .post(&format!("/api/applications/{id}/interviews"))
+        .bearer_auth(&token)
+        .json(&json!({"kind": "video"}))
+        .send()
+        .await
+        .unwrap();
+    let mut fields = error_fields(&problem(res, 422).await);
+    fields.sort();
+    assert_eq!(fields, vec!["interviewers", "scheduled_at"]);
+
+    let a: Value =
+        app.get(&format!("/api/applications/{id}")).bearer_auth(&hm).send().await.unwrap().json().await.unwrap();
+    let interviews = a["interviews"].as_array().unwrap();
+    assert_eq!(interviews.len(), 1);
+    let feedback = interviews[0]["feedback"].as_array().unwrap();
+    assert_eq!(feedback.len(), 2);
+    let mine = feedback.iter().find(|f| f["by"] == "hm-on-team").unwrap();
+    assert_eq!((mine["rating"].as_u64(), mine["recommendation"].as_str()), (Some(3), Some("yes")));
+    problem(
+        app.post("/api/interviews/01ARZ3NDEKTSV4RRFFQ69G5FAV/feedback")
+            .bearer_auth(&token)
+            .json(&json!({"rating": 2, "recommendation": "no"}))
+            .send()
+            .await
+            .unwrap(),
+        404,
+    )
+    .await;
+}

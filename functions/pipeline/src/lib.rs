@@ -11,7 +11,8 @@ use rapport::auth::{Caller, JobAction};
 use rapport::clock::rfc3339;
 use rapport::email::{render, Outgoing};
 use rapport::error::{ApiError, StoreError};
-use rapport::ids::{ApplicationId, JobId};
+use rapport::ids::{ApplicationId, InterviewId, JobId};
+use rapport::interview::{Feedback, Interview, NewFeedback, NewInterview};
 use rapport::parse::{Fields, Line, Text};
 use rapport::prospect::confirm_token;
 use rapport::stage::{furthest, status_of, transition, ExitReason, ReasonCategory, StageKind, TransitionError, EXITS};
@@ -24,6 +25,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/jobs/{id}/applications", get(list))
         .route("/api/applications/{id}", get(read))
         .route("/api/applications/{id}/transitions", post(move_application))
+        .route("/api/applications/{id}/interviews", post(schedule_interview))
+        .route("/api/interviews/{id}/feedback", post(give_feedback))
         .fallback(no_route)
         .with_state(state)
 }
@@ -67,13 +70,17 @@ async fn load(st: &AppState, caller: &Caller, id: &str, action: JobAction) -> Re
 /// How long a resume link works.
 const RESUME_LINK_TTL: Duration = Duration::from_secs(5 * 60);
 
-async fn view(st: &AppState, ctx: &ApplicationContext) -> Result<Value, ApiError> {
+/// The application with its candidate, job and resume link; `interviews` adds one query.
+async fn view(st: &AppState, ctx: &ApplicationContext, interviews: bool) -> Result<Value, ApiError> {
     let a = &ctx.application;
     let c = &ctx.candidate;
     let mut v = serde_json::to_value(a).map_err(|e| ApiError::Unavailable(e.to_string()))?;
     v["candidate"] = json!({"id": c.id, "first_name": c.first_name, "last_name": c.last_name, "email": c.email,
                             "phone": c.phone, "credentials": c.credentials, "first_touch": c.first_touch});
     v["job"] = json!({"id": ctx.job.id, "title": ctx.job.spec.title});
+    if interviews {
+        v["interviews"] = json!(st.store.interviews(&a.id).await?);
+    }
     v["resume_url"] = Value::Null;
     if let Some(key) = &a.resume_key {
         let presigning = PresigningConfig::builder()
@@ -99,7 +106,7 @@ async fn view(st: &AppState, ctx: &ApplicationContext) -> Result<Value, ApiError
 
 async fn read(State(st): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Response, ApiError> {
     let ctx = load(&st, &caller, &id, JobAction::Read).await?;
-    Ok(json(StatusCode::OK, &view(&st, &ctx).await?))
+    Ok(json(StatusCode::OK, &view(&st, &ctx, true).await?))
 }
 
 struct Move {
@@ -146,18 +153,19 @@ async fn move_application(
     Path(id): Path<String>,
     JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
-    let m = parse_move(body)?;
     let ctx = load(&st, &caller, &id, JobAction::Manage).await?;
+    let m = parse_move(body)?;
     let a = &ctx.application;
     let stages = &ctx.job.spec.stages;
     let now = st.clock.now();
+    // A stale version is a conflict whatever it asks for: the client decided on what it saw then.
+    if m.expected_version != a.version {
+        return Err(ApiError::Conflict(format!("the application is at version {}; reload and retry", a.version)));
+    }
     let entry = transition(stages, &a.stage, &m.to, m.reason.clone(), &caller.sub, now).map_err(rule_error)?;
     let exit = EXITS.contains(&m.to.as_str());
     if m.keep_in_touch && !exit {
         return Err(ApiError::field("keep_in_touch", "applies only to rejected and withdrawn"));
-    }
-    if m.expected_version != a.version {
-        return Err(ApiError::Conflict(format!("the application is at version {}; reload and retry", a.version)));
     }
     let seconds_in_stage = (now - a.entered_stage_at()).num_seconds();
     let mut moved = a.clone();
@@ -193,7 +201,8 @@ async fn move_application(
         ask_consent(&st, &ctx, &email_hash, &record).await;
     }
     let ctx = ApplicationContext { application: moved, ..ctx };
-    Ok(json(StatusCode::OK, &view(&st, &ctx).await?))
+    // Interviews are unchanged by a move; GET /api/applications/{id} has them.
+    Ok(json(StatusCode::OK, &view(&st, &ctx, false).await?))
 }
 
 /// A silver medalist without talent-pool consent gets one email asking for it, and joins the pool
@@ -228,4 +237,50 @@ async fn ask_consent(st: &AppState, ctx: &ApplicationContext, email_hash: &str, 
     if let Err(e) = result {
         tracing::error!(application = %ctx.application.id, error = %e, "consent request not sent");
     }
+}
+
+async fn schedule_interview(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody,
+) -> Result<Response, ApiError> {
+    let ctx = load(&st, &caller, &id, JobAction::Manage).await?;
+    let new = NewInterview::parse(body)?;
+    let interview = Interview {
+        id: InterviewId::new(st.clock.as_ref()),
+        application_id: ctx.application.id,
+        job_id: ctx.job.id,
+        scheduled_at: new.scheduled_at,
+        kind: new.kind,
+        interviewers: new.interviewers,
+        created_by: caller.sub.clone(),
+        created_at: st.clock.now(),
+    };
+    st.store.create_interview(&interview).await?;
+    Ok(json(StatusCode::CREATED, &interview))
+}
+
+/// Staff, and hiring managers on the job's team, give feedback; one per person per interview.
+async fn give_feedback(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody,
+) -> Result<Response, ApiError> {
+    let id: InterviewId = path_id(&id)?;
+    let interview = st.store.get_interview(&id).await?.ok_or(ApiError::NotFound)?;
+    let job = st.store.get_job(&interview.job_id).await?.ok_or(ApiError::NotFound)?;
+    caller.authorize_job(&job.spec.team_subs(), JobAction::Feedback)?;
+    let new = NewFeedback::parse(body)?;
+    let feedback = Feedback {
+        interview_id: id,
+        by: caller.sub.clone(),
+        rating: new.rating,
+        recommendation: new.recommendation,
+        notes: new.notes,
+        at: st.clock.now(),
+    };
+    st.store.put_feedback(&interview.application_id, &feedback).await?;
+    Ok(json(StatusCode::CREATED, &feedback))
 }

@@ -180,3 +180,78 @@ impl Store {
         Ok(Page { items, next_cursor: self.next_cursor(&scope, out.last_evaluated_key.as_ref()) })
     }
 }
+
+impl Store {
+    /// A new interview: its item under the application, and a pointer by id for feedback.
+    pub async fn create_interview(&self, i: &crate::interview::Interview) -> Result<(), StoreError> {
+        let mut tx = Tx::default();
+        let mut item = key(format!("APP#{}", i.application_id), format!("INT#{}", i.id));
+        item.insert("doc".into(), super::to_doc(i)?);
+        tx.put("interview", &self.table, item, Some("attribute_not_exists(pk)"));
+        let mut pointer = key(format!("INTERVIEW#{}", i.id), "INTERVIEW");
+        pointer.insert("doc".into(), super::to_doc(i)?);
+        tx.put("pointer", &self.table, pointer, Some("attribute_not_exists(pk)"));
+        tx.commit(self).await.map_err(|e| match e {
+            TxError::Store(e) => e,
+            other => StoreError::Unavailable(format!("{other:?}")),
+        })
+    }
+
+    pub async fn get_interview(
+        &self,
+        id: &crate::ids::InterviewId,
+    ) -> Result<Option<crate::interview::Interview>, StoreError> {
+        self.get(format!("INTERVIEW#{id}"), "INTERVIEW").await?.as_ref().map(doc).transpose()
+    }
+
+    /// One person's feedback on an interview; giving it again replaces it.
+    pub async fn put_feedback(
+        &self,
+        application: &ApplicationId,
+        f: &crate::interview::Feedback,
+    ) -> Result<(), StoreError> {
+        let mut item = key(format!("APP#{application}"), format!("INT#{}#FB#{}", f.interview_id, f.by));
+        item.insert("doc".into(), super::to_doc(f)?);
+        self.db.put_item().table_name(&self.table).set_item(Some(item)).send().await.map_err(store_error)?;
+        Ok(())
+    }
+
+    /// An application's interviews, each with its feedback: one query on the application's partition.
+    pub async fn interviews(&self, application: &ApplicationId) -> Result<Vec<serde_json::Value>, StoreError> {
+        let mut interviews: Vec<serde_json::Value> = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .db
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk AND begins_with(sk, :int)")
+                .expression_attribute_values(":pk", s(format!("APP#{application}")))
+                .expression_attribute_values(":int", s("INT#"))
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(store_error)?;
+            // Sort keys put each interview right before its feedback.
+            for item in out.items() {
+                let sk = item.get("sk").and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+                let mut v: serde_json::Value = doc(item)?;
+                if sk.contains("#FB#") {
+                    if let Some(last) = interviews.last_mut() {
+                        if let Some(list) = last["feedback"].as_array_mut() {
+                            list.push(v);
+                        }
+                    }
+                } else {
+                    v["feedback"] = serde_json::json!([]);
+                    interviews.push(v);
+                }
+            }
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                return Ok(interviews);
+            }
+        }
+    }
+}
