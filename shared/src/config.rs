@@ -29,6 +29,8 @@ pub struct Config {
     /// Public form posts allowed per client address and minute, per form (`RATE_LIMIT_PER_MINUTE`,
     /// default 20). API Gateway throttling and a WAF rate rule in front are the outer layers.
     pub rate_limit_per_minute: u32,
+    /// Exit reason codes per category (`EXIT_REASONS`, JSON; default: the built-in lists).
+    pub exit_reasons: crate::stage::ReasonCodes,
 }
 
 impl std::fmt::Debug for Config {
@@ -102,6 +104,13 @@ impl Config {
                 0
             }),
         };
+        let exit_reasons = match get("EXIT_REASONS").filter(|s| !s.trim().is_empty()) {
+            None => crate::stage::ReasonCodes::default(),
+            Some(raw) => crate::stage::ReasonCodes::parse(&raw).unwrap_or_else(|e| {
+                errors.insert("EXIT_REASONS", e);
+                crate::stage::ReasonCodes::default()
+            }),
+        };
         let draft_abandon_after = match get("DRAFT_ABANDON_AFTER").filter(|s| !s.is_empty()) {
             None => chrono::Duration::hours(24),
             Some(raw) => parse_duration(&raw).unwrap_or_else(|| {
@@ -125,6 +134,7 @@ impl Config {
             s3_force_path_style,
             draft_abandon_after,
             rate_limit_per_minute,
+            exit_reasons,
         })
     }
 }
@@ -166,6 +176,7 @@ mod tests {
                 "S3_FORCE_PATH_STYLE" => "true".to_string(),
                 "DRAFT_ABANDON_AFTER" => String::new(),
                 "RATE_LIMIT_PER_MINUTE" => "5".to_string(),
+                "EXIT_REASONS" => String::new(),
                 _ => "v".to_string(),
             })
         };

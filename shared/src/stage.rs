@@ -118,6 +118,44 @@ pub const REASON_CODES: &[(ReasonCategory, &[&str])] = &[
     (ReasonCategory::Other, &["other"]),
 ];
 
+/// The reason codes in force: the defaults above, or the employer's own (`EXIT_REASONS`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReasonCodes(pub Vec<(ReasonCategory, Vec<String>)>);
+
+impl Default for ReasonCodes {
+    fn default() -> Self {
+        ReasonCodes(REASON_CODES.iter().map(|(c, codes)| (*c, codes.iter().map(|s| s.to_string()).collect())).collect())
+    }
+}
+
+impl ReasonCodes {
+    /// `{"rejected_by_org": ["not_a_fit", …], "rejected_by_candidate": […], "other": […]}`: each list
+    /// replaces that category's defaults; codes are `a-z0-9_`.
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let map: std::collections::BTreeMap<String, Vec<String>> =
+            serde_json::from_str(raw).map_err(|e| format!("must be a JSON object of lists: {e}"))?;
+        let mut codes = ReasonCodes::default();
+        for (category, list) in map {
+            let category: ReasonCategory = category.parse()?;
+            if list.is_empty()
+                || list.iter().any(|c| {
+                    c.is_empty() || !c.chars().all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '_')
+                })
+            {
+                return Err(format!("{category} needs one or more codes of a-z, 0-9 and _"));
+            }
+            if let Some(entry) = codes.0.iter_mut().find(|(c, _)| *c == category) {
+                entry.1 = list;
+            }
+        }
+        Ok(codes)
+    }
+
+    pub fn of(&self, category: ReasonCategory) -> &[String] {
+        self.0.iter().find(|(c, _)| *c == category).map(|(_, l)| l.as_slice()).unwrap_or(&[])
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExitReason {
     pub category: ReasonCategory,
@@ -155,6 +193,7 @@ pub enum TransitionError {
 /// store writes the result conditionally on the version it read.
 pub fn transition(
     stages: &[Stage],
+    codes: &ReasonCodes,
     current: &str,
     to: &str,
     reason: Option<ExitReason>,
@@ -185,8 +224,8 @@ pub fn transition(
                     allowed[0]
                 )));
             }
-            let codes = REASON_CODES.iter().find(|(c, _)| *c == r.category).map(|(_, codes)| *codes).unwrap_or(&[]);
-            if !codes.contains(&r.code.as_str()) {
+            let codes = codes.of(r.category);
+            if !codes.iter().any(|c| *c == r.code) {
                 return Err(TransitionError::BadReason(format!("code must be one of: {}", codes.join(", "))));
             }
         }
@@ -229,38 +268,108 @@ mod machine_tests {
     }
 
     #[test]
+    fn reason_codes_are_configurable() {
+        let codes = ReasonCodes::parse(r#"{"rejected_by_org": ["failed_assessment", "other"]}"#).unwrap();
+        assert_eq!(codes.of(ReasonCategory::RejectedByOrg), ["failed_assessment", "other"]);
+        assert_eq!(
+            codes.of(ReasonCategory::RejectedByCandidate),
+            ReasonCodes::default().of(ReasonCategory::RejectedByCandidate)
+        );
+        let s = default_stages();
+        let r = |code: &str| reason(ReasonCategory::RejectedByOrg, code);
+        assert!(transition(&s, &codes, "screen", "rejected", r("failed_assessment"), "u", now()).is_ok());
+        assert!(transition(&s, &codes, "screen", "rejected", r("not_a_fit"), "u", now()).is_err());
+        assert!(ReasonCodes::parse(r#"{"vibes": ["x"]}"#).is_err());
+        assert!(ReasonCodes::parse(r#"{"other": ["Not OK"]}"#).is_err());
+        assert!(ReasonCodes::parse("[]").is_err());
+    }
+
+    #[test]
     fn the_rules() {
         let s = default_stages();
-        assert!(transition(&s, "applied", "screen", None, "u", now()).is_ok());
-        assert!(transition(&s, "applied", "offer", None, "u", now()).is_ok(), "stages may be skipped");
-        assert!(transition(&s, "offer", "screen", None, "u", now()).is_ok(), "and moved back");
-        assert_eq!(transition(&s, "applied", "applied", None, "u", now()), Err(TransitionError::SameStage));
+        assert!(transition(&s, &ReasonCodes::default(), "applied", "screen", None, "u", now()).is_ok());
+        assert!(
+            transition(&s, &ReasonCodes::default(), "applied", "offer", None, "u", now()).is_ok(),
+            "stages may be skipped"
+        );
+        assert!(transition(&s, &ReasonCodes::default(), "offer", "screen", None, "u", now()).is_ok(), "and moved back");
         assert_eq!(
-            transition(&s, "applied", "nope", None, "u", now()),
+            transition(&s, &ReasonCodes::default(), "applied", "applied", None, "u", now()),
+            Err(TransitionError::SameStage)
+        );
+        assert_eq!(
+            transition(&s, &ReasonCodes::default(), "applied", "nope", None, "u", now()),
             Err(TransitionError::UnknownStage("nope".into()))
         );
-        assert_eq!(transition(&s, "hired", "offer", None, "u", now()), Err(TransitionError::OutOfHired));
         assert_eq!(
-            transition(&s, "hired", "rejected", reason(ReasonCategory::Other, "other"), "u", now()),
+            transition(&s, &ReasonCodes::default(), "hired", "offer", None, "u", now()),
             Err(TransitionError::OutOfHired)
         );
-        assert_eq!(transition(&s, "screen", "rejected", None, "u", now()), Err(TransitionError::ReasonRequired));
         assert_eq!(
-            transition(&s, "screen", "offer", reason(ReasonCategory::Other, "other"), "u", now()),
+            transition(
+                &s,
+                &ReasonCodes::default(),
+                "hired",
+                "rejected",
+                reason(ReasonCategory::Other, "other"),
+                "u",
+                now()
+            ),
+            Err(TransitionError::OutOfHired)
+        );
+        assert_eq!(
+            transition(&s, &ReasonCodes::default(), "screen", "rejected", None, "u", now()),
+            Err(TransitionError::ReasonRequired)
+        );
+        assert_eq!(
+            transition(
+                &s,
+                &ReasonCodes::default(),
+                "screen",
+                "offer",
+                reason(ReasonCategory::Other, "other"),
+                "u",
+                now()
+            ),
             Err(TransitionError::ReasonNotAllowed)
         );
-        assert!(transition(&s, "screen", "rejected", reason(ReasonCategory::RejectedByOrg, "not_a_fit"), "u", now())
-            .is_ok());
+        assert!(transition(
+            &s,
+            &ReasonCodes::default(),
+            "screen",
+            "rejected",
+            reason(ReasonCategory::RejectedByOrg, "not_a_fit"),
+            "u",
+            now()
+        )
+        .is_ok());
         assert!(matches!(
-            transition(&s, "screen", "rejected", reason(ReasonCategory::RejectedByCandidate, "timing"), "u", now()),
+            transition(
+                &s,
+                &ReasonCodes::default(),
+                "screen",
+                "rejected",
+                reason(ReasonCategory::RejectedByCandidate, "timing"),
+                "u",
+                now()
+            ),
             Err(TransitionError::BadReason(_))
         ));
         assert!(matches!(
-            transition(&s, "screen", "withdrawn", reason(ReasonCategory::RejectedByCandidate, "bored"), "u", now()),
+            transition(
+                &s,
+                &ReasonCodes::default(),
+                "screen",
+                "withdrawn",
+                reason(ReasonCategory::RejectedByCandidate, "bored"),
+                "u",
+                now()
+            ),
             Err(TransitionError::BadReason(_))
         ));
         assert!(transition(
             &s,
+            &ReasonCodes::default(),
             "screen",
             "withdrawn",
             reason(ReasonCategory::RejectedByCandidate, "compensation"),
@@ -268,7 +377,10 @@ mod machine_tests {
             now()
         )
         .is_ok());
-        assert!(transition(&s, "rejected", "screen", None, "u", now()).is_ok(), "an exit can be undone");
+        assert!(
+            transition(&s, &ReasonCodes::default(), "rejected", "screen", None, "u", now()).is_ok(),
+            "an exit can be undone"
+        );
         assert_eq!(furthest(&s, "interview", "screen"), "interview");
         assert_eq!(furthest(&s, "screen", "offer"), "offer");
         assert_eq!(furthest(&s, "offer", "rejected"), "offer");
@@ -305,7 +417,7 @@ mod machine_tests {
             let (mut current, mut version, mut history) = ("applied".to_string(), 1u64, Vec::<HistoryEntry>::new());
             let mut best = "applied".to_string();
             for (to, reason) in attempts {
-                if let Ok(entry) = transition(&stages, &current, &to, reason, "u", now()) {
+                if let Ok(entry) = transition(&stages, &ReasonCodes::default(), &current, &to, reason, "u", now()) {
                     best = furthest(&stages, &best, &entry.to).to_string();
                     current = entry.to.clone();
                     history.push(entry);

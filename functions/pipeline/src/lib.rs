@@ -162,7 +162,8 @@ async fn move_application(
     if m.expected_version != a.version {
         return Err(ApiError::Conflict(format!("the application is at version {}; reload and retry", a.version)));
     }
-    let entry = transition(stages, &a.stage, &m.to, m.reason.clone(), &caller.sub, now).map_err(rule_error)?;
+    let entry = transition(stages, &st.config.exit_reasons, &a.stage, &m.to, m.reason.clone(), &caller.sub, now)
+        .map_err(rule_error)?;
     let exit = EXITS.contains(&m.to.as_str());
     if m.keep_in_touch && !exit {
         return Err(ApiError::field("keep_in_touch", "applies only to rejected and withdrawn"));

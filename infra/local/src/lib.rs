@@ -100,6 +100,7 @@ pub async fn spawn(opts: Options) -> anyhow::Result<Stack> {
         s3_force_path_style: true,
         draft_abandon_after: opts.draft_abandon_after,
         rate_limit_per_minute: opts.rate_limit_per_minute,
+        exit_reasons: rapport::stage::ReasonCodes::default(),
     };
     let aws = emulator_aws(&opts.moto_url, &config).await;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);

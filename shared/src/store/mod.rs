@@ -22,6 +22,11 @@
 //! | sign up / confirm (double opt-in)      | Update prospect, conditional Put `EMAIL#<h>/SEND#optin`; confirm: Get + TransactWriteItems | 2 writes; 1 read + 1 write transaction |
 //! | suppression (unsubscribe, bounce)      | `EMAIL#<h>/SUPPRESS`                             | 1 read / 1 write |
 //! | rate-limit window                      | Update `RATE#<h>/W#<minute>` ADD hits if below the limit | 1 write |
+//! | an application with its job and candidate | Get `APP#<id>/APP`, then BatchGet `JOB#<job>/JOB`, `CAND#<cand>/CAND` | 1 read + 1 batch read |
+//! | move an application                    | TransactWriteItems: Put `APP#<id>/APP` if `version` unchanged, stage-entered, hire and time-in-stage counters, silver-medalist prospect | 1 write transaction |
+//! | an application's interviews and feedback | Query `APP#<id>`, `sk` begins with `INT#` | 1 query |
+//! | schedule an interview                  | TransactWriteItems: `APP#<id>/INT#<iid>` and the pointer `INTERVIEW#<iid>/INTERVIEW` | 1 write transaction |
+//! | give feedback                          | Get the pointer, Get the job (scope), Put `APP#<id>/INT#<iid>#FB#<sub>` | 2 reads + 1 write |
 //! | report counters                        | `STATS#JOB#<job>` and `STATS#ALL`, `DAY#<date>#<channel>#<source>` (applicants), `FUNNEL#<date>` (started, submitted, dropped) | written in the event's transaction |
 //!
 //! `<h>` is a keyed hash (HMAC) of the normalised email: people are found by email without the
