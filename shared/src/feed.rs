@@ -255,6 +255,11 @@ impl<W: Write> IndeedFeed<W> {
         self.w.write_event(Event::End(quick_xml::events::BytesEnd::new("source")))?;
         Ok(self.w.into_inner())
     }
+
+    /// What has been written so far, for a caller that ships it in parts.
+    pub fn buffer(&mut self) -> &mut W {
+        self.w.get_mut()
+    }
 }
 
 /// LinkedIn wants a description of at least this many characters of text.
@@ -372,6 +377,10 @@ impl<W: Write> LinkedInFeed<W> {
         self.w.write_event(Event::End(quick_xml::events::BytesEnd::new("source")))?;
         Ok(self.w.into_inner())
     }
+
+    pub fn buffer(&mut self) -> &mut W {
+        self.w.get_mut()
+    }
 }
 
 /// The JSON feed: a JSON array of schema.org JobPostings, streamed.
@@ -399,6 +408,10 @@ impl<W: Write> JsonLdFeed<W> {
     pub fn finish(mut self) -> io::Result<W> {
         self.out.write_all(b"]\n")?;
         Ok(self.out)
+    }
+
+    pub fn buffer(&mut self) -> &mut W {
+        &mut self.out
     }
 }
 

@@ -43,6 +43,9 @@ pub const ROUTES: &[Route] = &[
     jobs("POST", "/api/jobs/{id}/close"),
     jobs("GET", "/careers/jobs"),
     jobs("GET", "/careers/jobs/{id}"),
+    jobs("GET", "/feeds/indeed.xml"),
+    jobs("GET", "/feeds/linkedin.xml"),
+    jobs("GET", "/feeds/jobs.json"),
     pipeline("GET", "/api/jobs/{id}/applications"),
     pipeline("GET", "/api/applications/{id}"),
     pipeline("POST", "/api/applications/{id}/transitions"),
@@ -68,7 +71,11 @@ pub struct Schedule {
     pub expression: &'static str,
 }
 
-pub const SCHEDULES: &[Schedule] = &[Schedule { task: "drafts", function: "nurture", expression: "rate(15 minutes)" }];
+pub const SCHEDULES: &[Schedule] = &[
+    Schedule { task: "drafts", function: "nurture", expression: "rate(15 minutes)" },
+    // Builds only when a job change was marked, or hourly.
+    Schedule { task: "feeds", function: "nurture", expression: "rate(5 minutes)" },
+];
 
 impl Schedule {
     /// The period of a `rate(...)` expression.

@@ -5,6 +5,7 @@ mod helpers;
 mod auth;
 mod browser;
 mod contract;
+mod feeds;
 mod gateway;
 mod intake;
 mod jobs;

@@ -15,8 +15,13 @@ use rapport::parse::Fields;
 use rapport::store::{JobFilter, Page};
 use serde_json::Value;
 
+pub mod feeds;
+
 pub fn router(state: AppState) -> Router {
     Router::new()
+        .route("/feeds/indeed.xml", get(feed))
+        .route("/feeds/linkedin.xml", get(feed))
+        .route("/feeds/jobs.json", get(feed))
         .route("/api/jobs", post(create).get(list))
         .route("/api/jobs/{id}", get(read).patch(edit))
         .route("/api/jobs/{id}/publish", post(publish))
@@ -83,7 +88,12 @@ async fn edit(
         return Err(stale(&job));
     }
     let updated = job.with_spec(spec, st.clock.now());
-    match st.store.replace_job(&updated, expected).await {
+    let saved = if updated.status == JobStatus::Open {
+        st.store.replace_job_and_mark_feeds(&updated, expected).await
+    } else {
+        st.store.replace_job(&updated, expected).await
+    };
+    match saved {
         Ok(()) => Ok(json(StatusCode::OK, &updated)),
         Err(StoreError::ConditionFailed) => {
             Err(ApiError::Conflict("the job changed since that version; reload and retry".into()))
@@ -109,7 +119,13 @@ async fn change_status(
         let Some(next) = change(&job)? else {
             return Ok(json(StatusCode::OK, &job));
         };
-        match st.store.replace_job(&next, job.version).await {
+        // Opening or closing a job changes what the boards see.
+        let saved = if job.status == JobStatus::Open || next.status == JobStatus::Open {
+            st.store.replace_job_and_mark_feeds(&next, job.version).await
+        } else {
+            st.store.replace_job(&next, job.version).await
+        };
+        match saved {
             Ok(()) => return Ok(json(StatusCode::OK, &next)),
             Err(StoreError::ConditionFailed) => continue,
             Err(e) => return Err(e.into()),
@@ -168,4 +184,8 @@ async fn careers_read(State(st): State<AppState>, Path(id): Path<String>) -> Res
     let mut view = job.public_view(&cfg.careers_url);
     view["json_ld"] = job_posting(&job, &cfg.company_name, &cfg.careers_url, &job.url(&cfg.careers_url));
     Ok(public(json(StatusCode::OK, &view)).into_response())
+}
+
+async fn feed(State(st): State<AppState>, uri: http::Uri, headers: http::HeaderMap) -> Result<Response, ApiError> {
+    feeds::serve(&st, uri.path(), &headers).await
 }

@@ -16,7 +16,7 @@ pub struct Task {
 }
 
 /// The tasks this function runs.
-pub const TASKS: &[&str] = &["drafts"];
+pub const TASKS: &[&str] = &["drafts", "feeds"];
 
 impl Task {
     pub fn parse(payload: &Value) -> Result<Task, ApiError> {
@@ -38,6 +38,7 @@ pub async fn run(st: &AppState, task: &Task, budget: Duration) -> Result<Value, 
     let deadline = Instant::now() + budget;
     match task.name.as_str() {
         "drafts" => drafts(st, task.now, deadline).await,
+        "feeds" => rapport_jobs::feeds::build(st, task.now, deadline, false).await,
         other => Err(ApiError::field("task", format!("unknown task {other:?}"))),
     }
 }

@@ -12,6 +12,17 @@ fn pk(id: &JobId) -> String {
     format!("JOB#{id}")
 }
 
+#[derive(Debug, Clone, Default)]
+pub struct FeedState {
+    /// Bumped by every job change the boards would see.
+    pub generation: u64,
+    /// The generation the last build saw, if there was a build.
+    pub built_generation: Option<u64>,
+    pub built_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// (feed, sha256 of its job entries) of the last build.
+    pub hashes: Vec<(String, String)>,
+}
+
 /// Which jobs a list shows. Status picks the index partition; the rest are filters.
 #[derive(Debug, Clone, Default)]
 pub struct JobFilter {
@@ -69,8 +80,112 @@ impl Store {
         Ok(())
     }
 
+    /// Stores many new jobs, 25 to a `BatchWriteItem` (seeding and imports; no conditions, so the
+    /// ids must be new).
+    pub async fn create_jobs(&self, jobs: &[Job]) -> Result<(), StoreError> {
+        use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
+        for chunk in jobs.chunks(25) {
+            let mut pending: Vec<WriteRequest> = chunk
+                .iter()
+                .map(|j| {
+                    Ok(WriteRequest::builder()
+                        .put_request(
+                            PutRequest::builder()
+                                .set_item(Some(to_item(j)?))
+                                .build()
+                                .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                        )
+                        .build())
+                })
+                .collect::<Result<_, StoreError>>()?;
+            // Unprocessed items come back only under throttling; the SDK has already backed off.
+            for _ in 0..5 {
+                if pending.is_empty() {
+                    break;
+                }
+                let out =
+                    self.db.batch_write_item().request_items(&self.table, pending).send().await.map_err(store_error)?;
+                pending = out.unprocessed_items.and_then(|mut u| u.remove(&self.table)).unwrap_or_default();
+            }
+            if !pending.is_empty() {
+                return Err(StoreError::Unavailable("batch write left items unprocessed".into()));
+            }
+        }
+        Ok(())
+    }
+
     pub async fn get_job(&self, id: &JobId) -> Result<Option<Job>, StoreError> {
         self.get(pk(id), SK).await?.as_ref().map(from_item).transpose()
+    }
+
+    /// Replaces a job that is or was on the boards, and marks the feeds for rebuilding, in one
+    /// transaction (the feeds task rebuilds what is marked).
+    pub async fn replace_job_and_mark_feeds(&self, job: &Job, expected_version: u64) -> Result<(), StoreError> {
+        let mut tx = super::tx::Tx::default();
+        tx.put_if(
+            "job",
+            &self.table,
+            to_item(job)?,
+            Some("attribute_exists(pk) AND version = :v"),
+            vec![(":v", n(expected_version))],
+        );
+        tx.update(
+            "feeds",
+            &self.table,
+            super::tx::Change {
+                key: super::key("FEEDS", "STATE"),
+                // A counter, not a time: builds compare generations, whatever the clocks say.
+                expression: "ADD generation :one".into(),
+                names: &[],
+                values: vec![(":one", n(1))],
+                condition: None,
+            },
+        );
+        tx.commit(self).await.map_err(|e| match e {
+            super::tx::TxError::Failed(_) | super::tx::TxError::Conflict => StoreError::ConditionFailed,
+            super::tx::TxError::Store(e) => e,
+        })
+    }
+
+    /// When the feeds were last marked changed and last built, and the content hash of each.
+    pub async fn feed_state(&self) -> Result<FeedState, StoreError> {
+        let item = self.get("FEEDS", "STATE").await?.unwrap_or_default();
+        let get = |k: &str| item.get(k).and_then(|v| v.as_s().ok()).cloned();
+        let time = |k: &str| {
+            get(k).and_then(|t| chrono::DateTime::parse_from_rfc3339(&t).ok()).map(|t| t.with_timezone(&chrono::Utc))
+        };
+        let num = |k: &str| item.get(k).and_then(|v| v.as_n().ok()).and_then(|n| n.parse().ok()).unwrap_or(0u64);
+        Ok(FeedState {
+            generation: num("generation"),
+            built_generation: item.contains_key("built_generation").then(|| num("built_generation")),
+            built_at: time("built_at"),
+            hashes: ["indeed", "linkedin", "jobs_json"]
+                .iter()
+                .filter_map(|f| Some((f.to_string(), get(&format!("sha_{f}"))?)))
+                .collect(),
+        })
+    }
+
+    /// Records a build of the jobs as they were at `generation`; a change marked since is rebuilt next time.
+    pub async fn record_feed_build(
+        &self,
+        generation: u64,
+        started_at: chrono::DateTime<chrono::Utc>,
+        hashes: &[(String, String)],
+    ) -> Result<(), StoreError> {
+        let mut expression = String::from("SET built_at = :at, built_generation = :gen");
+        let mut req = self.db.update_item().table_name(&self.table).set_key(Some(super::key("FEEDS", "STATE")));
+        for (i, (feed, hash)) in hashes.iter().enumerate() {
+            expression.push_str(&format!(", sha_{feed} = :h{i}"));
+            req = req.expression_attribute_values(format!(":h{i}"), s(hash));
+        }
+        req.update_expression(expression)
+            .expression_attribute_values(":at", s(crate::clock::rfc3339(started_at)))
+            .expression_attribute_values(":gen", n(generation))
+            .send()
+            .await
+            .map_err(store_error)?;
+        Ok(())
     }
 
     /// Replaces a job if nobody changed it since `expected_version` was read: one conditional write.

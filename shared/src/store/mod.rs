@@ -40,7 +40,7 @@ pub mod schema;
 pub mod tx;
 
 pub use intake::{ApplicationLookup, NewApplication, NotCreated};
-pub use jobs::JobFilter;
+pub use jobs::{FeedState, JobFilter};
 pub use pipeline::{time_bucket, ApplicationContext, KeepInTouch, TIME_BUCKET_GROWTH};
 pub use prospects::Confirmed;
 
