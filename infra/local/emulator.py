@@ -9,6 +9,7 @@ server over HTTP, so it runs outside the lock.
 Usage: emulator.py -H 127.0.0.1 -p 4566
 """
 import argparse
+import json
 import os
 import signal
 import sys
@@ -16,6 +17,21 @@ import threading
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import run_simple
+
+
+def sent_emails(environ, start_response):
+    """The raw messages SES has sent, without dumping every other model as /moto-api/data.json does."""
+    from moto.ses.models import RawMessage, ses_backends
+
+    out = []
+    for account in list(ses_backends.keys()):
+        for region in list(ses_backends[account].keys()):
+            for m in ses_backends[account][region].sent_messages:
+                if isinstance(m, RawMessage):
+                    out.append({"id": m.id, "source": m.source, "destinations": m.destinations, "raw_data": m.raw_data})
+    body = json.dumps({"ses": {"RawMessage": out}}).encode()
+    start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+    return [body]
 
 
 class Serialised:
@@ -27,6 +43,8 @@ class Serialised:
         if environ.get("PATH_INFO", "").startswith("/moto-api/recorder/"):
             return self.app(environ, start_response)
         with self.lock:
+            if environ.get("PATH_INFO") == "/_rapport/emails":
+                return sent_emails(environ, start_response)
             # Produce the whole body inside the lock: a WSGI app may answer with a lazy iterable.
             return list(self.app(environ, start_response))
 

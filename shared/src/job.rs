@@ -236,6 +236,55 @@ pub struct Job {
     pub published_at: Option<DateTime<Utc>>,
     pub closed_at: Option<DateTime<Utc>>,
     pub version: u64,
+    /// The job-description file kept in the bucket, if one was uploaded.
+    #[serde(default)]
+    pub description_file: Option<DescriptionFile>,
+}
+
+// Job-description files: what a recruiter may upload, and how a file's first bytes must look.
+crate::choice!(DescriptionType {
+    Markdown = "text/markdown",
+    Html = "text/html",
+    Pdf = "application/pdf",
+    Docx = "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+});
+
+pub const MAX_DESCRIPTION_FILE: usize = 5 * 1024 * 1024;
+
+impl DescriptionType {
+    pub fn matches(self, bytes: &[u8]) -> bool {
+        match self {
+            DescriptionType::Pdf => bytes.starts_with(b"%PDF-"),
+            DescriptionType::Docx => bytes.starts_with(b"PK\x03\x04"),
+            DescriptionType::Markdown | DescriptionType::Html => {
+                !bytes.contains(&0) && std::str::from_utf8(bytes).is_ok()
+            }
+        }
+    }
+
+    /// Markdown and HTML become the job's sanitised `description_html`; PDF and Word are kept as files.
+    pub fn to_html(self, bytes: &[u8]) -> Option<String> {
+        let text = std::str::from_utf8(bytes).ok()?;
+        let html = match self {
+            DescriptionType::Markdown => {
+                let mut out = String::new();
+                pulldown_cmark::html::push_html(&mut out, pulldown_cmark::Parser::new(text));
+                out
+            }
+            DescriptionType::Html => text.to_string(),
+            DescriptionType::Pdf | DescriptionType::Docx => return None,
+        };
+        let clean = ammonia::clean(&html);
+        (!clean.trim().is_empty()).then_some(clean)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DescriptionFile {
+    pub content_type: DescriptionType,
+    pub size: u64,
+    pub sha256: String,
+    pub uploaded_at: DateTime<Utc>,
 }
 
 impl Job {
@@ -250,6 +299,7 @@ impl Job {
             published_at: None,
             closed_at: None,
             version: 1,
+            description_file: None,
         }
     }
 
@@ -394,6 +444,16 @@ mod tests {
         assert_eq!(patched.location.region, "West Yorkshire");
         let bad = json!({"location": {"country": "ZZ"}, "id": "x"});
         assert!(matches!(spec.patched(bad.as_object().unwrap().clone()), Err(ApiError::Validation(e)) if e.len() == 2));
+    }
+
+    #[test]
+    fn description_files() {
+        assert!(DescriptionType::Pdf.matches(b"%PDF-1.7"));
+        assert!(!DescriptionType::Pdf.matches(b"MZ\x90"));
+        assert!(!DescriptionType::Markdown.matches(b"\xff\xfe"));
+        let html = DescriptionType::Markdown.to_html(b"# Nurse\n\n**Care** <script>x</script>").unwrap();
+        assert!(html.contains("<h1>Nurse</h1>") && html.contains("<strong>Care</strong>") && !html.contains("script"));
+        assert_eq!(DescriptionType::Pdf.to_html(b"%PDF-"), None);
     }
 
     #[test]

@@ -39,6 +39,8 @@ pub const ROUTES: &[Route] = &[
     jobs("GET", "/api/jobs"),
     jobs("GET", "/api/jobs/{id}"),
     jobs("PATCH", "/api/jobs/{id}"),
+    jobs("PUT", "/api/jobs/{id}/description"),
+    jobs("GET", "/api/jobs/{id}/description"),
     jobs("POST", "/api/jobs/{id}/publish"),
     jobs("POST", "/api/jobs/{id}/close"),
     jobs("GET", "/careers/jobs"),

@@ -2,7 +2,7 @@
 //! (`/careers/jobs*`).
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::Router;
 use http::{header, StatusCode};
 use rapport::api::{check, json, no_route, path_id, AppState, JsonBody, QueryMap};
@@ -10,7 +10,7 @@ use rapport::auth::{Caller, JobAction};
 use rapport::error::{ApiError, FieldError, StoreError};
 use rapport::feed::job_posting;
 use rapport::ids::JobId;
-use rapport::job::{CloseReason, Job, JobSpec, JobStatus};
+use rapport::job::{CloseReason, DescriptionFile, DescriptionType, Job, JobSpec, JobStatus, MAX_DESCRIPTION_FILE};
 use rapport::parse::Fields;
 use rapport::store::{JobFilter, Page};
 use serde_json::Value;
@@ -24,6 +24,12 @@ pub fn router(state: AppState) -> Router {
         .route("/feeds/jobs.json", get(feed))
         .route("/api/jobs", post(create).get(list))
         .route("/api/jobs/{id}", get(read).patch(edit))
+        .route(
+            "/api/jobs/{id}/description",
+            put(put_description)
+                .get(get_description)
+                .layer(axum::extract::DefaultBodyLimit::max(MAX_DESCRIPTION_FILE + 1)),
+        )
         .route("/api/jobs/{id}/publish", post(publish))
         .route("/api/jobs/{id}/close", post(close))
         .route("/careers/jobs", get(careers_list))
@@ -188,4 +194,95 @@ async fn careers_read(State(st): State<AppState>, Path(id): Path<String>) -> Res
 
 async fn feed(State(st): State<AppState>, uri: http::Uri, headers: http::HeaderMap) -> Result<Response, ApiError> {
     feeds::serve(&st, uri.path(), &headers).await
+}
+
+fn description_key(job: &JobId) -> String {
+    format!("jd/{job}")
+}
+
+/// The job-description file itself, kept in the bucket. Markdown and HTML also become the job's
+/// sanitised `description_html`. The type is checked against the file's first bytes.
+async fn put_description(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    headers: http::HeaderMap,
+    body: bytes::Bytes,
+) -> Result<Response, ApiError> {
+    let job = load(&st, &caller, &id, JobAction::Manage).await?;
+    let essence = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|v| v.trim().to_ascii_lowercase())
+        .unwrap_or_default();
+    let kind: DescriptionType = essence.parse().map_err(|_| {
+        ApiError::UnsupportedMediaType("send text/markdown, text/html, application/pdf or a .docx".into())
+    })?;
+    if body.is_empty() {
+        return Err(ApiError::field("body", "the file is empty"));
+    }
+    if body.len() > MAX_DESCRIPTION_FILE {
+        return Err(ApiError::PayloadTooLarge(format!("the file must be at most {MAX_DESCRIPTION_FILE} bytes")));
+    }
+    if !kind.matches(&body) {
+        return Err(ApiError::field("body", format!("the file is not {essence}")));
+    }
+    let html = match kind.to_html(&body) {
+        Some(html) => Some(html),
+        None if matches!(kind, DescriptionType::Markdown | DescriptionType::Html) => {
+            return Err(ApiError::field("body", "has no content once unsafe HTML is removed"))
+        }
+        None => None,
+    };
+    use sha2::Digest;
+    let sha256 = format!("{:x}", sha2::Sha256::digest(&body));
+    let size = body.len() as u64;
+    st.aws
+        .s3
+        .put_object()
+        .bucket(&st.config.bucket)
+        .key(description_key(&job.id))
+        .content_type(kind.as_str())
+        .body(aws_sdk_s3::primitives::ByteStream::from(body))
+        .send()
+        .await
+        .map_err(|e| ApiError::Unavailable(format!("s3 put: {}", aws_sdk_s3::error::DisplayErrorContext(&e))))?;
+    let now = st.clock.now();
+    let mut spec = job.spec.clone();
+    if let Some(html) = html {
+        spec.description_html = html;
+    }
+    let mut updated = job.with_spec(spec, now);
+    updated.description_file = Some(DescriptionFile { content_type: kind, size, sha256, uploaded_at: now });
+    let saved = if updated.status == JobStatus::Open {
+        st.store.replace_job_and_mark_feeds(&updated, job.version).await
+    } else {
+        st.store.replace_job(&updated, job.version).await
+    };
+    match saved {
+        Ok(()) => Ok(json(StatusCode::OK, &updated)),
+        Err(StoreError::ConditionFailed) => Err(stale(&job)),
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn get_description(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let job = load(&st, &caller, &id, JobAction::Read).await?;
+    let file = job.description_file.ok_or(ApiError::NotFound)?;
+    let out = st
+        .aws
+        .s3
+        .get_object()
+        .bucket(&st.config.bucket)
+        .key(description_key(&job.id))
+        .send()
+        .await
+        .map_err(|e| ApiError::Unavailable(format!("s3 get: {}", aws_sdk_s3::error::DisplayErrorContext(&e))))?;
+    let bytes = out.body.collect().await.map_err(|e| ApiError::Unavailable(format!("s3 read: {e}")))?.into_bytes();
+    Ok(([(header::CONTENT_TYPE, file.content_type.as_str())], bytes).into_response())
 }

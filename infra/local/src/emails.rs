@@ -2,9 +2,10 @@
 use mail_parser::MessageParser;
 use serde_json::{json, Value};
 
+/// Reads the emulator wrapper's `/_rapport/emails` (infra/local/emulator.py): SES's raw messages only, where
+/// `/moto-api/data.json` would dump every model.
 pub async fn list(http: &reqwest::Client, moto_url: &str) -> anyhow::Result<Value> {
-    let data: Value =
-        http.get(format!("{moto_url}/moto-api/data.json")).send().await?.error_for_status()?.json().await?;
+    let data: Value = http.get(format!("{moto_url}/_rapport/emails")).send().await?.error_for_status()?.json().await?;
     let raw = data["ses"]["RawMessage"].as_array().cloned().unwrap_or_default();
     let items: Vec<Value> = raw
         .iter()
