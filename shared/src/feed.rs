@@ -530,6 +530,50 @@ mod feed_tests {
     }
 
     #[test]
+    fn linkedin_snapshot_of_one_job() {
+        let j = job("Nurse", &format!("<p>{}</p>", "a".repeat(100)));
+        let built = DateTime::parse_from_rfc3339("2026-11-26T12:00:00Z").unwrap().with_timezone(&Utc);
+        let mut f = LinkedInFeed::start(Vec::new(), built).unwrap();
+        assert!(f.job(&j, &publisher(), "42").unwrap());
+        let xml = String::from_utf8(f.finish().unwrap()).unwrap();
+        let id = j.id.to_string();
+        let a = "a".repeat(100);
+        let expected = format!(
+            "<?xml version=\"1.0\" encoding=\"utf-8\"?><source><lastBuildDate><![CDATA[Thu, 26 Nov 2026 12:00:00 GMT]]></lastBuildDate>\
+<job><partnerJobId><![CDATA[{id}]]></partnerJobId><company><![CDATA[Acme & Sons <Health>]]></company><companyId><![CDATA[42]]></companyId>\
+<title><![CDATA[Nurse]]></title><description><![CDATA[<p>{a}</p>]]></description>\
+<applyUrl><![CDATA[https://careers.acme.example/jobs/{id}?utm_source=linkedin&utm_medium=job_board]]></applyUrl>\
+<location><![CDATA[Leeds, West Yorkshire, GB]]></location><city><![CDATA[Leeds]]></city><state><![CDATA[West Yorkshire]]></state>\
+<country><![CDATA[GB]]></country><postalCode><![CDATA[]]></postalCode><workplaceTypes><![CDATA[Hybrid]]></workplaceTypes>\
+<experienceLevel><![CDATA[]]></experienceLevel><jobtype><![CDATA[FULL_TIME]]></jobtype><salaries><salary><highEnd><amount>60000</amount>\
+<currencyCode>USD</currencyCode></highEnd><lowEnd><amount>50000</amount><currencyCode>USD</currencyCode></lowEnd><period>YEARLY</period>\
+<type>BASE_SALARY</type></salary></salaries><listDate><![CDATA[2026-11-01T09:00:00.000Z]]></listDate><expirationDate><![CDATA[]]></expirationDate>\
+<posterEmail><![CDATA[jobs@acme.example]]></posterEmail></job></source>"
+        );
+        assert_eq!(xml, expected);
+    }
+
+    #[test]
+    fn json_snapshot_of_one_job() {
+        let j = job("Nurse", "<p>Care</p>");
+        let mut f = JsonLdFeed::start(Vec::new()).unwrap();
+        f.job(&j, &publisher()).unwrap();
+        let out = String::from_utf8(f.finish().unwrap()).unwrap();
+        let id = j.id.to_string();
+        let expected = format!(
+            "[{{\"@context\":\"https://schema.org/\",\"@type\":\"JobPosting\",\"baseSalary\":{{\"@type\":\"MonetaryAmount\",\"currency\":\"USD\",\
+\"value\":{{\"@type\":\"QuantitativeValue\",\"maxValue\":60000.0,\"minValue\":50000.0,\"unitText\":\"YEAR\"}}}},\
+\"datePosted\":\"2026-11-01T09:00:00.000Z\",\"description\":\"<p>Care</p>\",\"directApply\":true,\"employmentType\":\"FULL_TIME\",\
+\"hiringOrganization\":{{\"@type\":\"Organization\",\"name\":\"Acme & Sons <Health>\",\"sameAs\":\"https://careers.acme.example\"}},\
+\"identifier\":{{\"@type\":\"PropertyValue\",\"name\":\"Acme & Sons <Health>\",\"value\":\"{id}\"}},\"industry\":\"Nursing\",\
+\"jobLocation\":{{\"@type\":\"Place\",\"address\":{{\"@type\":\"PostalAddress\",\"addressCountry\":\"GB\",\"addressLocality\":\"Leeds\",\
+\"addressRegion\":\"West Yorkshire\"}}}},\"title\":\"Nurse\",\
+\"url\":\"https://careers.acme.example/jobs/{id}?utm_source=google&utm_medium=job_board\"}}]\n"
+        );
+        assert_eq!(out, expected);
+    }
+
+    #[test]
     fn linkedin_requires_a_long_description_and_writes_salaries() {
         let long = format!("<p>{}</p>", "Care for patients on a busy ward. ".repeat(4));
         let mut f = LinkedInFeed::start(Vec::new(), Utc::now()).unwrap();

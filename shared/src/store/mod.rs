@@ -27,6 +27,8 @@
 //! | an application's interviews and feedback | Query `APP#<id>`, `sk` begins with `INT#` | 1 query |
 //! | schedule an interview                  | TransactWriteItems: `APP#<id>/INT#<iid>` and the pointer `INTERVIEW#<iid>/INTERVIEW` | 1 write transaction |
 //! | give feedback                          | Get the pointer, Get the job (scope), Put `APP#<id>/INT#<iid>#FB#<sub>` | 2 reads + 1 write |
+//! | store many jobs (seed, import)         | BatchWriteItem, 25 a call                        | n/25 writes |
+//! | feeds state: changes marked, last build | `FEEDS/STATE`: `ADD generation` in the job's write transaction; Get; Update after a build | 1 read + 1 write a build |
 //! | report counters                        | `STATS#JOB#<job>` and `STATS#ALL`, `DAY#<date>#<channel>#<source>` (applicants), `FUNNEL#<date>` (started, submitted, dropped) | written in the event's transaction |
 //!
 //! `<h>` is a keyed hash (HMAC) of the normalised email: people are found by email without the
