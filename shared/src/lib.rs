@@ -24,6 +24,7 @@ pub mod job;
 pub mod logging;
 pub mod parse;
 pub mod prospect;
+pub mod report;
 pub mod routes;
 pub mod stage;
 pub mod store;

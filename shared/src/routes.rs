@@ -30,6 +30,10 @@ const fn pipeline(method: &'static str, path: &'static str) -> Route {
     Route { function: "pipeline", method, path }
 }
 
+const fn reports(method: &'static str, path: &'static str) -> Route {
+    Route { function: "reports", method, path }
+}
+
 const fn intake(method: &'static str, path: &'static str) -> Route {
     Route { function: "intake", method, path }
 }
@@ -53,6 +57,8 @@ pub const ROUTES: &[Route] = &[
     pipeline("POST", "/api/applications/{id}/transitions"),
     pipeline("POST", "/api/applications/{id}/interviews"),
     pipeline("POST", "/api/interviews/{id}/feedback"),
+    reports("GET", "/api/reports/sources"),
+    reports("GET", "/api/reports/funnel"),
     intake("POST", "/careers/uploads"),
     intake("POST", "/careers/jobs/{id}/applications"),
     intake("POST", "/careers/jobs/{id}/drafts"),

@@ -12,3 +12,4 @@ mod jobs;
 mod matrix;
 mod pipeline;
 mod pool;
+mod reports;

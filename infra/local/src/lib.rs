@@ -59,6 +59,7 @@ pub fn functions(state: &AppState) -> HashMap<&'static str, Router> {
         ("jobs", rapport_jobs::router(state.clone())),
         ("intake", rapport_intake::router(state.clone())),
         ("pipeline", rapport_pipeline::router(state.clone())),
+        ("reports", rapport_reports::router(state.clone())),
     ])
 }
 

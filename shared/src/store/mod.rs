@@ -38,6 +38,7 @@ mod intake;
 mod jobs;
 mod pipeline;
 mod prospects;
+mod reports;
 pub mod schema;
 pub mod tx;
 
@@ -45,6 +46,7 @@ pub use intake::{ApplicationLookup, NewApplication, NotCreated};
 pub use jobs::{FeedState, JobFilter};
 pub use pipeline::{time_bucket, ApplicationContext, KeepInTouch, TIME_BUCKET_GROWTH};
 pub use prospects::Confirmed;
+pub use reports::FunnelCounts;
 
 use crate::clock::SharedClock;
 use crate::cursor::Cursors;

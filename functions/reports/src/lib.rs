@@ -1,0 +1,163 @@
+//! The `reports` function: where applicants and hires come from, and the funnel, read from the
+//! counters kept in the same transactions as the events (never a scan).
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use chrono::NaiveDate;
+use http::{header, StatusCode};
+use rapport::api::{check, json, no_route, AppState, QueryMap};
+use rapport::auth::{Caller, JobAction};
+use rapport::error::{ApiError, FieldError};
+use rapport::ids::JobId;
+use rapport::report::{sources, sources_csv, to_csv};
+use serde_json::json;
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/api/reports/sources", get(sources_report))
+        .route("/api/reports/funnel", get(funnel_report))
+        .fallback(no_route)
+        .with_state(state)
+}
+
+/// The longest range one report covers.
+const MAX_DAYS: i64 = 732;
+
+struct Range {
+    from: NaiveDate,
+    to: NaiveDate,
+    job: Option<JobId>,
+    csv: bool,
+}
+
+/// `from`/`to` (default: the last 30 days), `job_id`, `format`; a hiring manager must name one of their jobs.
+async fn range(st: &AppState, caller: &Caller, q: &QueryMap, errors: &mut Vec<FieldError>) -> Result<Range, ApiError> {
+    let today = st.clock.now().date_naive();
+    let date = |name: &str, default: NaiveDate, errors: &mut Vec<FieldError>| match q.get(name) {
+        None => default,
+        Some(raw) => NaiveDate::parse_from_str(raw, "%Y-%m-%d").unwrap_or_else(|_| {
+            errors.push(FieldError::new(name, "must be a date, YYYY-MM-DD"));
+            default
+        }),
+    };
+    let to = date("to", today, errors);
+    let from = date("from", to - chrono::Duration::days(29), errors);
+    if from > to {
+        errors.push(FieldError::new("from", "must not be after to"));
+    } else if (to - from).num_days() > MAX_DAYS {
+        errors.push(FieldError::new("from", format!("the range must be at most {MAX_DAYS} days")));
+    }
+    let csv = match q.get("format") {
+        None | Some("json") => false,
+        Some("csv") => true,
+        Some(_) => {
+            errors.push(FieldError::new("format", "must be json or csv"));
+            false
+        }
+    };
+    let job = match q.get("job_id") {
+        None => None,
+        Some(raw) => match raw.parse::<JobId>() {
+            Ok(id) => Some(id),
+            Err(_) => {
+                errors.push(FieldError::new("job_id", "is not a job id"));
+                None
+            }
+        },
+    };
+    match &job {
+        Some(id) => {
+            let job = st.store.get_job(id).await?.ok_or(ApiError::NotFound)?;
+            caller.authorize_job(&job.spec.team_subs(), JobAction::Read)?;
+        }
+        None if !caller.is_staff() => {
+            return Err(ApiError::Forbidden("hiring managers see reports of their own jobs: give job_id".into()))
+        }
+        None => {}
+    }
+    Ok(Range { from, to, job, csv })
+}
+
+fn csv_response(body: String, name: &str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}.csv\"")),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+async fn sources_report(State(st): State<AppState>, caller: Caller, q: QueryMap) -> Result<Response, ApiError> {
+    let mut errors = Vec::new();
+    let by_source = match q.get("group") {
+        None | Some("channel") => false,
+        Some("source") => true,
+        Some(_) => {
+            errors.push(FieldError::new("group", "must be channel or source"));
+            false
+        }
+    };
+    let r = range(&st, &caller, &q, &mut errors).await?;
+    check(errors)?;
+    let (counts, _) = st.store.source_counts(r.job.as_ref(), r.from, r.to).await?;
+    let report = sources(&counts, by_source);
+    if r.csv {
+        let body = sources_csv(&report, by_source).map_err(|e| ApiError::Unavailable(e.to_string()))?;
+        return Ok(csv_response(body, "sources"));
+    }
+    Ok(json(
+        StatusCode::OK,
+        &json!({"from": r.from, "to": r.to, "job_id": r.job, "group": if by_source { "source" } else { "channel" },
+                "rows": report.rows, "totals": report.totals}),
+    ))
+}
+
+async fn funnel_report(State(st): State<AppState>, caller: Caller, q: QueryMap) -> Result<Response, ApiError> {
+    let mut errors = Vec::new();
+    if q.get("job_id").is_none() {
+        errors.push(FieldError::new("job_id", "is required: a funnel follows one job's stages"));
+    }
+    let r = range(&st, &caller, &q, &mut errors).await?;
+    check(errors)?;
+    let job_id = r.job.expect("checked above");
+    let job = st.store.get_job(&job_id).await?.ok_or(ApiError::NotFound)?;
+    let (f, _) = st.store.funnel_counts(&job_id, r.from, r.to).await?;
+    // Each stage's conversion is from the step before it: started -> submitted -> first stage -> ...
+    let mut previous = f.submitted;
+    let mut stages = Vec::new();
+    for s in &job.spec.stages {
+        let entered = if s.kind == rapport::stage::StageKind::New {
+            f.submitted
+        } else {
+            f.entered.get(&s.id).copied().unwrap_or(0)
+        };
+        let conversion =
+            if previous == 0 { 0.0 } else { ((entered as f64 / previous as f64) * 10_000.0).round() / 10_000.0 };
+        stages.push(json!({"stage": s.id, "name": s.name, "entered": entered, "conversion": conversion}));
+        previous = entered;
+    }
+    if r.csv {
+        let mut rows = vec![
+            vec!["started".to_string(), f.started.to_string(), String::new()],
+            vec!["submitted".to_string(), f.submitted.to_string(), String::new()],
+            vec!["dropped".to_string(), f.dropped.to_string(), String::new()],
+        ];
+        for s in &stages {
+            rows.push(vec![
+                s["stage"].as_str().unwrap_or("").to_string(),
+                s["entered"].to_string(),
+                s["conversion"].to_string(),
+            ]);
+        }
+        let body = to_csv(&["step", "count", "conversion"], &rows).map_err(|e| ApiError::Unavailable(e.to_string()))?;
+        return Ok(csv_response(body, "funnel"));
+    }
+    Ok(json(
+        StatusCode::OK,
+        &json!({"job_id": job_id, "from": r.from, "to": r.to, "started": f.started, "submitted": f.submitted,
+                "dropped": f.dropped, "stages": stages}),
+    ))
+}

@@ -1,0 +1,155 @@
+use crate::helpers::*;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+
+/// Applies through the career site from a source and returns the application id.
+async fn apply(app: &TestApp, job: &str, n: usize, source: Value) -> String {
+    let body = json!({"first_name": "A", "last_name": "B", "email": format!("r{n}.{}@example.com", ulid::Ulid::generate().to_string().to_lowercase()),
+                      "consent": {"processing": true}, "source": source});
+    let res = app.post(&format!("/careers/jobs/{job}/applications")).json(&body).send().await.unwrap();
+    assert_eq!(res.status(), 201);
+    res.json::<Value>().await.unwrap()["application_id"].as_str().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn the_sources_report_equals_a_recount_of_the_applications() {
+    let app = spawn_app().await;
+    let token = app.token("recruiter").await;
+    let job = app.create_job(&token, job_body()).await["id"].as_str().unwrap().to_string();
+    app.publish(&token, &job).await;
+    let sources = [
+        json!({"utm_source": "indeed", "utm_medium": "job_board"}),
+        json!({"utm_source": "linkedin", "utm_medium": "job_board"}),
+        json!({"utm_source": "anna", "utm_medium": "referral"}),
+        json!({"landing_url": format!("{}/", app.url)}),
+        json!({}),
+        json!({"utm_source": "=cmd|' /C calc'!A0"}),
+    ];
+    // A mixed history: a pseudo-random source per application, and some hired.
+    let mut expected: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+    let mut seed = 7u64;
+    for n in 0..36 {
+        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        let source = sources[(seed >> 33) as usize % sources.len()].clone();
+        let id = apply(&app, &job, n, source).await;
+        let a = app.stack.state.store.get_application(&id.parse().unwrap()).await.unwrap().unwrap();
+        let hired = (seed >> 20) % 3 == 0;
+        if hired {
+            let res = app
+                .post(&format!("/api/applications/{id}/transitions"))
+                .bearer_auth(&token)
+                .json(&json!({"to": "hired", "expected_version": 1}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status(), 200);
+        }
+        let e = expected.entry(a.attribution.channel.as_str().to_string()).or_default();
+        e.0 += 1;
+        e.1 += u64::from(hired);
+    }
+    let res = app.get(&format!("/api/reports/sources?job_id={job}")).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(
+        calls(&res).iter().filter(|c| c.ends_with(".Query")).count(),
+        1,
+        "one query over counters, never a scan"
+    );
+    assert!(!calls(&res).iter().any(|c| c.ends_with(".Scan")));
+    let report: Value = res.json().await.unwrap();
+    let got: BTreeMap<String, (u64, u64)> = report["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["channel"].as_str().unwrap().to_string(),
+                (r["applicants"].as_u64().unwrap(), r["hires"].as_u64().unwrap()),
+            )
+        })
+        .collect();
+    assert_eq!(got, expected, "every figure equals a recount");
+    assert_eq!(report["totals"]["applicants"], 36);
+    assert!(got.contains_key("unattributed"));
+
+    // All jobs together, by source, as CSV.
+    let res = app.get("/api/reports/sources?group=source&format=csv").bearer_auth(&token).send().await.unwrap();
+    assert_eq!(res.headers()["content-type"], "text/csv; charset=utf-8");
+    let csv = res.text().await.unwrap();
+    assert!(csv.starts_with("channel,source,applicants,hires,hire_rate\r\n"));
+    assert!(csv.lines().all(|l| !l.contains(",=") && !l.starts_with('=')), "no cell starts a formula: {csv}");
+    assert!(csv.contains("job_board,indeed,"));
+
+    let res = app
+        .get("/api/reports/sources?from=2026-13-01&group=vibes&format=pdf")
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    let mut fields = error_fields(&problem(res, 422).await);
+    fields.sort();
+    assert_eq!(fields, vec!["format", "from", "group"]);
+}
+
+#[tokio::test]
+async fn the_funnel_counts_drafts_submissions_and_stages() {
+    let app = spawn_app().await;
+    let token = app.token("recruiter").await;
+    let job = app.create_job(&token, job_body()).await["id"].as_str().unwrap().to_string();
+    app.publish(&token, &job).await;
+    for i in 0..3 {
+        app.post(&format!("/careers/jobs/{job}/drafts"))
+            .json(&json!({"email": format!("d{i}@example.com")}))
+            .send()
+            .await
+            .unwrap();
+    }
+    let a1 = apply(&app, &job, 1, json!({})).await;
+    let _a2 = apply(&app, &job, 2, json!({})).await;
+    app.post(&format!("/api/applications/{a1}/transitions"))
+        .bearer_auth(&token)
+        .json(&json!({"to": "screen", "expected_version": 1}))
+        .send()
+        .await
+        .unwrap();
+    let later = (chrono::Utc::now() + chrono::Duration::hours(25)).to_rfc3339();
+    app.post("/_local/run/drafts").query(&[("now", &later)]).send().await.unwrap();
+
+    let f: Value = app
+        .get(&format!("/api/reports/funnel?job_id={job}"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (f["started"].as_u64(), f["submitted"].as_u64(), f["dropped"].as_u64()),
+        (Some(5), Some(2), Some(3)),
+        "{f}"
+    );
+    let stages = f["stages"].as_array().unwrap();
+    assert_eq!((stages[0]["stage"].as_str(), stages[0]["entered"].as_u64()), (Some("applied"), Some(2)));
+    assert_eq!(
+        (stages[1]["stage"].as_str(), stages[1]["entered"].as_u64(), stages[1]["conversion"].as_f64()),
+        (Some("screen"), Some(1), Some(0.5))
+    );
+    problem(app.get("/api/reports/funnel").bearer_auth(&token).send().await.unwrap(), 422).await;
+}
+
+#[tokio::test]
+async fn hiring_managers_see_reports_of_their_jobs_only() {
+    let app = spawn_app().await;
+    let token = app.token("recruiter").await;
+    let hm = app.token_for(json!({"role": "hiring_manager", "sub": "hm-on-team"})).await;
+    let other = app.token_for(json!({"role": "hiring_manager", "sub": "someone-else"})).await;
+    let job = app.create_job(&token, job_body()).await["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        app.get(&format!("/api/reports/sources?job_id={job}")).bearer_auth(&hm).send().await.unwrap().status(),
+        200
+    );
+    problem(app.get("/api/reports/sources").bearer_auth(&hm).send().await.unwrap(), 403).await;
+    problem(app.get(&format!("/api/reports/sources?job_id={job}")).bearer_auth(&other).send().await.unwrap(), 404)
+        .await;
+    assert_eq!(app.get("/api/reports/sources").send().await.unwrap().status(), 401);
+}
