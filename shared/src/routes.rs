@@ -59,6 +59,7 @@ pub const ROUTES: &[Route] = &[
     pipeline("POST", "/api/interviews/{id}/feedback"),
     reports("GET", "/api/reports/sources"),
     reports("GET", "/api/reports/funnel"),
+    reports("GET", "/api/reports/time-in-stage"),
     intake("POST", "/careers/uploads"),
     intake("POST", "/careers/jobs/{id}/applications"),
     intake("POST", "/careers/jobs/{id}/drafts"),

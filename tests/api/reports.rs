@@ -153,3 +153,40 @@ async fn hiring_managers_see_reports_of_their_jobs_only() {
         .await;
     assert_eq!(app.get("/api/reports/sources").send().await.unwrap().status(), 401);
 }
+
+#[tokio::test]
+async fn time_in_stage_and_to_hire_are_reported_per_stage() {
+    let app = spawn_app().await;
+    let token = app.token("recruiter").await;
+    let job = app.create_job(&token, job_body()).await["id"].as_str().unwrap().to_string();
+    app.publish(&token, &job).await;
+    for n in 0..3 {
+        let id = apply(&app, &job, n, json!({})).await;
+        for (v, to) in ["screen", "hired"].iter().enumerate() {
+            let res = app
+                .post(&format!("/api/applications/{id}/transitions"))
+                .bearer_auth(&token)
+                .json(&json!({"to": to, "expected_version": v + 1}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status(), 200);
+        }
+    }
+    let res = app.get(&format!("/api/reports/time-in-stage?job_id={job}")).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(calls(&res).iter().filter(|c| c.ends_with(".Query")).count(), 1);
+    let r: Value = res.json().await.unwrap();
+    let stages = r["stages"].as_array().unwrap();
+    assert_eq!(
+        stages.iter().map(|s| s["stage"].as_str().unwrap()).collect::<Vec<_>>(),
+        vec!["applied", "screen", "interview", "offer"]
+    );
+    assert_eq!(
+        (stages[0]["samples"].as_u64(), stages[1]["samples"].as_u64(), stages[2]["samples"].as_u64()),
+        (Some(3), Some(3), Some(0))
+    );
+    assert!(stages[0]["median_days"].as_f64().unwrap() < 0.01, "seconds, not days, in the applied stage");
+    assert!(stages[2]["median_days"].is_null());
+    assert_eq!(r["time_to_hire"]["samples"], 3);
+    problem(app.get("/api/reports/time-in-stage").bearer_auth(&token).send().await.unwrap(), 422).await;
+}

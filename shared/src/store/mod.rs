@@ -44,7 +44,7 @@ pub mod tx;
 
 pub use intake::{ApplicationLookup, NewApplication, NotCreated};
 pub use jobs::{FeedState, JobFilter};
-pub use pipeline::{time_bucket, ApplicationContext, KeepInTouch, TIME_BUCKET_GROWTH};
+pub use pipeline::{time_bucket, ApplicationContext, KeepInTouch, TIME_BUCKET_GROWTH, TIME_TO_HIRE};
 pub use prospects::Confirmed;
 pub use reports::FunnelCounts;
 

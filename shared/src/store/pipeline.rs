@@ -14,6 +14,9 @@ use chrono::{DateTime, Utc};
 /// Buckets of the time-in-stage histogram grow by 5%, so a median read from it is within 5%.
 pub const TIME_BUCKET_GROWTH: f64 = 1.05;
 
+/// The histogram that holds time to hire, beside the stages'.
+pub const TIME_TO_HIRE: &str = "_to_hire";
+
 pub fn time_bucket(seconds: i64) -> u32 {
     ((seconds.max(1) as f64).ln() / TIME_BUCKET_GROWTH.ln()).ceil() as u32
 }
@@ -108,6 +111,20 @@ impl Store {
         );
         if hired {
             count_hire(&mut tx, t, &moved.job_id, now.date_naive(), a);
+            // Time to hire: from the application to the hire, in the same histogram form.
+            let to_hire = (now - moved.created_at).num_seconds();
+            let bucket = format!("b{}", time_bucket(to_hire));
+            tx.update(
+                "time_to_hire",
+                t,
+                Change {
+                    key: key(format!("STATS#JOB#{}", moved.job_id), format!("TIS#{TIME_TO_HIRE}")),
+                    expression: "ADD samples :one, seconds :secs, #bucket :one SET #stage = :stage".into(),
+                    names: &[("#bucket", bucket.as_str()), ("#stage", "stage")],
+                    values: vec![(":one", n(1)), (":secs", n(to_hire.max(0))), (":stage", s(TIME_TO_HIRE))],
+                    condition: None,
+                },
+            );
         }
         if let Some(k) = keep {
             let c = k.candidate;
@@ -253,5 +270,32 @@ impl Store {
                 return Ok(interviews);
             }
         }
+    }
+}
+
+impl Store {
+    /// Time-in-stage histograms of one job (and time to hire): one query.
+    pub async fn time_histograms(&self, job: &JobId) -> Result<Vec<crate::report::Histogram>, StoreError> {
+        let out = self
+            .db
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :tis)")
+            .expression_attribute_values(":pk", s(format!("STATS#JOB#{job}")))
+            .expression_attribute_values(":tis", s("TIS#"))
+            .send()
+            .await
+            .map_err(store_error)?;
+        Ok(out
+            .items()
+            .iter()
+            .map(|i| crate::report::Histogram {
+                stage: i.get("stage").and_then(|v| v.as_s().ok()).cloned().unwrap_or_default(),
+                buckets: i
+                    .iter()
+                    .filter_map(|(k, v)| Some((k.strip_prefix('b')?.parse().ok()?, v.as_n().ok()?.parse().ok()?)))
+                    .collect(),
+            })
+            .collect())
     }
 }
