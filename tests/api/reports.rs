@@ -75,7 +75,12 @@ async fn the_sources_report_equals_a_recount_of_the_applications() {
     let res = app.get("/api/reports/sources?group=source&format=csv").bearer_auth(&token).send().await.unwrap();
     assert_eq!(res.headers()["content-type"], "text/csv; charset=utf-8");
     let csv = res.text().await.unwrap();
-    assert!(csv.starts_with("channel,source,applicants,hires,hire_rate\r\n"));
+    assert!(
+        csv.starts_with(
+            "channel,source,applicants,hires,hire_rate,spend,currency,cost_per_applicant,cost_per_hire\r\n"
+        ),
+        "{csv}"
+    );
     assert!(csv.lines().all(|l| !l.contains(",=") && !l.starts_with('=')), "no cell starts a formula: {csv}");
     assert!(csv.contains("job_board,indeed,"));
 
@@ -189,4 +194,104 @@ async fn time_in_stage_and_to_hire_are_reported_per_stage() {
     assert!(stages[2]["median_days"].is_null());
     assert_eq!(r["time_to_hire"]["samples"], 3);
     problem(app.get("/api/reports/time-in-stage").bearer_auth(&token).send().await.unwrap(), 422).await;
+}
+
+#[tokio::test]
+async fn spend_gives_cost_per_applicant_and_per_hire() {
+    let app = spawn_app().await;
+    let token = app.token("recruiter").await;
+    let job = app.create_job(&token, job_body()).await["id"].as_str().unwrap().to_string();
+    app.publish(&token, &job).await;
+    let (mut indeed, mut linkedin) = (Vec::new(), Vec::new());
+    for n in 0..4 {
+        indeed.push(apply(&app, &job, n, json!({"utm_source": "indeed", "utm_medium": "job_board"})).await);
+    }
+    for n in 4..6 {
+        linkedin.push(apply(&app, &job, n, json!({"utm_source": "linkedin", "utm_medium": "job_board"})).await);
+    }
+    app.post(&format!("/api/applications/{}/transitions", indeed[0]))
+        .bearer_auth(&token)
+        .json(&json!({"to": "hired", "expected_version": 1}))
+        .send()
+        .await
+        .unwrap();
+    let month = chrono::Utc::now().format("%Y-%m").to_string();
+    for (source, amount) in [("indeed", 500.0), ("Indeed", 400.0), ("linkedin", 300.0)] {
+        let res = app
+            .http
+            .put(format!("{}/api/reports/spend", app.url))
+            .bearer_auth(&token)
+            .json(
+                &json!({"month": month, "channel": "job_board", "source": source, "amount": amount, "currency": "USD"}),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+    }
+    // Whole months, so no proration: the last write for Indeed (400) wins.
+    let today = chrono::Utc::now().date_naive();
+    let first = format!("{month}-01");
+    let last = chrono::NaiveDate::parse_from_str(&first, "%Y-%m-%d").unwrap() + chrono::Duration::days(40);
+    let last = chrono::NaiveDate::from_ymd_opt(chrono::Datelike::year(&last), chrono::Datelike::month(&last), 1)
+        .unwrap()
+        - chrono::Duration::days(1);
+    assert!(today <= last);
+    let r: Value = app
+        .get(&format!("/api/reports/sources?group=source&from={first}&to={last}"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let row = |s: &str| r["rows"].as_array().unwrap().iter().find(|x| x["source"] == s).unwrap().clone();
+    let i = row("indeed");
+    assert_eq!((i["applicants"].as_u64(), i["hires"].as_u64()), (Some(4), Some(1)));
+    assert_eq!(
+        (i["spend"].as_f64(), i["cost_per_applicant"].as_f64(), i["cost_per_hire"].as_f64()),
+        (Some(400.0), Some(100.0), Some(400.0))
+    );
+    let l = row("linkedin");
+    assert_eq!((l["spend"].as_f64(), l["cost_per_applicant"].as_f64()), (Some(300.0), Some(150.0)));
+    assert!(l["cost_per_hire"].is_null(), "no hires, no cost per hire");
+    let csv = app
+        .get(&format!("/api/reports/sources?group=source&format=csv&from={first}&to={last}"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        csv.starts_with(
+            "channel,source,applicants,hires,hire_rate,spend,currency,cost_per_applicant,cost_per_hire\r\n"
+        ),
+        "{csv}"
+    );
+    assert!(csv.contains("job_board,indeed,4,1,0.2500,400.0,USD,100.0,400.0"), "{csv}");
+
+    let hm = app.token_for(json!({"role": "hiring_manager", "sub": "hm-on-team"})).await;
+    let res = app
+        .http
+        .put(format!("{}/api/reports/spend", app.url))
+        .bearer_auth(&hm)
+        .json(&json!({"month": month, "channel": "job_board", "source": "indeed", "amount": 1, "currency": "USD"}))
+        .send()
+        .await
+        .unwrap();
+    problem(res, 403).await;
+    let res = app
+        .http
+        .put(format!("{}/api/reports/spend", app.url))
+        .bearer_auth(&token)
+        .json(&json!({"month": "2026-13", "channel": "tv", "source": "!!", "amount": -1, "currency": "XYZ"}))
+        .send()
+        .await
+        .unwrap();
+    let mut fields = error_fields(&problem(res, 422).await);
+    fields.sort();
+    assert_eq!(fields, vec!["channel", "currency", "month"]);
 }

@@ -6,11 +6,14 @@ use axum::routing::get;
 use axum::Router;
 use chrono::NaiveDate;
 use http::{header, StatusCode};
-use rapport::api::{check, json, no_route, AppState, QueryMap};
+use rapport::api::{check, json, no_route, AppState, JsonBody, QueryMap};
+use rapport::attribution::{normalise, Channel};
 use rapport::auth::{Caller, JobAction};
 use rapport::error::{ApiError, FieldError};
 use rapport::ids::JobId;
-use rapport::report::{days, sources, sources_csv, to_csv};
+use rapport::job::Currency;
+use rapport::parse::{Fields, Line};
+use rapport::report::{days, sources, sources_csv, to_csv, with_spend, Spend};
 use rapport::store::TIME_TO_HIRE;
 use serde_json::json;
 
@@ -19,6 +22,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/reports/sources", get(sources_report))
         .route("/api/reports/funnel", get(funnel_report))
         .route("/api/reports/time-in-stage", get(time_in_stage_report))
+        .route("/api/reports/spend", axum::routing::put(put_spend))
         .fallback(no_route)
         .with_state(state)
 }
@@ -106,14 +110,22 @@ async fn sources_report(State(st): State<AppState>, caller: Caller, q: QueryMap)
     check(errors)?;
     let (counts, _) = st.store.source_counts(r.job.as_ref(), r.from, r.to).await?;
     let report = sources(&counts, by_source);
+    // Spend is the company's, per source and month: it belongs in the all-jobs report only.
+    let figures = if r.job.is_none() {
+        let spend = st.store.spend_between(r.from, r.to).await?;
+        with_spend(&report, &spend, r.from, r.to, by_source)
+    } else {
+        json!({"rows": report.rows, "totals": report.totals})
+    };
     if r.csv {
-        let body = sources_csv(&report, by_source).map_err(|e| ApiError::Unavailable(e.to_string()))?;
+        let body = if r.job.is_none() { spend_csv(&figures, by_source) } else { sources_csv(&report, by_source) }
+            .map_err(|e| ApiError::Unavailable(e.to_string()))?;
         return Ok(csv_response(body, "sources"));
     }
     Ok(json(
         StatusCode::OK,
         &json!({"from": r.from, "to": r.to, "job_id": r.job, "group": if by_source { "source" } else { "channel" },
-                "rows": report.rows, "totals": report.totals}),
+                "rows": figures["rows"], "totals": figures["totals"]}),
     ))
 }
 
@@ -203,4 +215,66 @@ async fn time_in_stage_report(State(st): State<AppState>, caller: Caller, q: Que
         })
         .collect();
     Ok(json(StatusCode::OK, &json!({"job_id": job_id, "stages": stages, "time_to_hire": figures(TIME_TO_HIRE)})))
+}
+
+fn spend_csv(figures: &serde_json::Value, by_source: bool) -> Result<String, csv::Error> {
+    let mut header = vec!["channel"];
+    if by_source {
+        header.push("source");
+    }
+    header.extend(["applicants", "hires", "hire_rate", "spend", "currency", "cost_per_applicant", "cost_per_hire"]);
+    let cell = |v: &serde_json::Value| match v {
+        serde_json::Value::Null => String::new(),
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    let rows: Vec<Vec<String>> = figures["rows"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .chain(std::iter::once(&figures["totals"]))
+        .map(|r| {
+            header
+                .iter()
+                .map(|h| if *h == "hire_rate" { format!("{:.4}", r[*h].as_f64().unwrap_or(0.0)) } else { cell(&r[*h]) })
+                .collect()
+        })
+        .collect();
+    to_csv(&header, &rows)
+}
+
+/// `PUT /api/reports/spend {month, channel, source, amount, currency}`: recruiter or admin.
+async fn put_spend(State(st): State<AppState>, caller: Caller, JsonBody(body): JsonBody) -> Result<Response, ApiError> {
+    caller.require_staff()?;
+    let spend = Fields::parse(body, |f| {
+        let month: Option<Line<7, 7>> = f.req("month");
+        let channel: Option<Channel> = f.req("channel");
+        let source: Option<Line<1, 64>> = f.req("source");
+        let amount: Option<f64> = f.req("amount");
+        let currency: Option<Currency> = f.req("currency");
+        if month.as_ref().is_some_and(|m| NaiveDate::parse_from_str(&format!("{}-01", m.0), "%Y-%m-%d").is_err()) {
+            f.error("month", "must be a month, YYYY-MM");
+            return None;
+        }
+        if amount.is_some_and(|a| a < 0.0) {
+            f.error("amount", "must not be negative");
+            return None;
+        }
+        let source = source.and_then(|s| match normalise(&s.0) {
+            Some(n) => Some(n),
+            None => {
+                f.error("source", "must contain letters or digits");
+                None
+            }
+        });
+        Some(Spend {
+            month: month?.0,
+            channel: channel?.as_str().to_string(),
+            source: source?,
+            amount: amount?,
+            currency: currency?.0,
+        })
+    })?;
+    st.store.put_spend(&spend, &caller.sub, st.clock.now()).await?;
+    Ok(json(StatusCode::OK, &spend))
 }
