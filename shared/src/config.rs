@@ -31,6 +31,9 @@ pub struct Config {
     pub rate_limit_per_minute: u32,
     /// Exit reason codes per category (`EXIT_REASONS`, JSON; default: the built-in lists).
     pub exit_reasons: crate::stage::ReasonCodes,
+    /// Where the dashboard sends people to sign in (the Cognito hosted UI's implicit-grant URL,
+    /// returning an `id_token`); unset on the local stack (`DASHBOARD_LOGIN_URL`).
+    pub dashboard_login_url: Option<String>,
 }
 
 impl std::fmt::Debug for Config {
@@ -135,6 +138,7 @@ impl Config {
             draft_abandon_after,
             rate_limit_per_minute,
             exit_reasons,
+            dashboard_login_url: get("DASHBOARD_LOGIN_URL").filter(|s| s.starts_with("https://")),
         })
     }
 }

@@ -61,6 +61,7 @@ pub const ROUTES: &[Route] = &[
     reports("GET", "/api/reports/funnel"),
     reports("GET", "/api/reports/time-in-stage"),
     reports("PUT", "/api/reports/spend"),
+    reports("GET", "/dashboard"),
     intake("POST", "/careers/uploads"),
     intake("POST", "/careers/jobs/{id}/applications"),
     intake("POST", "/careers/jobs/{id}/drafts"),

@@ -145,3 +145,88 @@ async fn the_widget_applies_uploads_and_captures_a_drop_off_in_chromium() {
     assert!(st.store.prospect_by_email_hash(&hash).await.unwrap().is_some(), "the drop-off joined the pool");
     assert_eq!(st.store.count_applications(&job_id.parse::<JobId>().unwrap()).await.unwrap(), 1);
 }
+
+#[tokio::test]
+async fn the_dashboard_draws_the_reports_from_seeded_data() {
+    let Some(driver) = chromedriver() else { return };
+    let app = spawn_app_with(|o| o.seed = true).await;
+    let token = app.token("recruiter").await;
+    let jobs: Value =
+        app.get("/api/jobs?status=open&limit=100").bearer_auth(&token).send().await.unwrap().json().await.unwrap();
+    let nurse = jobs["items"].as_array().unwrap().iter().find(|j| j["department"] == "Nursing").unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let artifacts = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/test-artifacts");
+    std::fs::create_dir_all(&artifacts).unwrap();
+    let profile = std::env::temp_dir().join(format!("rapport-chromium-{}", ulid::Ulid::generate()));
+
+    let c = browser(&driver, &profile).await;
+    // Console errors and uncaught exceptions are collected from the first script on.
+    c.goto(&format!("{}/dashboard?job_id={nurse}", app.url)).await.unwrap();
+    c.wait()
+        .at_most(Duration::from_secs(20))
+        .for_element(Locator::Css("body[data-drawn]"))
+        .await
+        .expect("the charts are drawn");
+    let shot = c.screenshot().await.unwrap();
+    std::fs::write(artifacts.join("dashboard.png"), shot).unwrap();
+    let error = c.find(Locator::Css("#error")).await.unwrap().text().await.unwrap();
+    assert!(error.is_empty(), "the page shows an error: {error}");
+
+    // The bars carry the numbers the API gives.
+    let bars = |chart: &'static str| {
+        let c = c.clone();
+        async move {
+            let script = format!(
+                "return Array.from(document.querySelectorAll('svg[data-chart=\"{chart}\"] rect[data-label]')).map(r => [r.dataset.label, r.dataset.series, Number(r.dataset.value)]);"
+            );
+            c.execute(&script, vec![]).await.unwrap()
+        }
+    };
+    let sources: Value = app
+        .get(&format!("/api/reports/sources?group=source&job_id={nurse}"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let drawn = bars("sources").await;
+    for row in sources["rows"].as_array().unwrap() {
+        let label = format!("{} / {}", row["channel"].as_str().unwrap(), row["source"].as_str().unwrap());
+        for series in ["applicants", "hires"] {
+            assert!(
+                drawn
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|b| b[0] == label.as_str() && b[1] == series && b[2] == row[series]),
+                "{label} {series} = {} is drawn: {drawn}",
+                row[series]
+            );
+        }
+    }
+    let funnel: Value = app
+        .get(&format!("/api/reports/funnel?job_id={nurse}"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let drawn = bars("funnel").await;
+    assert!(funnel["submitted"].as_u64().unwrap() > 0, "seeded applications: {funnel}");
+    for (label, value) in
+        [("started", &funnel["started"]), ("dropped", &funnel["dropped"]), ("submitted", &funnel["submitted"])]
+    {
+        assert!(drawn.as_array().unwrap().iter().any(|b| b[0] == label && &b[2] == value), "{label}: {drawn}");
+    }
+    assert!(funnel["dropped"].as_u64().unwrap() > 0, "drop-offs are in the funnel");
+    let drawn = bars("time-in-stage").await;
+    assert!(drawn.as_array().unwrap().iter().any(|b| b[0] == "Applied"), "{drawn}");
+    c.close().await.unwrap();
+    let _ = std::fs::remove_dir_all(&profile);
+}

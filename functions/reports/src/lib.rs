@@ -23,6 +23,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/reports/funnel", get(funnel_report))
         .route("/api/reports/time-in-stage", get(time_in_stage_report))
         .route("/api/reports/spend", axum::routing::put(put_spend))
+        .route("/dashboard", get(dashboard))
         .fallback(no_route)
         .with_state(state)
 }
@@ -277,4 +278,19 @@ async fn put_spend(State(st): State<AppState>, caller: Caller, JsonBody(body): J
     })?;
     st.store.put_spend(&spend, &caller.sub, st.clock.now()).await?;
     Ok(json(StatusCode::OK, &spend))
+}
+
+/// The reports dashboard: a page with no data in it. It signs the user in (`DASHBOARD_LOGIN_URL`, the
+/// Cognito hosted UI, in AWS; a local token on the local stack) and draws the JSON reports as inline SVG.
+async fn dashboard(State(st): State<AppState>) -> Response {
+    let page = include_str!("../assets/dashboard.html");
+    let page = match &st.config.dashboard_login_url {
+        Some(url) => page.replacen(
+            "<html lang=\"en\">",
+            &format!("<html lang=\"en\" data-login-url=\"{}\">", url.replace('"', "&quot;")),
+            1,
+        ),
+        None => page.to_string(),
+    };
+    ([(header::CONTENT_TYPE, "text/html; charset=utf-8"), (header::CACHE_CONTROL, "no-store")], page).into_response()
 }

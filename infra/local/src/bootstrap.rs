@@ -130,3 +130,65 @@ pub async fn seed(st: &AppState) -> anyhow::Result<usize> {
     }
     Ok(jobs.len())
 }
+
+/// Demo activity through the public routes, as real visitors and recruiters would make it:
+/// applications from several sources, some moved through stages, some hired, and drop-offs.
+pub async fn demo_activity(url: &str, recruiter_token: &str) -> anyhow::Result<()> {
+    let http = reqwest::Client::new();
+    let jobs: Value = http.get(format!("{url}/careers/jobs?limit=100")).send().await?.json().await?;
+    let sources = [
+        json!({"utm_source": "indeed", "utm_medium": "job_board"}),
+        json!({"utm_source": "indeed", "utm_medium": "job_board"}),
+        json!({"utm_source": "linkedin", "utm_medium": "job_board"}),
+        json!({"utm_source": "google", "utm_medium": "job_board"}),
+        json!({"utm_source": "anna.k", "utm_medium": "referral"}),
+        json!({"landing_url": format!("{url}/")}),
+        json!({"referrer": "https://www.facebook.com/"}),
+        json!({}),
+    ];
+    let moves: [&[&str]; 6] = [
+        &[],
+        &["screen"],
+        &["screen", "interview"],
+        &["screen", "interview", "offer"],
+        &["screen", "interview", "offer", "hired"],
+        &["screen", "rejected"],
+    ];
+    let mut n = 0usize;
+    for job in jobs["items"].as_array().into_iter().flatten() {
+        let id = job["id"].as_str().unwrap_or_default();
+        for i in 0..9 {
+            n += 1;
+            let email = format!("demo.applicant{n}@example.com");
+            if i == 8 {
+                // Started, never finished: a drop-off once the drafts task runs.
+                http.post(format!("{url}/careers/jobs/{id}/drafts"))
+                    .json(&json!({"email": email, "first_name": "Demo", "consent": {"talent_pool": true}}))
+                    .send()
+                    .await?;
+                continue;
+            }
+            let body = json!({"first_name": "Demo", "last_name": format!("Applicant {n}"), "email": email,
+                              "consent": {"processing": true, "talent_pool": n % 2 == 0}, "source": sources[(n * 7) % sources.len()]});
+            let created: Value =
+                http.post(format!("{url}/careers/jobs/{id}/applications")).json(&body).send().await?.json().await?;
+            let Some(app) = created["application_id"].as_str() else { continue };
+            for (v, to) in moves[(n * 5) % moves.len()].iter().enumerate() {
+                let mut body = json!({"to": to, "expected_version": v + 1});
+                if *to == "rejected" {
+                    body["reason"] = json!({"category": "rejected_by_org", "code": "preferred_another_candidate"});
+                    body["keep_in_touch"] = json!(true);
+                }
+                http.post(format!("{url}/api/applications/{app}/transitions"))
+                    .bearer_auth(recruiter_token)
+                    .json(&body)
+                    .send()
+                    .await?;
+            }
+        }
+    }
+    let later = (chrono::Utc::now() + chrono::Duration::days(2)).to_rfc3339();
+    http.post(format!("{url}/_local/run/drafts")).query(&[("now", later)]).send().await?;
+    http.post(format!("{url}/_local/run/feeds")).send().await?;
+    Ok(())
+}

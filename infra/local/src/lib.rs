@@ -102,14 +102,13 @@ pub async fn spawn(opts: Options) -> anyhow::Result<Stack> {
         draft_abandon_after: opts.draft_abandon_after,
         rate_limit_per_minute: opts.rate_limit_per_minute,
         exit_reasons: rapport::stage::ReasonCodes::default(),
+        dashboard_login_url: None,
     };
     let aws = emulator_aws(&opts.moto_url, &config).await;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let state = AppState::new(config, aws, clock);
     bootstrap::resources(&state).await?;
-    if opts.seed {
-        bootstrap::seed(&state).await?;
-    }
+    let seeded = if opts.seed { bootstrap::seed(&state).await? > 0 } else { false };
     let issuer = Issuer::new(opts.jwt_key.clone(), format!("{url}/_local"));
     let functions = functions(&state);
     for name in rapport::routes::functions() {
@@ -138,6 +137,20 @@ pub async fn spawn(opts: Options) -> anyhow::Result<Stack> {
             })
             .await;
     });
+    if seeded {
+        // Through the public routes, as visitors and recruiters would, so the dashboard has something to show.
+        let token = issuer
+            .issue(&TokenRequest {
+                role: "recruiter".into(),
+                sub: None,
+                email: None,
+                ttl_seconds: Some(600),
+                aud: None,
+            })
+            .map_err(|e| anyhow::anyhow!(e))?
+            .token;
+        bootstrap::demo_activity(&url, &token).await.context("seeding demo activity")?;
+    }
     Ok(Stack { url, state, issuer, moto_url: opts.moto_url, shutdown: Some(tx), server, schedules })
 }
 

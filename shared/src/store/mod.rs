@@ -29,6 +29,10 @@
 //! | give feedback                          | Get the pointer, Get the job (scope), Put `APP#<id>/INT#<iid>#FB#<sub>` | 2 reads + 1 write |
 //! | store many jobs (seed, import)         | BatchWriteItem, 25 a call                        | n/25 writes |
 //! | feeds state: changes marked, last build | `FEEDS/STATE`: `ADD generation` in the job's write transaction; Get; Update after a build | 1 read + 1 write a build |
+//! | sources report                         | Query `STATS#JOB#<job>` or `STATS#ALL`, `sk` between `DAY#<from>` and `DAY#<to>#~`; spend: `SPEND#<month>…` in `STATS#ALL` | 1 query (+1 for spend) |
+//! | funnel                                 | Query `FUNNEL#<from>..<to>` and `STAGE#` of the job's partition | 2 queries |
+//! | time in stage                          | Query `TIS#` of the job's partition               | 1 query |
+//! | record spend                           | TransactWriteItems: `STATS#ALL/SPEND#<month>#<channel>#<source>` and a history item | 1 write transaction |
 //! | report counters                        | `STATS#JOB#<job>` and `STATS#ALL`, `DAY#<date>#<channel>#<source>` (applicants), `FUNNEL#<date>` (started, submitted, dropped) | written in the event's transaction |
 //!
 //! `<h>` is a keyed hash (HMAC) of the normalised email: people are found by email without the
