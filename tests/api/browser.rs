@@ -173,6 +173,8 @@ async fn the_dashboard_draws_the_reports_from_seeded_data() {
     std::fs::write(artifacts.join("dashboard.png"), shot).unwrap();
     let error = c.find(Locator::Css("#error")).await.unwrap().text().await.unwrap();
     assert!(error.is_empty(), "the page shows an error: {error}");
+    let console = c.execute("return window.__rapportErrors;", vec![]).await.unwrap();
+    assert_eq!(console, json!([]), "no console errors");
 
     // The bars carry the numbers the API gives.
     let bars = |chart: &'static str| {
@@ -227,6 +229,32 @@ async fn the_dashboard_draws_the_reports_from_seeded_data() {
     assert!(funnel["dropped"].as_u64().unwrap() > 0, "drop-offs are in the funnel");
     let drawn = bars("time-in-stage").await;
     assert!(drawn.as_array().unwrap().iter().any(|b| b[0] == "Applied"), "{drawn}");
+
+    // All jobs, with spend recorded: cost per applicant and per hire are drawn too.
+    let month = chrono::Utc::now().format("%Y-%m").to_string();
+    let res = app
+        .http
+        .put(format!("{}/api/reports/spend", app.url))
+        .bearer_auth(&token)
+        .json(&json!({"month": month, "channel": "job_board", "source": "indeed", "amount": 900, "currency": "USD"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    c.goto(&format!("{}/dashboard", app.url)).await.unwrap();
+    c.wait().at_most(Duration::from_secs(20)).for_element(Locator::Css("body[data-drawn]")).await.unwrap();
+    let all: Value =
+        app.get("/api/reports/sources?group=source").bearer_auth(&token).send().await.unwrap().json().await.unwrap();
+    let indeed = all["rows"].as_array().unwrap().iter().find(|r| r["source"] == "indeed").unwrap().clone();
+    let drawn = bars("cost").await;
+    assert!(
+        drawn.as_array().unwrap().iter().any(|b| b[0] == "job_board / indeed"
+            && b[1] == "per applicant"
+            && b[2].as_f64() == indeed["cost_per_applicant"].as_f64()),
+        "{drawn} vs {indeed}"
+    );
+    std::fs::write(artifacts.join("dashboard-all-jobs.png"), c.screenshot().await.unwrap()).unwrap();
+    assert_eq!(c.execute("return window.__rapportErrors;", vec![]).await.unwrap(), json!([]));
     c.close().await.unwrap();
     let _ = std::fs::remove_dir_all(&profile);
 }
