@@ -39,6 +39,8 @@ pub struct Options {
     pub allowed_origins: Vec<String>,
     pub draft_abandon_after: chrono::Duration,
     pub rate_limit_per_minute: u32,
+    /// The functions' clock; the system clock when `None` (tests set a fixed one to spread history over days).
+    pub clock: Option<rapport::SharedClock>,
     /// Run the EventBridge schedules here (make dev); tests run tasks through `/_local/run` instead.
     pub run_schedules: bool,
 }
@@ -105,7 +107,7 @@ pub async fn spawn(opts: Options) -> anyhow::Result<Stack> {
         dashboard_login_url: None,
     };
     let aws = emulator_aws(&opts.moto_url, &config).await;
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let clock: Arc<dyn Clock> = opts.clock.clone().unwrap_or_else(|| Arc::new(SystemClock));
     let state = AppState::new(config, aws, clock);
     bootstrap::resources(&state).await?;
     let seeded = if opts.seed { bootstrap::seed(&state).await? > 0 } else { false };

@@ -90,6 +90,7 @@ async fn main() -> anyhow::Result<()> {
         jwt_key,
         seed: env_or("SEED", "1") != "0",
         run_schedules: true,
+        clock: None,
         rate_limit_per_minute: env_or("RATE_LIMIT_PER_MINUTE", "20")
             .parse()
             .context("RATE_LIMIT_PER_MINUTE must be a number")?,
