@@ -94,17 +94,22 @@ async fn edit(
         return Err(stale(&job));
     }
     let updated = job.with_spec(spec, st.clock.now());
-    let saved = if updated.status == JobStatus::Open {
-        st.store.replace_job_and_mark_feeds(&updated, expected).await
-    } else {
-        st.store.replace_job(&updated, expected).await
-    };
-    match saved {
+    match save(&st, &job, &updated).await {
         Ok(()) => Ok(json(StatusCode::OK, &updated)),
         Err(StoreError::ConditionFailed) => {
             Err(ApiError::Conflict("the job changed since that version; reload and retry".into()))
         }
         Err(e) => Err(e.into()),
+    }
+}
+
+/// Writes `next` over `current` if nobody changed it meanwhile. A job that is or was open changes what
+/// the boards see, so its write also marks the feeds for the next build.
+async fn save(st: &AppState, current: &Job, next: &Job) -> Result<(), StoreError> {
+    if current.status == JobStatus::Open || next.status == JobStatus::Open {
+        st.store.replace_job_and_mark_feeds(next, current.version).await
+    } else {
+        st.store.replace_job(next, current.version).await
     }
 }
 
@@ -125,13 +130,7 @@ async fn change_status(
         let Some(next) = change(&job)? else {
             return Ok(json(StatusCode::OK, &job));
         };
-        // Opening or closing a job changes what the boards see.
-        let saved = if job.status == JobStatus::Open || next.status == JobStatus::Open {
-            st.store.replace_job_and_mark_feeds(&next, job.version).await
-        } else {
-            st.store.replace_job(&next, job.version).await
-        };
-        match saved {
+        match save(st, &job, &next).await {
             Ok(()) => return Ok(json(StatusCode::OK, &next)),
             Err(StoreError::ConditionFailed) => continue,
             Err(e) => return Err(e.into()),
@@ -255,12 +254,7 @@ async fn put_description(
     }
     let mut updated = job.with_spec(spec, now);
     updated.description_file = Some(DescriptionFile { content_type: kind, size, sha256, uploaded_at: now });
-    let saved = if updated.status == JobStatus::Open {
-        st.store.replace_job_and_mark_feeds(&updated, job.version).await
-    } else {
-        st.store.replace_job(&updated, job.version).await
-    };
-    match saved {
+    match save(&st, &job, &updated).await {
         Ok(()) => Ok(json(StatusCode::OK, &updated)),
         Err(StoreError::ConditionFailed) => Err(stale(&job)),
         Err(e) => Err(e.into()),
