@@ -115,6 +115,8 @@ pub fn sources_csv(r: &SourcesReport, by_source: bool) -> Result<String, csv::Er
 pub struct Histogram {
     pub stage: String,
     pub buckets: BTreeMap<u32, u64>,
+    /// Exact durations (seconds -> count), kept while the set is small.
+    pub exact: Option<BTreeMap<u32, u64>>,
 }
 
 impl Histogram {
@@ -122,13 +124,23 @@ impl Histogram {
         self.buckets.values().sum()
     }
 
-    /// The `q` quantile (0..=1) in seconds, or `None` without samples.
+    /// The `q` quantile (0..=1, nearest rank) in seconds, or `None` without samples: exact while every
+    /// sample is also kept exactly, otherwise from the buckets.
     pub fn quantile(&self, q: f64) -> Option<f64> {
         let n = self.samples();
         if n == 0 {
             return None;
         }
         let rank = ((q * n as f64).ceil() as u64).max(1);
+        if let Some(exact) = self.exact.as_ref().filter(|e| e.values().sum::<u64>() == n) {
+            let mut seen = 0;
+            for (secs, count) in exact {
+                seen += count;
+                if seen >= rank {
+                    return Some(*secs as f64);
+                }
+            }
+        }
         let mut seen = 0;
         for (b, count) in &self.buckets {
             seen += count;
@@ -178,7 +190,7 @@ mod tests {
     fn histogram_quantiles_are_within_the_bound() {
         let mut samples: Vec<i64> = (1..=999).map(|i| i * 3_571).collect();
         samples.sort();
-        let mut h = Histogram { stage: "screen".into(), buckets: BTreeMap::new() };
+        let mut h = Histogram { stage: "screen".into(), buckets: BTreeMap::new(), exact: None };
         for s in &samples {
             *h.buckets.entry(crate::store::time_bucket(*s)).or_default() += 1;
         }
@@ -187,7 +199,15 @@ mod tests {
             let got = h.quantile(q).unwrap();
             assert!((got - exact).abs() / exact <= 0.05, "q={q}: {got} vs {exact}");
         }
-        assert_eq!(Histogram { stage: "x".into(), buckets: BTreeMap::new() }.quantile(0.5), None);
+        assert_eq!(Histogram { stage: "x".into(), buckets: BTreeMap::new(), exact: None }.quantile(0.5), None);
+        // Small sets kept exactly give exact quantiles.
+        let exact: BTreeMap<u32, u64> = [(100, 1), (200, 1), (350, 1)].into();
+        let mut small = Histogram { stage: "x".into(), buckets: BTreeMap::new(), exact: Some(exact) };
+        for s in [100, 200, 350] {
+            *small.buckets.entry(crate::store::time_bucket(s)).or_default() += 1;
+        }
+        assert_eq!(small.quantile(0.5), Some(200.0));
+        assert_eq!(small.quantile(0.9), Some(350.0));
     }
 
     #[test]

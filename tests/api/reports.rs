@@ -161,13 +161,20 @@ async fn hiring_managers_see_reports_of_their_jobs_only() {
 
 #[tokio::test]
 async fn time_in_stage_and_to_hire_are_reported_per_stage() {
-    let app = spawn_app().await;
+    use chrono::{Duration, TimeZone, Utc};
+    let start = Utc.with_ymd_and_hms(2026, 9, 1, 8, 0, 0).unwrap();
+    let clock = std::sync::Arc::new(rapport::clock::FixedClock::new(start));
+    let shared: rapport::SharedClock = clock.clone();
+    let app = spawn_app_with(|o| o.clock = Some(shared)).await;
     let token = app.token("recruiter").await;
     let job = app.create_job(&token, job_body()).await["id"].as_str().unwrap().to_string();
     app.publish(&token, &job).await;
-    for n in 0..3 {
+    // Three people wait 1, 2 and 4 days in `applied`, then 1 day in `screen`, then are hired.
+    for (n, wait) in [1i64, 2, 4].into_iter().enumerate() {
+        clock.set(start);
         let id = apply(&app, &job, n, json!({})).await;
-        for (v, to) in ["screen", "hired"].iter().enumerate() {
+        for (v, (to, after)) in [("screen", wait), ("hired", 1)].into_iter().enumerate() {
+            clock.advance(Duration::days(after));
             let res = app
                 .post(&format!("/api/applications/{id}/transitions"))
                 .bearer_auth(&token)
@@ -186,13 +193,17 @@ async fn time_in_stage_and_to_hire_are_reported_per_stage() {
         stages.iter().map(|s| s["stage"].as_str().unwrap()).collect::<Vec<_>>(),
         vec!["applied", "screen", "interview", "offer"]
     );
+    // Small sets are exact: median of 1, 2, 4 days is 2; the 90th percentile is 4.
     assert_eq!(
-        (stages[0]["samples"].as_u64(), stages[1]["samples"].as_u64(), stages[2]["samples"].as_u64()),
-        (Some(3), Some(3), Some(0))
+        (stages[0]["samples"].as_u64(), stages[0]["median_days"].as_f64(), stages[0]["p90_days"].as_f64()),
+        (Some(3), Some(2.0), Some(4.0))
     );
-    assert!(stages[0]["median_days"].as_f64().unwrap() < 0.01, "seconds, not days, in the applied stage");
+    assert_eq!((stages[1]["median_days"].as_f64(), stages[1]["p90_days"].as_f64()), (Some(1.0), Some(1.0)));
     assert!(stages[2]["median_days"].is_null());
-    assert_eq!(r["time_to_hire"]["samples"], 3);
+    assert_eq!(
+        (r["time_to_hire"]["samples"].as_u64(), r["time_to_hire"]["median_days"].as_f64()),
+        (Some(3), Some(3.0))
+    );
     problem(app.get("/api/reports/time-in-stage").bearer_auth(&token).send().await.unwrap(), 422).await;
 }
 

@@ -16,7 +16,7 @@ use rapport::interview::{Feedback, Interview, NewFeedback, NewInterview};
 use rapport::parse::{Fields, Line, Text};
 use rapport::prospect::confirm_token;
 use rapport::stage::{furthest, status_of, transition, ExitReason, ReasonCategory, StageKind, TransitionError, EXITS};
-use rapport::store::{ApplicationContext, KeepInTouch};
+use rapport::store::{ApplicationContext, ExactSamples, KeepInTouch, EXACT_SAMPLES};
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -191,7 +191,9 @@ async fn move_application(
         candidate: &ctx.candidate,
         record: record.clone(),
     });
-    match st.store.move_application(&moved, a.version, &a.stage, seconds_in_stage, hired, keep).await {
+    let exact =
+        ExactSamples { in_stage: ctx.samples_in_stage < EXACT_SAMPLES, to_hire: ctx.samples_to_hire < EXACT_SAMPLES };
+    match st.store.move_application(&moved, a.version, &a.stage, seconds_in_stage, hired, keep, exact).await {
         Ok(()) => {}
         Err(StoreError::ConditionFailed) => {
             return Err(ApiError::Conflict("the application changed since that version; reload and retry".into()))

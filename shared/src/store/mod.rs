@@ -22,7 +22,7 @@
 //! | sign up / confirm (double opt-in)      | Update prospect, conditional Put `EMAIL#<h>/SEND#optin`; confirm: Get + TransactWriteItems | 2 writes; 1 read + 1 write transaction |
 //! | suppression (unsubscribe, bounce)      | `EMAIL#<h>/SUPPRESS`                             | 1 read / 1 write |
 //! | rate-limit window                      | Update `RATE#<h>/W#<minute>` ADD hits if below the limit | 1 write |
-//! | an application with its job and candidate | Get `APP#<id>/APP`, then BatchGet `JOB#<job>/JOB`, `CAND#<cand>/CAND` | 1 read + 1 batch read |
+//! | an application with its job and candidate | Get `APP#<id>/APP`, then BatchGet `JOB#<job>/JOB`, `CAND#<cand>/CAND` and the two time histograms a move adds to | 1 read + 1 batch read |
 //! | move an application                    | TransactWriteItems: Put `APP#<id>/APP` if `version` unchanged, stage-entered, hire and time-in-stage counters, silver-medalist prospect | 1 write transaction |
 //! | an application's interviews and feedback | Query `APP#<id>`, `sk` begins with `INT#` | 1 query |
 //! | schedule an interview                  | TransactWriteItems: `APP#<id>/INT#<iid>` and the pointer `INTERVIEW#<iid>/INTERVIEW` | 1 write transaction |
@@ -31,7 +31,7 @@
 //! | feeds state: changes marked, last build | `FEEDS/STATE`: `ADD generation` in the job's write transaction; Get; Update after a build | 1 read + 1 write a build |
 //! | sources report                         | Query `STATS#JOB#<job>` or `STATS#ALL`, `sk` between `DAY#<from>` and `DAY#<to>#~`; spend: `SPEND#<month>…` in `STATS#ALL` | 1 query (+1 for spend) |
 //! | funnel                                 | Query `FUNNEL#<from>..<to>` and `STAGE#` of the job's partition | 2 queries |
-//! | time in stage                          | Query `TIS#` of the job's partition               | 1 query |
+//! | time in stage                          | Query `TIS#` of the job's partition (histograms, and exact samples while under 100) | 1 query |
 //! | record spend                           | TransactWriteItems: `STATS#ALL/SPEND#<month>#<channel>#<source>` and a history item | 1 write transaction |
 //! | report counters                        | `STATS#JOB#<job>` and `STATS#ALL`, `DAY#<date>#<channel>#<source>` (applicants), `FUNNEL#<date>` (started, submitted, dropped) | written in the event's transaction |
 //!
@@ -48,7 +48,9 @@ pub mod tx;
 
 pub use intake::{ApplicationLookup, NewApplication, NotCreated};
 pub use jobs::{FeedState, JobFilter};
-pub use pipeline::{time_bucket, ApplicationContext, KeepInTouch, TIME_BUCKET_GROWTH, TIME_TO_HIRE};
+pub use pipeline::{
+    time_bucket, ApplicationContext, ExactSamples, KeepInTouch, EXACT_SAMPLES, TIME_BUCKET_GROWTH, TIME_TO_HIRE,
+};
 pub use prospects::Confirmed;
 pub use reports::FunnelCounts;
 

@@ -21,12 +21,42 @@ pub fn time_bucket(seconds: i64) -> u32 {
     ((seconds.max(1) as f64).ln() / TIME_BUCKET_GROWTH.ln()).ceil() as u32
 }
 
+/// Which exact-duration items a move adds to (see [`EXACT_SAMPLES`]).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ExactSamples {
+    pub in_stage: bool,
+    pub to_hire: bool,
+}
+
+/// One exact duration: `x<seconds>` counts how many samples took exactly that long.
+fn exact_sample(tx: &mut Tx, table: &str, job: &JobId, stage: &str, seconds: i64) {
+    let attr = format!("x{}", seconds.max(0));
+    tx.update(
+        "exact",
+        table,
+        Change {
+            key: key(format!("STATS#JOB#{job}"), format!("TIS#{stage}#exact")),
+            expression: "ADD #x :one SET #stage = :stage".into(),
+            names: &[("#x", attr.as_str()), ("#stage", "stage")],
+            values: vec![(":one", n(1)), (":stage", s(stage))],
+            condition: None,
+        },
+    );
+}
+
 /// An application with its job and candidate.
 pub struct ApplicationContext {
     pub application: Application,
     pub job: Job,
     pub candidate: Candidate,
+    /// Samples so far in the histograms a move would add to (the current stage's, and time to hire):
+    /// while small, the move also records its exact duration, so small sets get exact quantiles.
+    pub samples_in_stage: u64,
+    pub samples_to_hire: u64,
 }
+
+/// Up to this many samples, a stage's durations are also kept exactly.
+pub const EXACT_SAMPLES: u64 = 100;
 
 /// A silver medalist who consented to the talent pool: added in the same transaction as the exit.
 pub struct KeepInTouch<'a> {
@@ -40,22 +70,34 @@ impl Store {
     pub async fn application_context(&self, id: &ApplicationId) -> Result<Option<ApplicationContext>, StoreError> {
         let Some(item) = self.get(format!("APP#{id}"), "APP").await? else { return Ok(None) };
         let application: Application = doc(&item)?;
+        let stats = format!("STATS#JOB#{}", application.job_id);
+        let in_stage = format!("TIS#{}", application.stage);
+        let to_hire = format!("TIS#{TIME_TO_HIRE}");
         let items = self
             .batch_get(vec![
                 key(format!("JOB#{}", application.job_id), "JOB"),
                 key(format!("CAND#{}", application.candidate_id), "CAND"),
+                key(stats.clone(), in_stage.clone()),
+                key(stats, to_hire.clone()),
             ])
             .await?;
-        let (mut job, mut candidate) = (None, None);
+        let (mut job, mut candidate, mut samples_in_stage, mut samples_to_hire) = (None, None, 0, 0);
+        let samples = |item: &std::collections::HashMap<String, AttributeValue>| {
+            item.get("samples").and_then(|v| v.as_n().ok()).and_then(|n| n.parse().ok()).unwrap_or(0)
+        };
         for item in &items {
             match item.get("sk").and_then(|v| v.as_s().ok()).map(String::as_str) {
                 Some("JOB") => job = Some(doc::<Job>(item)?),
                 Some("CAND") => candidate = Some(doc::<Candidate>(item)?),
+                Some(sk) if sk == in_stage => samples_in_stage = samples(item),
+                Some(sk) if sk == to_hire => samples_to_hire = samples(item),
                 _ => {}
             }
         }
         match (job, candidate) {
-            (Some(job), Some(candidate)) => Ok(Some(ApplicationContext { application, job, candidate })),
+            (Some(job), Some(candidate)) => {
+                Ok(Some(ApplicationContext { application, job, candidate, samples_in_stage, samples_to_hire }))
+            }
             _ => Err(StoreError::Corrupt(format!("application {id} without its job or candidate"))),
         }
     }
@@ -70,6 +112,7 @@ impl Store {
         seconds_in_stage: i64,
         hired: bool,
         keep: Option<KeepInTouch<'_>>,
+        exact: ExactSamples,
     ) -> Result<(), StoreError> {
         let t = &self.table;
         let mut tx = Tx::default();
@@ -109,8 +152,14 @@ impl Store {
                 condition: None,
             },
         );
+        if exact.in_stage {
+            exact_sample(&mut tx, t, &moved.job_id, left_stage, seconds_in_stage);
+        }
         if hired {
             count_hire(&mut tx, t, &moved.job_id, now.date_naive(), a);
+            if exact.to_hire {
+                exact_sample(&mut tx, t, &moved.job_id, TIME_TO_HIRE, (now - moved.created_at).num_seconds());
+            }
             // Time to hire: from the application to the hire, in the same histogram form.
             let to_hire = (now - moved.created_at).num_seconds();
             let bucket = format!("b{}", time_bucket(to_hire));
@@ -286,16 +335,20 @@ impl Store {
             .send()
             .await
             .map_err(store_error)?;
-        Ok(out
-            .items()
-            .iter()
-            .map(|i| crate::report::Histogram {
-                stage: i.get("stage").and_then(|v| v.as_s().ok()).cloned().unwrap_or_default(),
-                buckets: i
-                    .iter()
-                    .filter_map(|(k, v)| Some((k.strip_prefix('b')?.parse().ok()?, v.as_n().ok()?.parse().ok()?)))
-                    .collect(),
-            })
-            .collect())
+        let counts = |i: &std::collections::HashMap<String, AttributeValue>, prefix: char| {
+            i.iter()
+                .filter_map(|(k, v)| Some((k.strip_prefix(prefix)?.parse().ok()?, v.as_n().ok()?.parse().ok()?)))
+                .collect::<std::collections::BTreeMap<u32, u64>>()
+        };
+        let mut out_h: Vec<crate::report::Histogram> = Vec::new();
+        let sk = |i: &std::collections::HashMap<String, AttributeValue>| {
+            i.get("sk").and_then(|v| v.as_s().ok()).cloned().unwrap_or_default()
+        };
+        for i in out.items().iter().filter(|i| !sk(i).ends_with("#exact")) {
+            let stage = i.get("stage").and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+            let exact = out.items().iter().find(|e| sk(e) == format!("TIS#{stage}#exact")).map(|e| counts(e, 'x'));
+            out_h.push(crate::report::Histogram { stage, buckets: counts(i, 'b'), exact });
+        }
+        Ok(out_h)
     }
 }
