@@ -42,10 +42,10 @@ async fn a_hiring_manager_sees_only_their_jobs_and_cannot_change_them() {
     let other = app.create_job(&recruiter, other_body).await;
     let (theirs_id, other_id) = (theirs["id"].as_str().unwrap(), other["id"].as_str().unwrap());
 
-    let listed: Value = app.get("/api/jobs").bearer_auth(&hm).send().await.unwrap().json().await.unwrap();
+    let listed: Value = app.get_json("/api/jobs", &hm).await;
     let ids: Vec<&str> = listed["items"].as_array().unwrap().iter().map(|j| j["id"].as_str().unwrap()).collect();
     assert_eq!(ids, vec![theirs_id]);
-    let all: Value = app.get("/api/jobs").bearer_auth(&recruiter).send().await.unwrap().json().await.unwrap();
+    let all: Value = app.get_json("/api/jobs", &recruiter).await;
     assert_eq!(all["items"].as_array().unwrap().len(), 2);
 
     assert_eq!(app.get(&format!("/api/jobs/{theirs_id}")).bearer_auth(&hm).send().await.unwrap().status(), 200);

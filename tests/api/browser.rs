@@ -151,8 +151,7 @@ async fn the_dashboard_draws_the_reports_from_seeded_data() {
     let Some(driver) = chromedriver() else { return };
     let app = spawn_app_with(|o| o.seed = true).await;
     let token = app.token("recruiter").await;
-    let jobs: Value =
-        app.get("/api/jobs?status=open&limit=100").bearer_auth(&token).send().await.unwrap().json().await.unwrap();
+    let jobs: Value = app.get_json("/api/jobs?status=open&limit=100", &token).await;
     let nurse = jobs["items"].as_array().unwrap().iter().find(|j| j["department"] == "Nursing").unwrap()["id"]
         .as_str()
         .unwrap()
@@ -186,15 +185,7 @@ async fn the_dashboard_draws_the_reports_from_seeded_data() {
             c.execute(&script, vec![]).await.unwrap()
         }
     };
-    let sources: Value = app
-        .get(&format!("/api/reports/sources?group=source&job_id={nurse}"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let sources: Value = app.get_json(&format!("/api/reports/sources?group=source&job_id={nurse}"), &token).await;
     let drawn = bars("sources").await;
     for row in sources["rows"].as_array().unwrap() {
         let label = format!("{} / {}", row["channel"].as_str().unwrap(), row["source"].as_str().unwrap());
@@ -210,15 +201,7 @@ async fn the_dashboard_draws_the_reports_from_seeded_data() {
             );
         }
     }
-    let funnel: Value = app
-        .get(&format!("/api/reports/funnel?job_id={nurse}"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let funnel: Value = app.get_json(&format!("/api/reports/funnel?job_id={nurse}"), &token).await;
     let drawn = bars("funnel").await;
     assert!(funnel["submitted"].as_u64().unwrap() > 0, "seeded applications: {funnel}");
     for (label, value) in
@@ -243,8 +226,7 @@ async fn the_dashboard_draws_the_reports_from_seeded_data() {
     assert_eq!(res.status(), 200);
     c.goto(&format!("{}/dashboard", app.url)).await.unwrap();
     c.wait().at_most(Duration::from_secs(20)).for_element(Locator::Css("body[data-drawn]")).await.unwrap();
-    let all: Value =
-        app.get("/api/reports/sources?group=source").bearer_auth(&token).send().await.unwrap().json().await.unwrap();
+    let all: Value = app.get_json("/api/reports/sources?group=source", &token).await;
     let indeed = all["rows"].as_array().unwrap().iter().find(|r| r["source"] == "indeed").unwrap().clone();
     let drawn = bars("cost").await;
     assert!(

@@ -64,6 +64,11 @@ impl TestApp {
         self.http.patch(format!("{}{path}", self.url))
     }
 
+    /// A GET with a token, its body as JSON (whatever the status; callers assert what matters).
+    pub async fn get_json(&self, path: &str, token: &str) -> Value {
+        self.get(path).bearer_auth(token).send().await.unwrap().json().await.unwrap()
+    }
+
     /// Creates a job as a recruiter and returns it.
     pub async fn create_job(&self, token: &str, body: Value) -> Value {
         let res = self.post("/api/jobs").bearer_auth(token).json(&body).send().await.unwrap();

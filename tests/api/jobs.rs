@@ -179,7 +179,7 @@ async fn a_patch_that_fails_validation_changes_nothing() {
     assert_eq!(error_fields(&problem(res, 422).await), vec!["location.country", "status"]);
     let res = app.patch(&path).bearer_auth(&token).json(&json!({"title": "x"})).send().await.unwrap();
     assert_eq!(error_fields(&problem(res, 422).await), vec!["expected_version"]);
-    let now: Value = app.get(&path).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
+    let now: Value = app.get_json(&path, &token).await;
     assert_eq!(now, job);
 }
 
@@ -196,7 +196,7 @@ async fn concurrent_edits_of_one_version_have_exactly_one_winner() {
     let codes: Vec<u16> = results.into_iter().map(|r| r.unwrap().status().as_u16()).collect();
     assert_eq!(codes.iter().filter(|c| **c == 200).count(), 1, "{codes:?}");
     assert_eq!(codes.iter().filter(|c| **c == 409).count(), 11, "{codes:?}");
-    let now: Value = app.get(&path).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
+    let now: Value = app.get_json(&path, &token).await;
     assert_eq!(now["version"], 2);
 }
 

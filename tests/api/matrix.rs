@@ -19,7 +19,7 @@ struct Ids {
 }
 
 async fn current_version(app: &TestApp, admin: &str, path: &str) -> u64 {
-    let v: Value = app.get(path).bearer_auth(admin).send().await.unwrap().json().await.unwrap();
+    let v: Value = app.get_json(path, &admin).await;
     v["version"].as_u64().unwrap()
 }
 
@@ -116,6 +116,6 @@ async fn every_api_route_answers_each_role_as_the_contract_says() {
     }
     // A hiring manager's job list holds only their jobs.
     let hm_off = tokens[3].1.as_ref().unwrap();
-    let list: Value = app.get("/api/jobs").bearer_auth(hm_off).send().await.unwrap().json().await.unwrap();
+    let list: Value = app.get_json("/api/jobs", &hm_off).await;
     assert!(list["items"].as_array().unwrap().is_empty());
 }

@@ -38,8 +38,7 @@ async fn an_application_moves_to_hired_with_history_in_one_transaction_each() {
         let a: Value = res.json().await.unwrap();
         assert_eq!((a["stage"].as_str(), a["version"].as_u64()), (Some(*stage), Some(i as u64 + 2)));
     }
-    let a: Value =
-        app.get(&format!("/api/applications/{id}")).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
+    let a: Value = app.get_json(&format!("/api/applications/{id}"), &token).await;
     assert_eq!(a["status"], "hired");
     assert_eq!(a["furthest_stage"], "hired");
     let history = a["history"].as_array().unwrap();
@@ -85,8 +84,7 @@ async fn moves_the_rules_forbid_are_422_and_change_nothing() {
     )
     .await;
     assert_eq!(error_fields(&problem(res, 422).await), vec!["to"]);
-    let a: Value =
-        app.get(&format!("/api/applications/{id}")).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
+    let a: Value = app.get_json(&format!("/api/applications/{id}"), &token).await;
     assert_eq!((a["version"].as_u64(), a["history"].as_array().unwrap().len()), (Some(2), 1));
 }
 
@@ -104,8 +102,7 @@ async fn fifty_concurrent_moves_of_one_version_have_exactly_one_winner() {
         futures_util::future::join_all(moves).await.into_iter().map(|r| r.unwrap().status().as_u16()).collect();
     assert_eq!(codes.iter().filter(|c| **c == 200).count(), 1, "{codes:?}");
     assert_eq!(codes.iter().filter(|c| **c == 409).count(), 49, "{codes:?}");
-    let a: Value =
-        app.get(&format!("/api/applications/{id}")).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
+    let a: Value = app.get_json(&format!("/api/applications/{id}"), &token).await;
     assert_eq!(a["history"].as_array().unwrap().len(), 1);
     assert_eq!(a["version"], 2);
 }
@@ -193,8 +190,7 @@ async fn a_hiring_manager_reads_their_jobs_applications_and_moves_nothing() {
     let other_hm = app.token_for(json!({"role": "hiring_manager", "sub": "someone-else"})).await;
     let (job, id, _) = applied(&app, false).await;
     assert_eq!(app.get(&format!("/api/applications/{id}")).bearer_auth(&hm).send().await.unwrap().status(), 200);
-    let list: Value =
-        app.get(&format!("/api/jobs/{job}/applications")).bearer_auth(&hm).send().await.unwrap().json().await.unwrap();
+    let list: Value = app.get_json(&format!("/api/jobs/{job}/applications"), &hm).await;
     assert_eq!(list["items"].as_array().unwrap().len(), 1);
     problem(move_to(&app, &hm, &id, json!({"to": "screen", "expected_version": 1})).await, 403).await;
     problem(app.get(&format!("/api/applications/{id}")).bearer_auth(&other_hm).send().await.unwrap(), 404).await;
@@ -289,8 +285,7 @@ async fn interviews_and_feedback_show_on_the_application() {
     fields.sort();
     assert_eq!(fields, vec!["interviewers", "scheduled_at"]);
 
-    let a: Value =
-        app.get(&format!("/api/applications/{id}")).bearer_auth(&hm).send().await.unwrap().json().await.unwrap();
+    let a: Value = app.get_json(&format!("/api/applications/{id}"), &hm).await;
     let interviews = a["interviews"].as_array().unwrap();
     assert_eq!(interviews.len(), 1);
     let feedback = interviews[0]["feedback"].as_array().unwrap();

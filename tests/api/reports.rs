@@ -119,15 +119,7 @@ async fn the_funnel_counts_drafts_submissions_and_stages() {
     let later = (chrono::Utc::now() + chrono::Duration::hours(25)).to_rfc3339();
     app.post("/_local/run/drafts").query(&[("now", &later)]).send().await.unwrap();
 
-    let f: Value = app
-        .get(&format!("/api/reports/funnel?job_id={job}"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let f: Value = app.get_json(&format!("/api/reports/funnel?job_id={job}"), &token).await;
     assert_eq!(
         (f["started"].as_u64(), f["submitted"].as_u64(), f["dropped"].as_u64()),
         (Some(5), Some(2), Some(3)),
@@ -248,15 +240,7 @@ async fn spend_gives_cost_per_applicant_and_per_hire() {
         .unwrap()
         - chrono::Duration::days(1);
     assert!(today <= last);
-    let r: Value = app
-        .get(&format!("/api/reports/sources?group=source&from={first}&to={last}"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let r: Value = app.get_json(&format!("/api/reports/sources?group=source&from={first}&to={last}"), &token).await;
     let row = |s: &str| r["rows"].as_array().unwrap().iter().find(|x| x["source"] == s).unwrap().clone();
     let i = row("indeed");
     assert_eq!((i["applicants"].as_u64(), i["hires"].as_u64()), (Some(4), Some(1)));
