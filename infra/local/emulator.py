@@ -34,6 +34,58 @@ def sent_emails(environ, start_response):
     return [body]
 
 
+def item_level_rollback():
+    """moto backs up every table a transaction names with a deep copy, its rollback, so each transaction
+    costs the size of the table and a history of thousands of records slows to a crawl. Back up just the
+    items the transaction names instead and put those back if it is cancelled (requests are serialised,
+    so nothing else changes them meanwhile)."""
+    import copy
+
+    from moto.dynamodb import models
+    from moto.dynamodb.models.dynamo_type import DynamoType
+    from moto.dynamodb.models.table import Table
+
+    class KeepTables:
+        @staticmethod
+        def deepcopy(x, memo=None):
+            return x if isinstance(x, Table) else copy.deepcopy(x, memo)
+
+    models.copy = KeepTables
+    original = models.DynamoDBBackend.transact_write_items
+
+    def transact_write_items(self, transact_items):
+        saved = []
+        for entry in transact_items:
+            op = next(iter(entry.values()), {})
+            table = self.tables.get(op.get("TableName"))
+            attrs = op.get("Item") or op.get("Key") or {}
+            if table is None or table.hash_key_attr not in attrs:
+                continue
+            h = DynamoType(attrs[table.hash_key_attr])
+            r = None
+            if table.range_key_attr is not None:
+                if table.range_key_attr not in attrs:
+                    continue
+                r = DynamoType(attrs[table.range_key_attr])
+            saved.append((table, h, r, copy.deepcopy(table.get_item(h, r))))
+        try:
+            return original(self, transact_items)
+        except Exception:
+            for table, h, r, item in reversed(saved):
+                if r is None:
+                    if item is None:
+                        table.items.pop(h, None)
+                    else:
+                        table.items[h] = item
+                elif item is None:
+                    table.items[h].pop(r, None)
+                else:
+                    table.items[h][r] = item
+            raise
+
+    models.DynamoDBBackend.transact_write_items = transact_write_items
+
+
 class Serialised:
     def __init__(self, app):
         self.app = app
@@ -57,6 +109,7 @@ def main():
     os.environ.setdefault("MOTO_PORT", str(args.port))
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: sys.exit(0))
+    item_level_rollback()
     app = DomainDispatcherApplication(create_backend_app)
     run_simple(args.host, args.port, Serialised(app), threaded=True, request_handler=MotoRequestHandler)
 

@@ -31,6 +31,14 @@ pub struct Config {
     pub rate_limit_per_minute: u32,
     /// Exit reason codes per category (`EXIT_REASONS`, JSON; default: the built-in lists).
     pub exit_reasons: crate::stage::ReasonCodes,
+    /// The employer's postal address, printed in every email (`POSTAL_ADDRESS`; CAN-SPAM requires it).
+    pub postal_address: String,
+    /// Emails a second at most, when SES's own quota cannot be read (`SES_MAX_SEND_RATE`, default 1,
+    /// the sandbox rate); in AWS the nurture task reads `MaxSendRate` from the account.
+    pub ses_max_send_rate: f64,
+    /// Whether imported people without consent evidence get one email asking for it
+    /// (`IMPORT_CONSENT_POLICY`: `ask`, the default, or `none`: they wait as pending, unmailed).
+    pub import_asks_consent: bool,
     /// Where the dashboard sends people to sign in (the Cognito hosted UI's implicit-grant URL,
     /// returning an `id_token`); unset on the local stack (`DASHBOARD_LOGIN_URL`).
     pub dashboard_login_url: Option<String>,
@@ -77,6 +85,7 @@ impl Config {
         let careers_url = required("CAREERS_URL");
         let public_api_url = required("PUBLIC_API_URL");
         let signing_key = required("SIGNING_KEY").into_bytes();
+        let postal_address = required("POSTAL_ADDRESS");
         if !signing_key.is_empty() && signing_key.len() < 32 {
             errors.insert("SIGNING_KEY", "must be at least 32 bytes".to_string());
         }
@@ -114,6 +123,21 @@ impl Config {
                 crate::stage::ReasonCodes::default()
             }),
         };
+        let ses_max_send_rate = match get("SES_MAX_SEND_RATE").filter(|s| !s.is_empty()) {
+            None => 1.0,
+            Some(raw) => raw.parse::<f64>().ok().filter(|r| *r > 0.0 && r.is_finite()).unwrap_or_else(|| {
+                errors.insert("SES_MAX_SEND_RATE", "must be a number above 0".to_string());
+                1.0
+            }),
+        };
+        let import_asks_consent = match get("IMPORT_CONSENT_POLICY").as_deref() {
+            None | Some("") | Some("ask") => true,
+            Some("none") => false,
+            Some(_) => {
+                errors.insert("IMPORT_CONSENT_POLICY", "must be ask or none".to_string());
+                true
+            }
+        };
         let draft_abandon_after = match get("DRAFT_ABANDON_AFTER").filter(|s| !s.is_empty()) {
             None => chrono::Duration::hours(24),
             Some(raw) => parse_duration(&raw).unwrap_or_else(|| {
@@ -138,6 +162,9 @@ impl Config {
             draft_abandon_after,
             rate_limit_per_minute,
             exit_reasons,
+            postal_address,
+            ses_max_send_rate,
+            import_asks_consent,
             dashboard_login_url: get("DASHBOARD_LOGIN_URL").filter(|s| s.starts_with("https://")),
         })
     }
@@ -180,6 +207,8 @@ mod tests {
                 "S3_FORCE_PATH_STYLE" => "true".to_string(),
                 "DRAFT_ABANDON_AFTER" => String::new(),
                 "RATE_LIMIT_PER_MINUTE" => "5".to_string(),
+                "SES_MAX_SEND_RATE" => "14".to_string(),
+                "IMPORT_CONSENT_POLICY" => "none".to_string(),
                 "EXIT_REASONS" => String::new(),
                 _ => "v".to_string(),
             })
@@ -190,6 +219,8 @@ mod tests {
         assert!(c.s3_force_path_style);
         assert_eq!(c.draft_abandon_after, chrono::Duration::hours(24));
         assert_eq!(c.rate_limit_per_minute, 5);
+        assert_eq!(c.ses_max_send_rate, 14.0);
+        assert!(!c.import_asks_consent);
         assert_eq!(parse_duration("90m"), Some(chrono::Duration::minutes(90)));
         assert_eq!(parse_duration("2d"), Some(chrono::Duration::days(2)));
         assert_eq!(parse_duration("0h"), None);

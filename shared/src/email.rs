@@ -101,6 +101,14 @@ fn templates() -> &'static minijinja::Environment<'static> {
             ("optin.html", include_str!("../templates/optin.html")),
             ("consent_request.txt", include_str!("../templates/consent_request.txt")),
             ("consent_request.html", include_str!("../templates/consent_request.html")),
+            ("import_consent.txt", include_str!("../templates/import_consent.txt")),
+            ("import_consent.html", include_str!("../templates/import_consent.html")),
+            ("footer.txt", include_str!("../templates/footer.txt")),
+            ("footer.html", include_str!("../templates/footer.html")),
+            ("nurture_story.txt", include_str!("../templates/nurture_story.txt")),
+            ("nurture_story.html", include_str!("../templates/nurture_story.html")),
+            ("nurture_jobs.txt", include_str!("../templates/nurture_jobs.txt")),
+            ("nurture_jobs.html", include_str!("../templates/nurture_jobs.html")),
         ] {
             env.add_template(name, src).expect("templates compile");
         }
@@ -117,6 +125,55 @@ pub fn render(name: &str, ctx: &Value) -> Result<(String, String), minijinja::Er
     Ok((text, html))
 }
 
+/// One email to one person, rendered with what every email Rapport sends carries: the employer's
+/// postal address, a visible unsubscribe link, and the RFC 8058 headers (`List-Unsubscribe` with an
+/// https link, `List-Unsubscribe-Post: List-Unsubscribe=One-Click`) so mail clients offer one click.
+pub struct Letter<'a> {
+    pub to: &'a Email,
+    pub to_name: Option<String>,
+    pub email_hash: &'a str,
+    pub subject: String,
+    pub template: &'a str,
+    pub context: Value,
+    /// The campaign a nurture email belongs to, so an unsubscribe is traced to it.
+    pub campaign: Option<&'a str>,
+}
+
+impl Letter<'_> {
+    pub fn compose(self, st: &crate::api::AppState) -> Result<Outgoing, minijinja::Error> {
+        let token = crate::prospect::unsubscribe_token_for(&st.signer, self.email_hash, self.campaign);
+        let unsubscribe_url = format!("{}/careers/unsubscribe?token={token}", st.config.public_api_url);
+        let mut ctx = self.context;
+        if let Value::Object(map) = &mut ctx {
+            map.insert("unsubscribe_url".into(), Value::String(unsubscribe_url.clone()));
+            map.insert("postal_address".into(), Value::String(st.config.postal_address.clone()));
+            map.entry("company").or_insert_with(|| Value::String(st.config.company_name.clone()));
+        }
+        let (text, html) = render(self.template, &ctx)?;
+        Ok(Outgoing {
+            to: self.to.clone(),
+            to_name: self.to_name,
+            subject: self.subject,
+            text,
+            html,
+            headers: vec![
+                ("List-Unsubscribe", format!("<{unsubscribe_url}>")),
+                ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click".into()),
+            ],
+        })
+    }
+}
+
+/// Why SES did not take an email.
+#[derive(Debug)]
+pub enum SendFailure {
+    /// Over the account's rate or quota: back off and try later.
+    Throttled(String),
+    /// SES refused this message (`MessageRejected`): trying again will not help.
+    Rejected(String),
+    Other(StoreError),
+}
+
 /// The port to SES.
 #[derive(Clone)]
 pub struct Mailer {
@@ -130,21 +187,75 @@ impl Mailer {
         Self { ses, sender, configuration_set }
     }
 
+    /// Sends one message unless the address is suppressed (an unsubscribe, bounce or complaint):
+    /// every email Rapport sends goes through here. `suppressed` is what the caller already read, if
+    /// it did (else one read). `Ok(None)`: not sent.
+    pub async fn deliver(
+        &self,
+        store: &crate::store::Store,
+        email_hash: &str,
+        suppressed: Option<Option<String>>,
+        msg: &Outgoing,
+    ) -> Result<Option<String>, StoreError> {
+        let reason = match suppressed {
+            Some(known) => known,
+            None => store.suppression(email_hash).await?,
+        };
+        if let Some(reason) = reason {
+            tracing::info!(reason, "suppressed address: not sent");
+            return Ok(None);
+        }
+        self.send(msg).await.map(Some)
+    }
+
     /// Sends one message as Raw content; returns SES's message id.
     pub async fn send(&self, msg: &Outgoing) -> Result<String, StoreError> {
-        let raw = to_mime(&self.sender, msg).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let raw = RawMessage::builder().data(Blob::new(raw)).build().map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let out = self
+        self.send_tagged(msg, &[]).await.map_err(|e| match e {
+            SendFailure::Throttled(m) | SendFailure::Rejected(m) => StoreError::Unavailable(m),
+            SendFailure::Other(e) => e,
+        })
+    }
+
+    /// Sends with SES message tags (they come back on bounce and complaint events), telling apart
+    /// what the nurture task treats differently.
+    pub async fn send_tagged(&self, msg: &Outgoing, tags: &[(&str, &str)]) -> Result<String, SendFailure> {
+        use aws_sdk_sesv2::operation::send_email::SendEmailError as E;
+        let raw = to_mime(&self.sender, msg).map_err(|e| SendFailure::Other(StoreError::Corrupt(e.to_string())))?;
+        let raw = RawMessage::builder()
+            .data(Blob::new(raw))
+            .build()
+            .map_err(|e| SendFailure::Other(StoreError::Corrupt(e.to_string())))?;
+        let mut req = self
             .ses
             .send_email()
             .from_email_address(split_sender(&self.sender).1)
             .destination(Destination::builder().to_addresses(&msg.to.0).build())
             .content(EmailContent::builder().raw(raw).build())
-            .set_configuration_set_name(self.configuration_set.clone())
-            .send()
-            .await
-            .map_err(|e| StoreError::Unavailable(aws_sdk_sesv2::error::DisplayErrorContext(&e).to_string()))?;
-        Ok(out.message_id.unwrap_or_default())
+            .set_configuration_set_name(self.configuration_set.clone());
+        for (name, value) in tags {
+            if let Ok(tag) = aws_sdk_sesv2::types::MessageTag::builder().name(*name).value(*value).build() {
+                req = req.email_tags(tag);
+            }
+        }
+        match req.send().await {
+            Ok(out) => Ok(out.message_id.unwrap_or_default()),
+            Err(e) => {
+                let text = aws_sdk_sesv2::error::DisplayErrorContext(&e).to_string();
+                Err(match e.as_service_error() {
+                    Some(E::TooManyRequestsException(_)) | Some(E::LimitExceededException(_)) => {
+                        SendFailure::Throttled(text)
+                    }
+                    Some(E::MessageRejected(_)) => SendFailure::Rejected(text),
+                    _ => SendFailure::Other(StoreError::Unavailable(text)),
+                })
+            }
+        }
+    }
+
+    /// The account's send rate (emails a second), when SES will say.
+    pub async fn max_send_rate(&self) -> Option<f64> {
+        let out = self.ses.get_account().send().await.ok()?;
+        out.send_quota().map(|q| q.max_send_rate()).filter(|r| *r > 0.0)
     }
 }
 

@@ -1,11 +1,13 @@
-//! The CRM pool: people who have not applied (yet). This part: joining it from the career site with
-//! double opt-in, and leaving it (unsubscribe, RFC 8058 one-click).
+//! The CRM pool: people who have not applied (yet). One prospect per email address, keyed by the
+//! address's keyed hash (which is also its id in the API, so nothing readable is in a URL): joining
+//! from the career site with double opt-in, leaving (unsubscribe, RFC 8058 one-click), recruiter
+//! edits and the import of prior applicants.
 use crate::application::{parse_credential, Credential};
 use crate::email::Email;
 use crate::parse::{Fields, Line};
 use crate::token::Signer;
 use crate::ApiError;
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -13,6 +15,340 @@ crate::choice!(Origin {
     Subscriber = "subscriber", SilverMedalist = "silver_medalist", DropOff = "drop_off", Imported = "imported",
     Sourced = "sourced",
 });
+
+crate::choice!(ProspectStatus {
+    PendingConsent = "pending_consent", Active = "active", Paused = "paused", Applied = "applied",
+    Unsubscribed = "unsubscribed", Bounced = "bounced", Complained = "complained",
+});
+
+impl ProspectStatus {
+    /// Statuses that are the person's own decision or their mailbox's: a recruiter cannot set them.
+    pub fn set_by_recruiter(self) -> bool {
+        matches!(self, ProspectStatus::Active | ProspectStatus::Paused)
+    }
+}
+
+/// A prospect as the API shows it and the campaign rules read it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Prospect {
+    /// The keyed hash of the email address.
+    pub id: String,
+    pub email: Email,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub status: ProspectStatus,
+    pub origins: Vec<Origin>,
+    pub interests: Interests,
+    pub credentials: Vec<Credential>,
+    pub tags: Vec<String>,
+    pub candidate_id: Option<String>,
+    /// The job, furthest stage and exit reason of a silver medalist.
+    pub silver_medal: Option<Value>,
+    pub created_at: Option<DateTime<Utc>>,
+    pub updated_at: Option<DateTime<Utc>>,
+    /// When nurture emails went out lately (the last 30 days are kept), for `max_per_30_days`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub recent_sends: Vec<DateTime<Utc>>,
+    /// Stories already sent: none is sent twice.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stories_sent: Vec<String>,
+}
+
+impl Prospect {
+    /// Credential types held and unexpired on `today` (a credential without an expiry never lapses).
+    pub fn valid_credentials(&self, today: NaiveDate) -> Vec<&str> {
+        self.credentials.iter().filter(|c| c.expires_on.is_none_or(|d| d >= today)).map(|c| c.kind.as_str()).collect()
+    }
+}
+
+/// Lower-cased, trimmed, de-duplicated and sorted: tags are compared case-insensitively.
+pub fn normalise_tags<I: IntoIterator<Item = String>>(tags: I) -> Vec<String> {
+    let mut out: Vec<String> = tags.into_iter().map(|t| t.trim().to_lowercase()).filter(|t| !t.is_empty()).collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// `POST /api/prospects` (a sourced person, added by a recruiter) and `PATCH /api/prospects/{id}`.
+#[derive(Debug, Clone, Default)]
+pub struct ProspectInput {
+    pub email: Option<Email>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub interests: Option<Interests>,
+    pub credentials: Option<Vec<Credential>>,
+    pub tags: Option<Vec<String>>,
+    pub status: Option<ProspectStatus>,
+    /// The recruiter records that the person agreed to hear from us (on their word).
+    pub consent: Option<bool>,
+}
+
+fn parse_interests(f: &mut Fields) -> Option<Interests> {
+    let departments: Option<Option<Vec<Line<1, 100>>>> = f.opt("departments");
+    let locations: Option<Option<Vec<Line<1, 100>>>> = f.opt("locations");
+    let workplace: Option<Option<Vec<crate::job::Workplace>>> = f.opt("workplace");
+    let strings = |v: Option<Vec<Line<1, 100>>>| v.unwrap_or_default().into_iter().map(|l| l.0).collect();
+    Some(Interests {
+        departments: strings(departments?),
+        locations: strings(locations?),
+        workplace: workplace?.unwrap_or_default(),
+    })
+}
+
+impl ProspectInput {
+    /// `create`: email is required; a patch may not change it (the address is the identity).
+    pub fn parse(body: Value, create: bool) -> Result<Self, ApiError> {
+        Fields::parse(body, |f| {
+            let email = if create { f.req::<Email>("email").map(Some) } else { Some(None) };
+            let first_name: Option<Option<Line<1, 100>>> = f.opt("first_name");
+            let last_name: Option<Option<Line<1, 100>>> = f.opt("last_name");
+            let interests = f.object("interests", false, parse_interests);
+            let credentials = f.objects("credentials", 50, parse_credential);
+            let tags: Option<Option<Vec<Line<1, 50>>>> = f.opt("tags");
+            let status: Option<Option<ProspectStatus>> = f.opt("status");
+            if let Some(Some(st)) = status {
+                if !st.set_by_recruiter() {
+                    f.error("status", "only active or paused can be set; the others follow the person's actions");
+                }
+            }
+            let consent: Option<Option<bool>> = f.opt("consent");
+            if !create && f.has_errors() {
+                return None;
+            }
+            Some(ProspectInput {
+                email: email?,
+                first_name: first_name?.map(|l| l.0),
+                last_name: last_name?.map(|l| l.0),
+                interests: interests?,
+                credentials: credentials?,
+                tags: tags?.map(|t| normalise_tags(t.into_iter().map(|l| l.0))),
+                status: status?,
+                consent: consent?,
+            })
+        })
+    }
+}
+
+/// One row of an import, parsed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImportRow {
+    pub line: u64,
+    pub email: Email,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub interests: Interests,
+    pub credentials: Vec<Credential>,
+    pub tags: Vec<String>,
+    /// The file says the person agreed to hear from the employer (and when, if it says).
+    pub consent: Option<Option<NaiveDate>>,
+}
+
+/// A line the import could not take, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LineError {
+    pub line: u64,
+    pub message: String,
+}
+
+/// The columns an import understands (header names are case-insensitive; spaces and dashes count as
+/// underscores; other columns are ignored). Lists are separated by `;`. A credential is
+/// `TYPE[/JURISDICTION][@YYYY-MM-DD expiry]`, e.g. `RN/GB@2027-06-30`. `consent` is yes/true/1 when
+/// the person agreed to hear about jobs (evidence the employer holds), with `consent_date` optional.
+pub const IMPORT_COLUMNS: &[&str] =
+    &["email", "first_name", "last_name", "tags", "departments", "locations", "credentials", "consent", "consent_date"];
+
+/// Parses a CSV of prior applicants: good rows, and an error per bad line (the file's line number).
+/// Rows repeating an address already seen in the file are reported, not taken twice.
+pub fn parse_import(csv_text: &[u8]) -> Result<(Vec<ImportRow>, Vec<LineError>), ApiError> {
+    let mut reader = csv::ReaderBuilder::new().flexible(true).trim(csv::Trim::All).from_reader(csv_text);
+    let headers = reader
+        .headers()
+        .map_err(|e| ApiError::field("body", format!("not CSV: {e}")))?
+        .iter()
+        .map(|h| h.trim_start_matches('\u{feff}').trim().to_lowercase().replace([' ', '-'], "_"))
+        .collect::<Vec<_>>();
+    let col = |name: &str| headers.iter().position(|h| h == name || (name == "email" && h == "email_address"));
+    let Some(email_col) = col("email") else {
+        return Err(ApiError::field("body", "the header row has no email column"));
+    };
+    let cols: Vec<Option<usize>> = IMPORT_COLUMNS.iter().map(|c| col(c)).collect();
+    let (mut rows, mut errors, mut seen) = (Vec::new(), Vec::new(), std::collections::HashSet::new());
+    for record in reader.records() {
+        let record = match record {
+            Ok(r) => r,
+            Err(e) => {
+                let line = e.position().map(|p| p.line()).unwrap_or(0);
+                errors.push(LineError { line, message: format!("not valid CSV: {e}") });
+                continue;
+            }
+        };
+        let line = record.position().map(|p| p.line()).unwrap_or(0);
+        let get = |i: usize| cols[i].and_then(|c| record.get(c)).map(str::trim).filter(|v| !v.is_empty());
+        let list = |i: usize| {
+            get(i)
+                .map(|v| v.split(';').map(|x| x.trim().to_string()).filter(|x| !x.is_empty()).collect::<Vec<_>>())
+                .unwrap_or_default()
+        };
+        let mut problems = Vec::new();
+        let email = match Email::parse(record.get(email_col).unwrap_or_default()) {
+            Ok(e) => Some(e),
+            Err(m) => {
+                problems.push(format!("email {m}"));
+                None
+            }
+        };
+        let name = |i: usize, problems: &mut Vec<String>| match get(i) {
+            Some(v) if v.chars().count() > 100 || v.chars().any(char::is_control) => {
+                problems.push(format!("{} must be at most 100 characters of text", IMPORT_COLUMNS[i]));
+                None
+            }
+            v => v.map(str::to_string),
+        };
+        let first_name = name(1, &mut problems);
+        let last_name = name(2, &mut problems);
+        let mut credentials = Vec::new();
+        for raw in list(6) {
+            match parse_credential_text(&raw) {
+                Ok(c) => credentials.push(c),
+                Err(m) => problems.push(m),
+            }
+        }
+        let consent = match get(7).map(str::to_lowercase).as_deref() {
+            None | Some("no") | Some("false") | Some("0") | Some("n") => None,
+            Some("yes") | Some("true") | Some("1") | Some("y") => match get(8) {
+                None => Some(None),
+                Some(d) => match NaiveDate::parse_from_str(d, "%Y-%m-%d") {
+                    Ok(d) => Some(Some(d)),
+                    Err(_) => {
+                        problems.push("consent_date must be YYYY-MM-DD".into());
+                        None
+                    }
+                },
+            },
+            Some(other) => {
+                problems.push(format!("consent must be yes or no, not {other:?}"));
+                None
+            }
+        };
+        let (Some(email), true) = (email, problems.is_empty()) else {
+            errors.push(LineError { line, message: problems.join("; ") });
+            continue;
+        };
+        if !seen.insert(email.clone()) {
+            errors.push(LineError { line, message: "the same email appears earlier in the file".into() });
+            continue;
+        }
+        rows.push(ImportRow {
+            line,
+            email,
+            first_name,
+            last_name,
+            interests: Interests { departments: list(4), locations: list(5), workplace: vec![] },
+            credentials,
+            tags: normalise_tags(list(3)),
+            consent,
+        });
+    }
+    Ok((rows, errors))
+}
+
+/// What an import row does to the pool.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Merged {
+    New(Prospect),
+    Changed(Prospect),
+    Unchanged,
+}
+
+fn union(into: &mut Vec<String>, more: &[String]) {
+    for m in more {
+        if !into.iter().any(|x| x.eq_ignore_ascii_case(m)) {
+            into.push(m.clone());
+        }
+    }
+}
+
+/// Merges an import row into the person's record: a new prospect (active with consent evidence,
+/// else pending consent), or the existing one with `imported` added and the row's tags, interests
+/// and credentials joined in (a later expiry wins). Nothing the person chose is overwritten, so
+/// importing the same file again changes nothing.
+pub fn merge_import(existing: Option<&Prospect>, row: &ImportRow, id: &str, now: DateTime<Utc>) -> Merged {
+    let Some(p) = existing else {
+        return Merged::New(Prospect {
+            id: id.to_string(),
+            email: row.email.clone(),
+            first_name: row.first_name.clone(),
+            last_name: row.last_name.clone(),
+            status: if row.consent.is_some() { ProspectStatus::Active } else { ProspectStatus::PendingConsent },
+            origins: vec![Origin::Imported],
+            interests: row.interests.clone(),
+            credentials: row.credentials.clone(),
+            tags: row.tags.clone(),
+            candidate_id: None,
+            silver_medal: None,
+            created_at: Some(now),
+            updated_at: Some(now),
+            recent_sends: vec![],
+            stories_sent: vec![],
+        });
+    };
+    let mut q = p.clone();
+    if !q.origins.contains(&Origin::Imported) {
+        q.origins.push(Origin::Imported);
+        q.origins.sort_by_key(|o| o.as_str());
+    }
+    q.first_name = q.first_name.or_else(|| row.first_name.clone());
+    q.last_name = q.last_name.or_else(|| row.last_name.clone());
+    q.tags = normalise_tags(q.tags.iter().chain(&row.tags).cloned());
+    union(&mut q.interests.departments, &row.interests.departments);
+    union(&mut q.interests.locations, &row.interests.locations);
+    for c in &row.credentials {
+        match q
+            .credentials
+            .iter_mut()
+            .find(|h| h.kind.eq_ignore_ascii_case(&c.kind) && h.jurisdiction == c.jurisdiction)
+        {
+            None => q.credentials.push(c.clone()),
+            Some(h) => {
+                if let (Some(new), Some(old)) = (c.expires_on, h.expires_on) {
+                    if new > old {
+                        h.expires_on = Some(new);
+                    }
+                }
+            }
+        }
+    }
+    if row.consent.is_some() && q.status == ProspectStatus::PendingConsent {
+        q.status = ProspectStatus::Active;
+    }
+    if q == *p {
+        Merged::Unchanged
+    } else {
+        Merged::Changed(q)
+    }
+}
+
+/// `RN`, `RN/GB`, `RN/GB@2027-06-30`.
+pub fn parse_credential_text(raw: &str) -> Result<Credential, String> {
+    let (rest, expires_on) = match raw.split_once('@') {
+        Some((r, d)) => (
+            r,
+            Some(
+                NaiveDate::parse_from_str(d.trim(), "%Y-%m-%d")
+                    .map_err(|_| format!("credential {raw:?}: expiry must be YYYY-MM-DD"))?,
+            ),
+        ),
+        None => (raw, None),
+    };
+    let (kind, jurisdiction) = match rest.split_once('/') {
+        Some((k, j)) => (k.trim(), Some(j.trim().to_string()).filter(|j| !j.is_empty())),
+        None => (rest.trim(), None),
+    };
+    if kind.is_empty() || kind.chars().count() > 50 || kind.chars().any(char::is_control) {
+        return Err(format!("credential {raw:?}: a type of 1 to 50 characters is required"));
+    }
+    Ok(Credential { kind: kind.to_string(), jurisdiction, expires_on })
+}
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Interests {
@@ -37,17 +373,7 @@ impl Subscription {
             let email = f.req("email");
             let first_name: Option<Option<Line<1, 100>>> = f.opt("first_name");
             let last_name: Option<Option<Line<1, 100>>> = f.opt("last_name");
-            let interests = f.object("interests", true, |f| {
-                let departments: Option<Option<Vec<Line<1, 100>>>> = f.opt("departments");
-                let locations: Option<Option<Vec<Line<1, 100>>>> = f.opt("locations");
-                let workplace: Option<Option<Vec<crate::job::Workplace>>> = f.opt("workplace");
-                let strings = |v: Option<Vec<Line<1, 100>>>| v.unwrap_or_default().into_iter().map(|l| l.0).collect();
-                Some(Interests {
-                    departments: strings(departments?),
-                    locations: strings(locations?),
-                    workplace: workplace?.unwrap_or_default(),
-                })
-            });
+            let interests = f.object("interests", true, parse_interests);
             let credentials = f.objects("credentials", 50, parse_credential);
             let consent = f.object("consent", true, |f| {
                 let given: Option<bool> = f.req("talent_pool");
@@ -73,6 +399,9 @@ impl Subscription {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PersonRef {
     pub h: String,
+    /// The campaign whose email carried the link, if any (so the unsubscribe is counted against it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub c: Option<String>,
 }
 
 pub const CONFIRM: &str = "talent-pool-confirm";
@@ -81,12 +410,20 @@ pub const UNSUBSCRIBE: &str = "unsubscribe";
 pub const CONFIRM_TTL_DAYS: i64 = 7;
 
 pub fn confirm_token(signer: &Signer, email_hash: &str, now: DateTime<Utc>) -> String {
-    signer.sign(CONFIRM, &PersonRef { h: email_hash.to_string() }, Some(now + Duration::days(CONFIRM_TTL_DAYS)))
+    signer.sign(
+        CONFIRM,
+        &PersonRef { h: email_hash.to_string(), c: None },
+        Some(now + Duration::days(CONFIRM_TTL_DAYS)),
+    )
 }
 
 /// Unsubscribe links never expire: a person may use an old email to leave.
 pub fn unsubscribe_token(signer: &Signer, email_hash: &str) -> String {
-    signer.sign(UNSUBSCRIBE, &PersonRef { h: email_hash.to_string() }, None)
+    unsubscribe_token_for(signer, email_hash, None)
+}
+
+pub fn unsubscribe_token_for(signer: &Signer, email_hash: &str, campaign: Option<&str>) -> String {
+    signer.sign(UNSUBSCRIBE, &PersonRef { h: email_hash.to_string(), c: campaign.map(str::to_string) }, None)
 }
 
 #[cfg(test)]
@@ -107,6 +444,72 @@ mod tests {
             Subscription::parse(json!({"email": "x", "interests": {}, "consent": {"talent_pool": false}})).unwrap_err();
         let ApiError::Validation(e) = err else { panic!() };
         assert_eq!(e.iter().map(|e| e.field.as_str()).collect::<Vec<_>>(), vec!["email", "consent.talent_pool"]);
+    }
+
+    #[test]
+    fn imports_map_columns_and_report_bad_lines() {
+        let csv = "Email,First Name,Tags,Credentials,Consent,Consent Date,Shoe size\n\
+                   ada@example.com,Ada,Nurse; ICU,RN/GB@2027-06-30;BLS,yes,2025-01-02,9\n\
+                   not-an-email,Bob,,,,,\n\
+                   ADA@example.com,Ada again,,,,,\n\
+                   cy@example.com,Cy,,RN@tomorrow,,,\n\
+                   \"=cmd\"@example.com,Dee,,,maybe,,\n";
+        let (rows, errors) = parse_import(csv.as_bytes()).unwrap();
+        assert_eq!(rows.len(), 1);
+        let r = &rows[0];
+        assert_eq!((r.line, r.email.0.as_str(), r.first_name.as_deref()), (2, "ada@example.com", Some("Ada")));
+        assert_eq!(r.tags, vec!["icu", "nurse"]);
+        assert_eq!(r.credentials[0].jurisdiction.as_deref(), Some("GB"));
+        assert_eq!(r.credentials[1].kind, "BLS");
+        assert_eq!(r.consent, Some(NaiveDate::from_ymd_opt(2025, 1, 2)));
+        assert_eq!(errors.iter().map(|e| e.line).collect::<Vec<_>>(), vec![3, 4, 5, 6]);
+        assert!(errors[1].message.contains("earlier"));
+        assert!(parse_import(b"name\nAda\n").is_err(), "no email column");
+    }
+
+    #[test]
+    fn importing_twice_changes_nothing_and_never_overwrites() {
+        let csv = "email,first_name,tags,credentials,consent\nada@example.com,Ada,icu,RN@2027-01-01,yes\nbo@example.com,Bo,,,\n";
+        let (rows, _) = parse_import(csv.as_bytes()).unwrap();
+        let now = Utc::now();
+        let Merged::New(ada) = merge_import(None, &rows[0], "h1", now) else { panic!() };
+        assert_eq!(ada.status, ProspectStatus::Active);
+        let Merged::New(bo) = merge_import(None, &rows[1], "h2", now) else { panic!() };
+        assert_eq!(bo.status, ProspectStatus::PendingConsent, "no consent evidence");
+        assert_eq!(merge_import(Some(&ada), &rows[0], "h1", now), Merged::Unchanged);
+
+        let mut mine = ada.clone();
+        mine.first_name = Some("Adaline".into());
+        mine.origins = vec![Origin::Subscriber];
+        mine.credentials[0].expires_on = NaiveDate::from_ymd_opt(2026, 1, 1);
+        let Merged::Changed(m) = merge_import(Some(&mine), &rows[0], "h1", now) else { panic!() };
+        assert_eq!(m.first_name.as_deref(), Some("Adaline"), "the person's own name stays");
+        assert_eq!(m.origins, vec![Origin::Imported, Origin::Subscriber]);
+        assert_eq!(m.credentials[0].expires_on, NaiveDate::from_ymd_opt(2027, 1, 1), "the later expiry wins");
+    }
+
+    #[test]
+    fn credentials_lapse_after_their_expiry() {
+        let p = Prospect {
+            id: "h".into(),
+            email: Email::parse("a@b.co").unwrap(),
+            first_name: None,
+            last_name: None,
+            status: ProspectStatus::Active,
+            origins: vec![],
+            interests: Interests::default(),
+            credentials: vec![parse_credential_text("RN@2026-06-30").unwrap(), parse_credential_text("BLS").unwrap()],
+            tags: vec![],
+            candidate_id: None,
+            silver_medal: None,
+            created_at: None,
+            updated_at: None,
+            recent_sends: vec![],
+            stories_sent: vec![],
+        };
+        let day = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        assert_eq!(p.valid_credentials(day("2026-06-30")), vec!["RN", "BLS"]);
+        assert_eq!(p.valid_credentials(day("2026-07-01")), vec!["BLS"]);
     }
 
     #[test]

@@ -34,6 +34,10 @@ const fn reports(method: &'static str, path: &'static str) -> Route {
     Route { function: "reports", method, path }
 }
 
+const fn crm(method: &'static str, path: &'static str) -> Route {
+    Route { function: "crm", method, path }
+}
+
 const fn intake(method: &'static str, path: &'static str) -> Route {
     Route { function: "intake", method, path }
 }
@@ -61,7 +65,19 @@ pub const ROUTES: &[Route] = &[
     reports("GET", "/api/reports/funnel"),
     reports("GET", "/api/reports/time-in-stage"),
     reports("PUT", "/api/reports/spend"),
+    reports("GET", "/api/reports/nurture"),
     reports("GET", "/dashboard"),
+    crm("GET", "/api/prospects"),
+    crm("POST", "/api/prospects"),
+    crm("PATCH", "/api/prospects/{id}"),
+    crm("POST", "/api/prospects/import"),
+    crm("POST", "/api/prospects/import/uploads"),
+    crm("GET", "/api/content"),
+    crm("POST", "/api/content"),
+    crm("POST", "/api/campaigns"),
+    crm("GET", "/api/campaigns/{id}"),
+    crm("POST", "/api/campaigns/{id}/activate"),
+    crm("POST", "/api/campaigns/{id}/preview"),
     intake("POST", "/careers/uploads"),
     intake("POST", "/careers/jobs/{id}/applications"),
     intake("POST", "/careers/jobs/{id}/drafts"),
@@ -86,6 +102,8 @@ pub const SCHEDULES: &[Schedule] = &[
     Schedule { task: "drafts", function: "nurture", expression: "rate(15 minutes)" },
     // Builds only when a job change was marked, or hourly.
     Schedule { task: "feeds", function: "nurture", expression: "rate(5 minutes)" },
+    // Always-on campaigns: enrolments, then what is due.
+    Schedule { task: "nurture", function: "nurture", expression: "rate(15 minutes)" },
 ];
 
 impl Schedule {

@@ -82,6 +82,46 @@ impl TestApp {
         res.json().await.unwrap()
     }
 
+    /// Every item of the table, read behind the API's back: what a recount or a privacy audit looks at.
+    pub async fn scan_table(&self) -> Vec<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
+        let mut out = Vec::new();
+        let mut start = None;
+        loop {
+            let page = self
+                .stack
+                .state
+                .aws
+                .dynamo
+                .scan()
+                .table_name(&self.stack.state.config.table)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .unwrap();
+            out.extend(page.items().iter().cloned());
+            start = page.last_evaluated_key().cloned();
+            if start.is_none() {
+                return out;
+            }
+        }
+    }
+
+    /// The documents of every item whose sort key is `sk` (applications: `APP`).
+    pub async fn docs<T: serde::de::DeserializeOwned>(&self, sk: &str) -> Vec<T> {
+        self.scan_table()
+            .await
+            .into_iter()
+            .filter(|i| i.get("sk").and_then(|v| v.as_s().ok()).is_some_and(|v| v == sk))
+            .map(|i| serde_json::from_str(i["doc"].as_s().unwrap()).unwrap())
+            .collect()
+    }
+
+    /// The emails SES sent to one address (the emulator is shared, so addresses are unique per test).
+    pub async fn emails_to(&self, email: &str) -> Vec<Value> {
+        let all: Value = self.get("/_local/emails").send().await.unwrap().json().await.unwrap();
+        all["items"].as_array().unwrap().iter().filter(|e| e["to"] == json!([email])).cloned().collect()
+    }
+
     /// Every job in the table, through the recruiter API.
     pub async fn all_jobs(&self, token: &str) -> Vec<Value> {
         let mut out = Vec::new();

@@ -19,11 +19,6 @@ fn application(email: &str) -> Value {
            "source": {"landing_url": "https://careers.example.com/jobs/1?utm_source=indeed&utm_medium=job_board"}})
 }
 
-async fn emails_to(app: &TestApp, email: &str) -> Vec<Value> {
-    let all: Value = app.get("/_local/emails").send().await.unwrap().json().await.unwrap();
-    all["items"].as_array().unwrap().iter().filter(|e| e["to"] == json!([email])).cloned().collect()
-}
-
 async fn stored(app: &TestApp, id: &str) -> rapport::application::Application {
     let id: ApplicationId = id.parse().unwrap();
     app.stack.state.store.get_application(&id).await.unwrap().expect("the application is stored")
@@ -56,7 +51,7 @@ async fn an_application_is_one_write_transaction_one_email_and_credited_to_its_b
     assert_eq!(a.consents.talent_pool.text_version, rapport::application::CONSENT_TEXT_VERSION);
     assert_eq!(a.credentials[0].kind, "RN");
 
-    let sent = emails_to(&app, &email).await;
+    let sent = app.emails_to(&email).await;
     let all: Value = app.get("/_local/emails").send().await.unwrap().json().await.unwrap();
     assert_eq!(sent.len(), 1, "{all}");
     assert!(sent[0]["subject"].as_str().unwrap().contains("Registered Nurse"));
@@ -70,7 +65,7 @@ async fn an_application_is_one_write_transaction_one_email_and_credited_to_its_b
     assert_eq!(res.status(), 200);
     assert_eq!(res.json::<Value>().await.unwrap(), ids);
     assert_eq!(count(&app, &job).await, 1);
-    assert_eq!(emails_to(&app, &email).await.len(), 1);
+    assert_eq!(app.emails_to(&email).await.len(), 1);
 }
 
 #[tokio::test]
@@ -93,7 +88,7 @@ async fn a_hundred_concurrent_identical_submissions_make_one_application_and_one
     assert_eq!(created, 1);
     assert_eq!(ids.len(), 1, "every answer names the same application");
     assert_eq!(count(&app, &job).await, 1);
-    assert_eq!(emails_to(&app, &email).await.len(), 1);
+    assert_eq!(app.emails_to(&email).await.len(), 1);
 }
 
 #[tokio::test]
@@ -198,7 +193,7 @@ async fn bad_submissions_name_the_field_and_store_nothing() {
     let res = app.post(&url).header("content-type", "text/plain").body("hi").send().await.unwrap();
     problem(res, 415).await;
     assert_eq!(count(&app, &job).await, 0);
-    assert!(emails_to(&app, &email).await.is_empty());
+    assert!(app.emails_to(&email).await.is_empty());
 }
 
 #[tokio::test]
@@ -378,6 +373,7 @@ async fn an_abandoned_draft_with_consent_becomes_a_drop_off_prospect_once() {
         .unwrap();
     assert_eq!(res.status(), 201);
     assert_eq!(calls(&res), vec!["dynamodb.UpdateItem", "dynamodb.GetItem", "dynamodb.TransactWriteItems"]);
+    let ada_draft = res.json::<Value>().await.unwrap()["draft_id"].clone();
     // Another person starts and finishes: their draft is completed, never a drop-off.
     let finisher = format!("done.{email}");
     let d: Value = app.post(&draft_url).json(&json!({"email": finisher})).send().await.unwrap().json().await.unwrap();
@@ -406,6 +402,15 @@ async fn an_abandoned_draft_with_consent_becomes_a_drop_off_prospect_once() {
     let report: Value =
         app.post("/_local/run/drafts").query(&[("now", &later)]).send().await.unwrap().json().await.unwrap();
     assert_eq!(report["abandoned"], 0, "a repeated run changes nothing");
+
+    // Ada comes back days later with the page still open: her application is taken, as one that
+    // started afresh (the drop-off stays counted once).
+    let mut body = application(&email);
+    body["draft_id"] = ada_draft;
+    let res = app.post(&format!("/careers/jobs/{job}/applications")).json(&body).send().await.unwrap();
+    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+    let id = res.json::<Value>().await.unwrap()["application_id"].as_str().unwrap().parse().unwrap();
+    assert_eq!(st.store.get_application(&id).await.unwrap().unwrap().draft_id, None);
 }
 
 #[tokio::test]

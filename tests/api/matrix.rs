@@ -119,3 +119,84 @@ async fn every_api_route_answers_each_role_as_the_contract_says() {
     let list: Value = app.get_json("/api/jobs", &hm_off).await;
     assert!(list["items"].as_array().unwrap().is_empty());
 }
+
+/// The CRM and its report: recruiters and admins only; hiring managers work on their jobs' applicants.
+#[tokio::test]
+async fn crm_routes_answer_staff_only() {
+    let app = spawn_app().await;
+    let admin = app.token("admin").await;
+    let tokens = [
+        (Who::Admin, Some(admin.clone())),
+        (Who::Recruiter, Some(app.token("recruiter").await)),
+        (Who::HmOn, Some(app.token_for(json!({"role": "hiring_manager", "sub": "hm-on-team"})).await)),
+        (Who::Nobody, None),
+    ];
+    let prospect: Value = app
+        .post("/api/prospects")
+        .bearer_auth(&admin)
+        .json(&json!({"email": "matrix.crm@example.com", "consent": true}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let campaign: Value = app
+        .post("/api/campaigns")
+        .bearer_auth(&admin)
+        .json(&json!({"name": "c", "segment": {}, "steps": [{"after_days": 0, "content": {"kind": "jobs"}}]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let (p, c) = (prospect["id"].as_str().unwrap(), campaign["id"].as_str().unwrap());
+    let mut n = 0;
+    for (method, path, body, ok) in [
+        ("GET", "/api/prospects".to_string(), json!(null), 200),
+        ("POST", "/api/prospects".to_string(), json!({"email": "x", "consent": true}), 201),
+        ("PATCH", format!("/api/prospects/{p}"), json!({"tags": ["a"]}), 200),
+        ("GET", "/api/content".to_string(), json!(null), 200),
+        (
+            "POST",
+            "/api/content".to_string(),
+            json!({"kind": "story", "title": "t", "summary": "s", "body_html": "<p>b</p>"}),
+            201,
+        ),
+        (
+            "POST",
+            "/api/campaigns".to_string(),
+            json!({"name": "c", "segment": {}, "steps": [{"after_days": 1, "content": {"kind": "jobs"}}]}),
+            201,
+        ),
+        ("GET", format!("/api/campaigns/{c}"), json!(null), 200),
+        ("POST", format!("/api/campaigns/{c}/activate"), json!(null), 200),
+        ("POST", format!("/api/campaigns/{c}/preview"), json!(null), 200),
+        ("GET", format!("/api/reports/nurture?campaign_id={c}"), json!(null), 200),
+    ] {
+        for (who, token) in &tokens {
+            let want = match who {
+                Who::Admin | Who::Recruiter => ok,
+                Who::Nobody => 401,
+                _ => 403,
+            };
+            let mut body = body.clone();
+            if body["email"] == "x" {
+                n += 1;
+                body["email"] = json!(format!("matrix.{n}@example.com"));
+            }
+            let mut req =
+                app.http.request(reqwest::Method::from_bytes(method.as_bytes()).unwrap(), format!("{}{path}", app.url));
+            if !body.is_null() {
+                req = req.json(&body);
+            }
+            if let Some(t) = token {
+                req = req.bearer_auth(t);
+            }
+            let res = req.send().await.unwrap();
+            let status = res.status().as_u16();
+            assert_eq!(status, want, "{method} {path} as {who:?}: {}", res.text().await.unwrap());
+        }
+    }
+}

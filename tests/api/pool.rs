@@ -11,11 +11,6 @@ fn subscription(email: &str) -> Value {
            "credentials": [{"type": "RN", "jurisdiction": "GB"}], "consent": {"talent_pool": true}})
 }
 
-async fn emails_to(app: &TestApp, email: &str) -> Vec<Value> {
-    let all: Value = app.get("/_local/emails").send().await.unwrap().json().await.unwrap();
-    all["items"].as_array().unwrap().iter().filter(|e| e["to"] == json!([email])).cloned().collect()
-}
-
 /// The confirmation link in the opt-in email, as a path on this stack.
 fn confirm_path(app: &TestApp, email: &Value) -> String {
     let text = email["text"].as_str().unwrap();
@@ -31,7 +26,7 @@ async fn double_opt_in_makes_one_prospect_once_confirmed() {
     assert_eq!(res.status(), 202);
     let again = app.post("/careers/talent-pool").json(&subscription(&email.to_uppercase())).send().await.unwrap();
     assert_eq!(again.status(), 202);
-    let sent = emails_to(&app, &email).await;
+    let sent = app.emails_to(&email).await;
     assert_eq!(sent.len(), 1, "one opt-in email an hour, however often the form is sent");
 
     let st = &app.stack.state;

@@ -11,7 +11,7 @@ use rapport::application::{Application, Candidate, Consents, Submission, CHECKBO
 use rapport::attribution::attribute;
 use rapport::clock::rfc3339;
 use rapport::draft::{Draft, DraftInput, DraftStatus};
-use rapport::email::{render, Outgoing};
+use rapport::email::Letter;
 use rapport::error::ApiError;
 use rapport::ids::{ApplicationId, CandidateId, DraftId, JobId};
 use rapport::job::{Job, JobStatus};
@@ -153,27 +153,35 @@ async fn take_resume(st: &AppState, key: &UploadKey, application: &ApplicationId
     Ok(dest)
 }
 
-async fn send_confirmation(
-    st: &AppState,
-    job: &Job,
-    app: &Application,
-    first: &str,
-    last: &str,
-    to: &rapport::email::Email,
-) {
-    let ctx = json!({"first_name": first, "job_title": job.spec.title, "company": st.config.company_name,
+/// Who a confirmation goes to, and whether their address may be mailed (read with the lookup).
+struct Person<'a> {
+    first: &'a str,
+    last: &'a str,
+    email: &'a rapport::email::Email,
+    email_hash: &'a str,
+    suppressed: Option<String>,
+}
+
+async fn send_confirmation(st: &AppState, job: &Job, app: &Application, p: Person<'_>) {
+    let ctx = json!({"first_name": p.first, "job_title": job.spec.title, "company": st.config.company_name,
                      "application_id": app.id.to_string()});
     let result = async {
-        let (text, html) = render("confirmation", &ctx).map_err(|e| format!("template: {e}"))?;
-        let msg = Outgoing {
-            to: to.clone(),
-            to_name: Some(format!("{first} {last}")),
+        let msg = Letter {
+            to: p.email,
+            to_name: Some(format!("{} {}", p.first, p.last)),
+            email_hash: p.email_hash,
             subject: format!("Your application for {}", job.spec.title),
-            text,
-            html,
-            headers: vec![],
+            template: "confirmation",
+            context: ctx,
+            campaign: None,
+        }
+        .compose(st)
+        .map_err(|e| format!("template: {e}"))?;
+        let Some(id) =
+            st.mailer.deliver(&st.store, p.email_hash, Some(p.suppressed), &msg).await.map_err(|e| e.to_string())?
+        else {
+            return Ok(());
         };
-        let id = st.mailer.send(&msg).await.map_err(|e| e.to_string())?;
         st.store
             .record_send(format!("APP#{}", app.id), "confirmation", &id, st.clock.now())
             .await
@@ -283,11 +291,19 @@ async fn apply(
                 email_hash: &email_hash,
                 idempotency: idem.as_deref().map(|h| (h, fp)),
                 draft: draft.as_ref(),
+                end_nurture: matches!(lookup.prospect_status.as_deref(), Some("active" | "paused" | "pending_consent")),
             })
             .await;
         match created {
             Ok(()) => {
-                send_confirmation(&st, &job, &application, &input.first_name, &input.last_name, &input.email).await;
+                let person = Person {
+                    first: &input.first_name,
+                    last: &input.last_name,
+                    email: &input.email,
+                    email_hash: &email_hash,
+                    suppressed: lookup.suppressed.clone(),
+                };
+                send_confirmation(&st, &job, &application, person).await;
                 outcome = Some(Outcome::Created(application.id, candidate_id));
                 break;
             }
@@ -384,16 +400,23 @@ async fn subscribe(State(st): State<AppState>, JsonBody(body): JsonBody) -> Resu
             confirm_token(&st.signer, &hash, now)
         );
         let ctx = json!({"first_name": sub.first_name, "company": st.config.company_name, "confirm_url": url});
-        let (text, html) = render("optin", &ctx).map_err(|e| ApiError::Unavailable(format!("template: {e}")))?;
-        let msg = Outgoing {
-            to: sub.email.clone(),
+        let msg = Letter {
+            to: &sub.email,
             to_name: sub.first_name.clone(),
+            email_hash: &hash,
             subject: format!("Confirm your subscription to {}", st.config.company_name),
-            text,
-            html,
-            headers: vec![],
+            template: "optin",
+            context: ctx,
+            campaign: None,
+        }
+        .compose(&st)
+        .map_err(|e| ApiError::Unavailable(format!("template: {e}")))?;
+        // The person asked for this one just now, so an earlier unsubscribe does not stop it (confirming
+        // lifts it); a bounce or complaint does.
+        let suppressed = st.store.suppression(&hash).await?.filter(|r| r != "unsubscribed");
+        let Some(id) = st.mailer.deliver(&st.store, &hash, Some(suppressed), &msg).await? else {
+            return Ok(json(StatusCode::ACCEPTED, &json!({"status": "confirmation_sent"})));
         };
-        let id = st.mailer.send(&msg).await?;
         st.store.record_send(format!("EMAIL#{hash}"), "optin", &id, now).await?;
     }
     // The same answer whether or not the address was known: the form reveals nothing.
@@ -463,6 +486,10 @@ async fn unsubscribe(State(st): State<AppState>, q: QueryMap) -> Result<Response
             "<p>Use the link in the latest email from us.</p>",
         ));
     };
-    st.store.unsubscribe(&person.h, now).await?;
+    if st.store.unsubscribe(&person.h, now).await? {
+        if let Some(campaign) = &person.c {
+            st.store.count_campaign_event(campaign, "unsubscribed").await?;
+        }
+    }
     Ok(page(StatusCode::OK, "You are unsubscribed", "<p>You will not get any more emails from us.</p>"))
 }

@@ -6,6 +6,48 @@ use rapport::error::ApiError;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
+pub mod campaigns;
+
+/// What this function is invoked with: a schedule's task, or an SES event from EventBridge.
+pub async fn handle(st: &AppState, payload: &Value, budget: Duration) -> Result<Value, ApiError> {
+    if payload.get("source").and_then(Value::as_str) == Some("aws.ses") {
+        return ses_event(st, payload).await;
+    }
+    run(st, &Task::parse(payload)?, budget).await
+}
+
+/// A configuration set's bounce or complaint, as EventBridge delivers it: a permanent bounce or any
+/// complaint suppresses the address for good and marks the prospect; other events change nothing.
+pub async fn ses_event(st: &AppState, event: &Value) -> Result<Value, ApiError> {
+    use rapport::prospect::ProspectStatus;
+    let detail = &event["detail"];
+    let kind = event["detail-type"].as_str().or_else(|| detail["eventType"].as_str()).unwrap_or_default();
+    let (status, recipients) = match kind {
+        "Email Bounced" | "Bounce" if detail["bounce"]["bounceType"] == "Permanent" => {
+            (ProspectStatus::Bounced, &detail["bounce"]["bouncedRecipients"])
+        }
+        "Email Complaint Received" | "Complaint" => {
+            (ProspectStatus::Complained, &detail["complaint"]["complainedRecipients"])
+        }
+        _ => return Ok(json!({"event": kind, "suppressed": 0})),
+    };
+    let now = st.clock.now();
+    let campaign = detail["mail"]["tags"]["campaign"][0].as_str();
+    let mut suppressed = 0;
+    for r in recipients.as_array().map(Vec::as_slice).unwrap_or_default() {
+        let Some(email) = r["emailAddress"].as_str().and_then(|e| rapport::email::Email::parse(e).ok()) else {
+            continue;
+        };
+        st.store.suppress(&st.email_hash(&email), status, now).await?;
+        suppressed += 1;
+        if let Some(c) = campaign {
+            st.store.count_campaign_event(c, status.as_str()).await?;
+        }
+    }
+    tracing::info!(event = kind, suppressed, "SES event");
+    Ok(json!({"event": kind, "suppressed": suppressed}))
+}
+
 /// `{"task": "drafts", "scheduled_time": "2026-11-26T10:00:00Z"}`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Task {
@@ -16,7 +58,7 @@ pub struct Task {
 }
 
 /// The tasks this function runs.
-pub const TASKS: &[&str] = &["drafts", "feeds"];
+pub const TASKS: &[&str] = &["drafts", "feeds", "nurture"];
 
 impl Task {
     pub fn parse(payload: &Value) -> Result<Task, ApiError> {
@@ -39,6 +81,7 @@ pub async fn run(st: &AppState, task: &Task, budget: Duration) -> Result<Value, 
     match task.name.as_str() {
         "drafts" => drafts(st, task.now, deadline).await,
         "feeds" => rapport_jobs::feeds::build(st, task.now, deadline, false).await,
+        "nurture" => campaigns::run(st, task.now, deadline).await,
         other => Err(ApiError::field("task", format!("unknown task {other:?}"))),
     }
 }

@@ -1,4 +1,5 @@
-//! Lambda entry point for EventBridge Scheduler: `{"task": …, "scheduled_time": …}`.
+//! Lambda entry point for EventBridge Scheduler (`{"task": …, "scheduled_time": …}`) and for SES
+//! bounce and complaint events from EventBridge.
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use rapport::api::AppState;
 use serde_json::Value;
@@ -11,9 +12,12 @@ async fn main() -> Result<(), Error> {
         async move {
             // Leave a margin before Lambda's deadline so a page in progress finishes cleanly.
             let budget = event.context.deadline().duration_since(std::time::SystemTime::now()).unwrap_or_default();
-            let task = rapport_nurture::Task::parse(&event.payload)?;
-            let report =
-                rapport_nurture::run(&state, &task, budget.saturating_sub(std::time::Duration::from_secs(3))).await?;
+            let report = rapport_nurture::handle(
+                &state,
+                &event.payload,
+                budget.saturating_sub(std::time::Duration::from_secs(3)),
+            )
+            .await?;
             Ok::<Value, Error>(report)
         }
     }))

@@ -9,7 +9,7 @@ use http::StatusCode;
 use rapport::api::{check, json, no_route, path_id, AppState, JsonBody, QueryMap};
 use rapport::auth::{Caller, JobAction};
 use rapport::clock::rfc3339;
-use rapport::email::{render, Outgoing};
+use rapport::email::Letter;
 use rapport::error::{ApiError, StoreError};
 use rapport::ids::{ApplicationId, InterviewId, JobId};
 use rapport::interview::{Feedback, Interview, NewFeedback, NewInterview};
@@ -223,16 +223,20 @@ async fn ask_consent(st: &AppState, ctx: &ApplicationContext, email_hash: &str, 
         );
         let ctx_json = json!({"first_name": ctx.candidate.first_name, "company": st.config.company_name,
                               "job_title": ctx.job.spec.title, "confirm_url": url});
-        let (text, html) = render("consent_request", &ctx_json).map_err(|e| ApiError::Unavailable(e.to_string()))?;
-        let msg = Outgoing {
-            to: ctx.candidate.email.clone(),
+        let msg = Letter {
+            to: &ctx.candidate.email,
             to_name: Some(format!("{} {}", ctx.candidate.first_name, ctx.candidate.last_name)),
+            email_hash,
             subject: format!("Can {} keep in touch?", st.config.company_name),
-            text,
-            html,
-            headers: vec![],
+            template: "consent_request",
+            context: ctx_json,
+            campaign: None,
+        }
+        .compose(st)
+        .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+        let Some(id) = st.mailer.deliver(&st.store, email_hash, None, &msg).await? else {
+            return Ok(());
         };
-        let id = st.mailer.send(&msg).await?;
         st.store.record_send(format!("EMAIL#{email_hash}"), "optin", &id, now).await?;
         Ok(())
     }

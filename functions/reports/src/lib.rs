@@ -23,6 +23,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/reports/funnel", get(funnel_report))
         .route("/api/reports/time-in-stage", get(time_in_stage_report))
         .route("/api/reports/spend", axum::routing::put(put_spend))
+        .route("/api/reports/nurture", get(nurture_report))
         .route("/dashboard", get(dashboard))
         .fallback(no_route)
         .with_state(state)
@@ -242,6 +243,24 @@ fn spend_csv(figures: &serde_json::Value, by_source: bool) -> Result<String, csv
         })
         .collect();
     to_csv(&header, &rows)
+}
+
+/// `GET /api/reports/nurture?campaign_id=`: what a campaign did, from its counters (one read).
+async fn nurture_report(State(st): State<AppState>, caller: Caller, q: QueryMap) -> Result<Response, ApiError> {
+    caller.require_staff()?;
+    let id = q.get("campaign_id").ok_or_else(|| ApiError::field("campaign_id", "is required"))?;
+    if id.len() != 26 || !id.chars().all(|c| c.is_ascii_alphanumeric()) {
+        return Err(ApiError::field("campaign_id", "is not a campaign id"));
+    }
+    let c = st.store.campaign(id).await?.ok_or(ApiError::NotFound)?;
+    let counts = st.store.campaign_counts(&c.id).await?;
+    let get = |k: &str| counts.get(k).copied().unwrap_or(0);
+    Ok(json(
+        StatusCode::OK,
+        &json!({"campaign_id": c.id, "name": c.name, "enrolled": get("enrolled"), "sent": get("sent"),
+                "rejected": get("rejected"), "unsubscribed": get("unsubscribed"), "bounced": get("bounced"),
+                "complained": get("complained"), "applied": get("applied"), "hired": get("hired")}),
+    ))
 }
 
 /// `PUT /api/reports/spend {month, channel, source, amount, currency}`: recruiter or admin.

@@ -62,6 +62,7 @@ pub fn functions(state: &AppState) -> HashMap<&'static str, Router> {
         ("intake", rapport_intake::router(state.clone())),
         ("pipeline", rapport_pipeline::router(state.clone())),
         ("reports", rapport_reports::router(state.clone())),
+        ("crm", rapport_crm::router(state.clone())),
     ])
 }
 
@@ -105,6 +106,10 @@ pub async fn spawn(opts: Options) -> anyhow::Result<Stack> {
         rate_limit_per_minute: opts.rate_limit_per_minute,
         exit_reasons: rapport::stage::ReasonCodes::default(),
         dashboard_login_url: None,
+        postal_address: "Acme Health, 1 Infirmary Street, Leeds LS1 2AA, United Kingdom".into(),
+        // The emulator has no quota; pacing is still exercised, just quickly.
+        ses_max_send_rate: 50.0,
+        import_asks_consent: true,
     };
     let aws = emulator_aws(&opts.moto_url, &config).await;
     let clock: Arc<dyn Clock> = opts.clock.clone().unwrap_or_else(|| Arc::new(SystemClock));
@@ -128,6 +133,7 @@ pub async fn spawn(opts: Options) -> anyhow::Result<Stack> {
         .route("/_local/token", post(issue_token))
         .route("/_local/emails", get(list_emails))
         .route("/_local/run/{task}", post(run_task))
+        .route("/_local/ses-events", post(ses_event))
         .with_state(local)
         .merge(gateway::router(gw));
     let schedules = if opts.run_schedules { start_schedules(state.clone()) } else { Vec::new() };
@@ -206,7 +212,26 @@ async fn run_task(
         Ok(t) => t,
         Err(e) => return rename_field(e, "scheduled_time", "now").into_response(),
     };
-    match rapport_nurture::run(&l.state, &task, std::time::Duration::from_secs(60)).await {
+    let budget = match q.get("budget_ms").map(|b| b.parse::<u64>()) {
+        None => std::time::Duration::from_secs(60),
+        Some(Ok(ms)) => std::time::Duration::from_millis(ms),
+        Some(Err(_)) => return ApiError::field("budget_ms", "must be a whole number of milliseconds").into_response(),
+    };
+    let (result, calls) = rapport::aws::count_calls(rapport_nurture::run(&l.state, &task, budget)).await;
+    let mut res = match result {
+        Ok(report) => json(StatusCode::OK, &report),
+        Err(e) => e.into_response(),
+    };
+    // Like the gateway: the AWS operations the run made, so tests can hold tasks to their budgets.
+    if let Ok(v) = http::HeaderValue::from_str(&calls.summary()) {
+        res.headers_mut().insert(gateway::CALLS_HEADER, v);
+    }
+    res
+}
+
+/// What EventBridge does in AWS with a configuration set's events: hand them to the nurture function.
+async fn ses_event(State(l): State<Local>, body: axum::Json<serde_json::Value>) -> Response {
+    match rapport_nurture::handle(&l.state, &body.0, std::time::Duration::from_secs(60)).await {
         Ok(report) => json(StatusCode::OK, &report),
         Err(e) => e.into_response(),
     }

@@ -12,6 +12,16 @@ use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 use chrono::{DateTime, NaiveDate, Utc};
 use std::collections::HashMap;
 
+/// A draft's document with its status from the `status` attribute, which submission and abandonment
+/// update in place (the document keeps the status it was created with).
+pub fn draft_of(item: &Item) -> Result<Draft, StoreError> {
+    let mut d: Draft = doc(item)?;
+    if let Some(status) = attr(item, "status") {
+        d.status = status.parse().map_err(StoreError::Corrupt)?;
+    }
+    Ok(d)
+}
+
 fn attr(item: &Item, name: &str) -> Option<String> {
     item.get(name).and_then(|v| v.as_s().ok()).cloned()
 }
@@ -27,6 +37,10 @@ pub struct ApplicationLookup {
     /// This Idempotency-Key was used before: (application, candidate, request fingerprint).
     pub replay: Option<(ApplicationId, CandidateId, String)>,
     pub draft: Option<Draft>,
+    /// The person's status in the CRM pool, if they are in it.
+    pub prospect_status: Option<String>,
+    /// Why this address must not be mailed, if it must not.
+    pub suppressed: Option<String>,
 }
 
 /// Everything one new application writes, in one transaction.
@@ -38,6 +52,8 @@ pub struct NewApplication<'a> {
     pub idempotency: Option<(&'a str, &'a str)>,
     /// An open draft of the same person and job, completed by this submission.
     pub draft: Option<&'a Draft>,
+    /// The person is a prospect still being nurtured: applying ends it (status `applied`).
+    pub end_nurture: bool,
 }
 
 #[derive(Debug)]
@@ -129,6 +145,8 @@ impl Store {
             key(format!("JOB#{job}"), "JOB"),
             key(format!("EMAIL#{email_hash}"), "CANDIDATE"),
             key(format!("EMAIL#{email_hash}"), format!("APPLIED#{job}")),
+            key(format!("EMAIL#{email_hash}"), "PROSPECT"),
+            key(format!("EMAIL#{email_hash}"), "SUPPRESS"),
         ];
         if let Some(h) = idempotency_hash {
             keys.push(key(format!("IDEM#{h}"), "IDEM"));
@@ -147,12 +165,16 @@ impl Store {
                 out.job = Some(doc(item)?);
             } else if sk == "CANDIDATE" {
                 out.candidate_id = attr(item, "candidate_id").and_then(|c| c.parse().ok());
+            } else if sk == "PROSPECT" {
+                out.prospect_status = attr(item, "status");
+            } else if sk == "SUPPRESS" {
+                out.suppressed = attr(item, "reason");
             } else if sk.starts_with("APPLIED#") {
                 out.existing = ids();
             } else if pk.starts_with("IDEM#") {
                 out.replay = ids().map(|(a, c)| (a, c, attr(item, "fingerprint").unwrap_or_default()));
             } else if pk.starts_with("DRAFT#") {
-                out.draft = Some(doc(item)?);
+                out.draft = Some(draft_of(item)?);
             }
         }
         Ok(out)
@@ -246,6 +268,27 @@ impl Store {
             count_funnel(&mut tx, t, &app.job_id, day, &["started", "submitted"]);
         }
         count_applicant(&mut tx, t, &app.job_id, day, &app.attribution);
+        if let (crate::attribution::Channel::CrmCampaign, Some(c)) =
+            (app.attribution.channel, &app.attribution.campaign)
+        {
+            super::crm::count_campaign(&mut tx, t, c, "applied");
+        }
+        if new.end_nurture {
+            let (marks, mut values) = super::crm::pool_marks(new.email_hash, app.created_at);
+            values.push((":applied", s("applied")));
+            values.push((":now", s(rfc3339(app.created_at))));
+            tx.update(
+                "prospect",
+                t,
+                Change {
+                    key: key(format!("EMAIL#{}", new.email_hash), "PROSPECT"),
+                    expression: format!("SET #status = :applied, updated_at = :now{marks}"),
+                    names: &[("#status", "status")],
+                    values,
+                    condition: None,
+                },
+            );
+        }
 
         match tx.commit(self).await {
             Ok(()) => Ok(()),
@@ -338,7 +381,7 @@ impl Store {
             .send()
             .await
             .map_err(store_error)?;
-        out.items().iter().map(doc).collect()
+        out.items().iter().map(draft_of).collect()
     }
 
     /// Marks a draft abandoned, counts the drop-off and, with consent, adds the person to the CRM
@@ -378,6 +421,9 @@ impl Store {
                 expression.push_str(", first_name = if_not_exists(first_name, :first)");
                 values.push((":first", s(name)));
             }
+            let (marks, mark_values) = super::crm::pool_marks(email_hash, now);
+            expression.push_str(marks);
+            values.extend(mark_values);
             expression.push_str(" ADD origins :origin, jobs_started :job");
             tx.update(
                 "prospect",

@@ -202,6 +202,21 @@ impl Store {
         Ok(())
     }
 
+    /// Every open job (the nurture task and campaign previews match them): one query a page of 100.
+    pub async fn open_jobs(&self) -> Result<Vec<Job>, ApiError> {
+        let filter = JobFilter { status: Some(crate::job::JobStatus::Open), ..Default::default() };
+        let mut out = Vec::new();
+        let mut cursor = None;
+        loop {
+            let page = self.list_jobs(&filter, &PageRequest { limit: 100, cursor }).await?;
+            out.extend(page.items);
+            match page.next_cursor {
+                Some(c) => cursor = Some(c),
+                None => return Ok(out),
+            }
+        }
+    }
+
     /// One page of jobs, newest first: one query, never a scan.
     pub async fn list_jobs(&self, filter: &JobFilter, page: &PageRequest) -> Result<Page<Job>, ApiError> {
         let (index, pk_attr, partition) = match filter.status {

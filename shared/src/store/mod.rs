@@ -38,6 +38,7 @@
 //! `<h>` is a keyed hash (HMAC) of the normalised email: people are found by email without the
 //! address sitting in any key. Nothing scans. Filters may return short pages; `next_cursor` is then
 //! still set and the client follows it.
+mod crm;
 mod intake;
 mod jobs;
 mod pipeline;
@@ -46,7 +47,8 @@ mod reports;
 pub mod schema;
 pub mod tx;
 
-pub use intake::{ApplicationLookup, NewApplication, NotCreated};
+pub use crm::{pool_marks, prospect_of, Enrolment, ProspectFilter, SentNurture};
+pub use intake::{draft_of, ApplicationLookup, NewApplication, NotCreated};
 pub use jobs::{FeedState, JobFilter};
 pub use pipeline::{
     time_bucket, ApplicationContext, ExactSamples, KeepInTouch, EXACT_SAMPLES, TIME_BUCKET_GROWTH, TIME_TO_HIRE,

@@ -157,6 +157,9 @@ impl Store {
         }
         if hired {
             count_hire(&mut tx, t, &moved.job_id, now.date_naive(), a);
+            if let (crate::attribution::Channel::CrmCampaign, Some(c)) = (a.channel, &a.campaign) {
+                super::crm::count_campaign(&mut tx, t, c, "hired");
+            }
             if exact.to_hire {
                 exact_sample(&mut tx, t, &moved.job_id, TIME_TO_HIRE, (now - moved.created_at).num_seconds());
             }
@@ -177,27 +180,46 @@ impl Store {
         }
         if let Some(k) = keep {
             let c = k.candidate;
+            let (marks, mark_values) = super::crm::pool_marks(k.email_hash, now);
+            let mut kinds: Vec<String> = c.credentials.iter().map(|c| c.kind.clone()).collect();
+            kinds.sort();
+            kinds.dedup();
             tx.update(
                 "prospect",
                 t,
                 Change {
                     key: key(format!("EMAIL#{}", k.email_hash), "PROSPECT"),
-                    expression: "SET email = :email, first_name = if_not_exists(first_name, :first), \
-                                 last_name = if_not_exists(last_name, :last), created_at = if_not_exists(created_at, :now), \
-                                 #status = if_not_exists(#status, :active), updated_at = :now, silver_medal = :record, \
-                                 candidate_id = :cid ADD origins :origin"
-                        .into(),
+                    expression: format!(
+                        "SET email = :email, first_name = if_not_exists(first_name, :first), \
+                         last_name = if_not_exists(last_name, :last), created_at = if_not_exists(created_at, :now), \
+                         #status = if_not_exists(#status, :active), updated_at = :now, silver_medal = :record, \
+                         credentials = if_not_exists(credentials, :creds), candidate_id = :cid{marks}{} \
+                         ADD origins :origin",
+                        if kinds.is_empty() {
+                            ""
+                        } else {
+                            ", credential_types = if_not_exists(credential_types, :kinds)"
+                        }
+                    ),
                     names: &[("#status", "status")],
-                    values: vec![
-                        (":email", s(&c.email.0)),
-                        (":first", s(&c.first_name)),
-                        (":last", s(&c.last_name)),
-                        (":now", s(rfc3339(now))),
-                        (":active", s("active")),
-                        (":record", s(k.record.to_string())),
-                        (":cid", s(c.id.to_string())),
-                        (":origin", AttributeValue::Ss(vec!["silver_medalist".into()])),
-                    ],
+                    values: {
+                        let mut v = vec![
+                            (":email", s(&c.email.0)),
+                            (":first", s(&c.first_name)),
+                            (":last", s(&c.last_name)),
+                            (":now", s(rfc3339(now))),
+                            (":active", s("active")),
+                            (":record", s(k.record.to_string())),
+                            (":creds", s(serde_json::to_string(&c.credentials).unwrap_or_default())),
+                            (":cid", s(c.id.to_string())),
+                            (":origin", AttributeValue::Ss(vec!["silver_medalist".into()])),
+                        ];
+                        v.extend(mark_values);
+                        if !kinds.is_empty() {
+                            v.push((":kinds", AttributeValue::Ss(kinds)));
+                        }
+                        v
+                    },
                     condition: None,
                 },
             );

@@ -102,6 +102,9 @@ impl Store {
             expression.push_str(", pending_silver_medal = :silver");
             values.push((":silver", s(m)));
         }
+        let (marks, mark_values) = super::crm::pool_marks(email_hash, now);
+        expression.push_str(marks);
+        values.extend(mark_values);
         let mut req = self
             .db
             .update_item()
@@ -147,6 +150,18 @@ impl Store {
         let origin =
             item.get("pending_origin").and_then(|v| v.as_s().ok()).cloned().unwrap_or_else(|| "subscriber".into());
         let silver = item.contains_key("pending_silver_medal");
+        let (marks, mark_values) = super::crm::pool_marks(email_hash, now);
+        // The credential types, as a set the pool's filters read.
+        let mut kinds: Vec<String> = item
+            .get("pending_credentials")
+            .and_then(|v| v.as_s().ok())
+            .and_then(|raw| serde_json::from_str::<Vec<crate::application::Credential>>(raw).ok())
+            .unwrap_or_default()
+            .into_iter()
+            .map(|c| c.kind)
+            .collect();
+        kinds.sort();
+        kinds.dedup();
         let consent = serde_json::json!({"given": true, "at": rfc3339(now), "text_version": crate::application::CONSENT_TEXT_VERSION,
                                          "method": "confirmation_link"});
         let mut tx = Tx::default();
@@ -157,18 +172,26 @@ impl Store {
                 key: key(format!("EMAIL#{email_hash}"), "PROSPECT"),
                 expression: format!(
                     "SET #status = :active, interests = pending_interests, credentials = pending_credentials, \
-                     talent_pool_consent = :consent, updated_at = :now{} \
+                     talent_pool_consent = :consent, updated_at = :now{}{marks}{} \
                      REMOVE pending_interests, pending_credentials, pending_origin{} ADD origins :origin",
                     if silver { ", silver_medal = pending_silver_medal" } else { "" },
+                    if kinds.is_empty() { "" } else { ", credential_types = :kinds" },
                     if silver { ", pending_silver_medal" } else { "" },
                 ),
                 names: &[("#status", "status")],
-                values: vec![
-                    (":active", s("active")),
-                    (":consent", s(consent.to_string())),
-                    (":now", s(rfc3339(now))),
-                    (":origin", AttributeValue::Ss(vec![origin])),
-                ],
+                values: {
+                    let mut v = vec![
+                        (":active", s("active")),
+                        (":consent", s(consent.to_string())),
+                        (":now", s(rfc3339(now))),
+                        (":origin", AttributeValue::Ss(vec![origin])),
+                    ];
+                    v.extend(mark_values);
+                    if !kinds.is_empty() {
+                        v.push((":kinds", AttributeValue::Ss(kinds)));
+                    }
+                    v
+                },
                 condition: Some("attribute_exists(pending_interests)"),
             },
         );
@@ -194,8 +217,10 @@ impl Store {
 
     /// Suppresses the address (kept as its keyed hash only) and marks the prospect unsubscribed.
     /// Repeatable: the first time is kept.
-    pub async fn unsubscribe(&self, email_hash: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
-        self.db
+    /// `Ok(true)` the first time.
+    pub async fn unsubscribe(&self, email_hash: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
+        let before = self
+            .db
             .update_item()
             .table_name(&self.table)
             .set_key(Some(key(format!("EMAIL#{email_hash}"), "SUPPRESS")))
@@ -204,9 +229,11 @@ impl Store {
             )
             .expression_attribute_values(":unsubscribed", s("unsubscribed"))
             .expression_attribute_values(":now", s(rfc3339(now)))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
             .send()
             .await
             .map_err(store_error)?;
+        let first = before.attributes().is_none_or(|a| !a.contains_key("reason"));
         // The prospect record, when there is one, shows the status too.
         let res = self
             .db
@@ -222,7 +249,27 @@ impl Store {
             .await
             .map_err(store_error);
         match res {
-            Ok(_) | Err(StoreError::ConditionFailed) => Ok(()),
+            Ok(_) | Err(StoreError::ConditionFailed) => Ok(first),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Claims an email a person gets at most once ever (`SEND#<kind>`): `Ok(true)` the first time.
+    pub async fn claim_once(&self, email_hash: &str, kind: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
+        let mut claim = key(format!("EMAIL#{email_hash}"), format!("SEND#{kind}"));
+        claim.insert("claimed_at".into(), s(rfc3339(now)));
+        let res = self
+            .db
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(claim))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await
+            .map_err(store_error);
+        match res {
+            Ok(_) => Ok(true),
+            Err(StoreError::ConditionFailed) => Ok(false),
             Err(e) => Err(e),
         }
     }

@@ -1,0 +1,465 @@
+//! The `crm` function: the prospect pool, the content library and campaigns. Recruiters and admins
+//! only: hiring managers work on their jobs' applicants, not the employer's talent pool.
+use axum::extract::{Path, State};
+use axum::response::Response;
+use axum::routing::{get, patch, post};
+use axum::Router;
+use http::StatusCode;
+use rapport::api::{check, json, no_route, AppState, JsonBody, QueryMap};
+use rapport::auth::Caller;
+use rapport::campaign::{exclusions, Campaign, CampaignInput, CampaignStatus};
+use rapport::content::StoryInput;
+use rapport::error::{ApiError, FieldError, StoreError};
+use rapport::prospect::{LineError, Merged, Origin, Prospect, ProspectInput, ProspectStatus};
+use rapport::store::ProspectFilter;
+use serde_json::json;
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/api/prospects", get(list_prospects).post(create_prospect))
+        .route("/api/prospects/{id}", patch(patch_prospect))
+        .route("/api/prospects/import", post(import_prospects))
+        .route("/api/prospects/import/uploads", post(create_import_upload))
+        .route("/api/content", get(list_content).post(create_content))
+        .route("/api/campaigns", post(create_campaign))
+        .route("/api/campaigns/{id}", get(get_campaign))
+        .route("/api/campaigns/{id}/activate", post(activate_campaign))
+        .route("/api/campaigns/{id}/preview", post(preview_campaign))
+        .fallback(no_route)
+        .with_state(state)
+}
+
+fn new_id(st: &AppState) -> String {
+    ulid::Ulid::from_datetime(st.clock.now().into()).to_string()
+}
+
+/// `GET /api/prospects?origin=&credential=&tag=&status=&limit=&cursor=`.
+async fn list_prospects(State(st): State<AppState>, caller: Caller, q: QueryMap) -> Result<Response, ApiError> {
+    caller.require_staff()?;
+    let mut errors = Vec::new();
+    let filter = ProspectFilter {
+        origin: q.parse::<Origin>("origin", &mut errors),
+        credential: q.get("credential").map(str::to_string),
+        tag: q.get("tag").map(str::to_string),
+        status: q.parse::<ProspectStatus>("status", &mut errors),
+    };
+    let page = q.page(&mut errors);
+    check(errors)?;
+    Ok(json(StatusCode::OK, &st.store.list_prospects(&filter, &page).await?))
+}
+
+/// `POST /api/prospects`: a person a recruiter sourced. Without `consent: true` (the person agreed,
+/// on their word to the recruiter) they wait as `pending_consent` and are never nurtured.
+async fn create_prospect(
+    State(st): State<AppState>,
+    caller: Caller,
+    JsonBody(body): JsonBody,
+) -> Result<Response, ApiError> {
+    caller.require_staff()?;
+    let input = ProspectInput::parse(body, true)?;
+    let email = input.email.clone().ok_or_else(|| ApiError::field("email", "is required"))?;
+    let now = st.clock.now();
+    let h = st.email_hash(&email);
+    if let Some(reason) = st.store.suppression(&h).await? {
+        return Err(ApiError::Conflict(format!("this address must not be contacted ({reason})")));
+    }
+    let consent = input.consent == Some(true);
+    let p = Prospect {
+        id: h,
+        email,
+        first_name: input.first_name,
+        last_name: input.last_name,
+        status: if consent { input.status.unwrap_or(ProspectStatus::Active) } else { ProspectStatus::PendingConsent },
+        origins: vec![Origin::Sourced],
+        interests: input.interests.unwrap_or_default(),
+        credentials: input.credentials.unwrap_or_default(),
+        tags: input.tags.unwrap_or_default(),
+        candidate_id: None,
+        silver_medal: None,
+        created_at: Some(now),
+        updated_at: Some(now),
+        recent_sends: vec![],
+        stories_sent: vec![],
+    };
+    let mut extra = Vec::new();
+    if consent {
+        let record = json!({"given": true, "at": rapport::clock::rfc3339(now),
+            "text_version": rapport::application::CONSENT_TEXT_VERSION, "method": "recruiter", "by": caller.sub});
+        extra.push(("talent_pool_consent", aws_sdk_dynamodb::types::AttributeValue::S(record.to_string())));
+    }
+    match st.store.put_prospect(&p, true, extra, now).await {
+        Ok(()) => Ok(json(StatusCode::CREATED, &p)),
+        Err(StoreError::ConditionFailed) => {
+            Err(ApiError::Conflict("a prospect with this email exists; PATCH it".into()))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `PATCH /api/prospects/{id}`: names, interests, credentials, tags, and pausing or resuming.
+async fn patch_prospect(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody,
+) -> Result<Response, ApiError> {
+    caller.require_staff()?;
+    let input = ProspectInput::parse(body, false)?;
+    if !id.chars().all(|c| c.is_ascii_hexdigit()) || id.len() != 40 {
+        return Err(ApiError::NotFound);
+    }
+    let now = st.clock.now();
+    let mut p = st.store.prospect(&id).await?.ok_or(ApiError::NotFound)?;
+    if let Some(s) = input.status {
+        // Pausing and resuming only apply to people we may mail.
+        if !matches!(p.status, ProspectStatus::Active | ProspectStatus::Paused) {
+            return Err(ApiError::Conflict(format!("a prospect who is {} cannot be set {s}", p.status)));
+        }
+        p.status = s;
+    }
+    if input.consent == Some(true) && p.status == ProspectStatus::PendingConsent {
+        p.status = ProspectStatus::Active;
+    }
+    p.first_name = input.first_name.or(p.first_name);
+    p.last_name = input.last_name.or(p.last_name);
+    if let Some(i) = input.interests {
+        p.interests = i;
+    }
+    if let Some(c) = input.credentials {
+        p.credentials = c;
+    }
+    if let Some(t) = input.tags {
+        p.tags = t;
+    }
+    match st.store.put_prospect(&p, false, vec![], now).await {
+        Ok(()) => Ok(json(StatusCode::OK, &Prospect { updated_at: Some(now), ..p })),
+        Err(StoreError::ConditionFailed) => {
+            Err(ApiError::Conflict("the prospect changed meanwhile; read it again".into()))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The largest CSV sent inline; larger files go to S3 first (`POST /api/prospects/import/uploads`).
+const MAX_INLINE_IMPORT: usize = 5 * 1024 * 1024;
+/// The largest uploaded CSV one request imports (the API's 29-second limit is the real bound).
+const MAX_UPLOADED_IMPORT: i64 = 50 * 1024 * 1024;
+
+/// `POST /api/prospects/import/uploads {size}`: a presigned PUT for a CSV too large to send inline.
+async fn create_import_upload(
+    State(st): State<AppState>,
+    caller: Caller,
+    JsonBody(body): JsonBody,
+) -> Result<Response, ApiError> {
+    caller.require_staff()?;
+    let size = rapport::parse::Fields::parse(body, |f| {
+        let size: Option<u64> = f.req("size");
+        if size.is_some_and(|s| s == 0 || s as i64 > MAX_UPLOADED_IMPORT) {
+            f.error("size", format!("must be from 1 to {MAX_UPLOADED_IMPORT} bytes"));
+            return None;
+        }
+        size
+    })?;
+    let key = format!("imports/{}.csv", new_id(&st));
+    let presigning = aws_sdk_s3::presigning::PresigningConfig::builder()
+        .start_time(st.clock.now().into())
+        .expires_in(std::time::Duration::from_secs(15 * 60))
+        .build()
+        .map_err(|e| ApiError::Unavailable(format!("presigning: {e}")))?;
+    let presigned = st
+        .aws
+        .s3
+        .put_object()
+        .bucket(&st.config.bucket)
+        .key(&key)
+        .content_type("text/csv")
+        .content_length(size as i64)
+        .presigned(presigning)
+        .await
+        .map_err(|e| ApiError::Unavailable(format!("presigning: {e}")))?;
+    Ok(json(
+        StatusCode::CREATED,
+        &json!({"upload_key": key, "url": presigned.uri(), "method": "PUT",
+                "headers": {"content-type": "text/csv", "content-length": size.to_string()}}),
+    ))
+}
+
+/// `POST /api/prospects/import`: a CSV of prior applicants, inline (`text/csv`, up to 5 MB) or as
+/// `{"upload_key"}` of an upload. Deduplicated by email; re-importing changes nothing; addresses
+/// that unsubscribed, bounced or complained are skipped; people without consent evidence wait as
+/// `pending_consent` and (policy `ask`) get one email asking.
+async fn import_prospects(
+    State(st): State<AppState>,
+    caller: Caller,
+    headers: http::HeaderMap,
+    body: bytes::Bytes,
+) -> Result<Response, ApiError> {
+    caller.require_staff()?;
+    let essence = headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|v| v.trim().to_ascii_lowercase())
+        .unwrap_or_default();
+    let csv = match essence.as_str() {
+        "text/csv" => {
+            if body.len() > MAX_INLINE_IMPORT {
+                return Err(ApiError::PayloadTooLarge(format!(
+                    "send at most {MAX_INLINE_IMPORT} bytes inline; upload larger files first"
+                )));
+            }
+            body.to_vec()
+        }
+        "application/json" => {
+            let value: serde_json::Value =
+                serde_json::from_slice(&body).map_err(|e| ApiError::BadRequest(format!("not JSON: {e}")))?;
+            let key = rapport::parse::Fields::parse(value, |f| {
+                let key: Option<rapport::parse::Line<1, 100>> = f.req("upload_key");
+                let key = key?.0;
+                let ok = key
+                    .strip_prefix("imports/")
+                    .and_then(|k| k.strip_suffix(".csv"))
+                    .is_some_and(|id| id.len() == 26 && id.chars().all(|c| c.is_ascii_alphanumeric()));
+                if !ok {
+                    f.error("upload_key", "is not an import upload key");
+                    return None;
+                }
+                Some(key)
+            })?;
+            read_upload(&st, &key).await?
+        }
+        _ => return Err(ApiError::UnsupportedMediaType("send text/csv, or JSON with an upload_key".into())),
+    };
+    let (rows, mut errors) = rapport::prospect::parse_import(&csv)?;
+    let now = st.clock.now();
+    let (mut imported, mut updated, mut skipped) = (0u64, 0u64, 0u64);
+    for chunk in rows.chunks(50) {
+        let hashes: Vec<String> = chunk.iter().map(|r| st.email_hash(&r.email)).collect();
+        let records = st.store.pool_records(&hashes).await?;
+        for (row, h) in chunk.iter().zip(&hashes) {
+            let (item, suppressed) = records.get(h).cloned().unwrap_or_default();
+            if suppressed.is_some() {
+                skipped += 1;
+                continue;
+            }
+            let existing = item.as_ref().map(rapport::store::prospect_of).transpose()?;
+            match rapport::prospect::merge_import(existing.as_ref(), row, h, now) {
+                Merged::Unchanged => skipped += 1,
+                Merged::Changed(p) => match st.store.put_prospect(&p, false, vec![], now).await {
+                    Ok(()) => updated += 1,
+                    Err(StoreError::ConditionFailed) => errors.push(LineError {
+                        line: row.line,
+                        message: "the prospect changed during the import; import again".into(),
+                    }),
+                    Err(e) => return Err(e.into()),
+                },
+                Merged::New(p) => {
+                    let extra = import_extra(&p, row, now);
+                    match st.store.put_prospect(&p, true, extra, now).await {
+                        Ok(()) => imported += 1,
+                        Err(StoreError::ConditionFailed) => {
+                            errors.push(LineError {
+                                line: row.line,
+                                message: "added by someone else meanwhile; import again".into(),
+                            });
+                            continue;
+                        }
+                        Err(e) => return Err(e.into()),
+                    }
+                    if p.status == ProspectStatus::PendingConsent && st.config.import_asks_consent {
+                        ask_consent(&st, &p, now).await?;
+                    }
+                }
+            }
+        }
+    }
+    errors.sort_by_key(|e| e.line);
+    Ok(json(StatusCode::OK, &json!({"imported": imported, "updated": updated, "skipped": skipped, "errors": errors})))
+}
+
+/// The consent evidence an import row brings, or what a pending person's confirmation will apply.
+fn import_extra(
+    p: &Prospect,
+    row: &rapport::prospect::ImportRow,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Vec<(&'static str, aws_sdk_dynamodb::types::AttributeValue)> {
+    use aws_sdk_dynamodb::types::AttributeValue::S;
+    match row.consent {
+        Some(date) => {
+            let at = date.and_then(|d| d.and_hms_opt(0, 0, 0)).map(|d| d.and_utc()).unwrap_or(now);
+            let record =
+                json!({"given": true, "at": rapport::clock::rfc3339(at), "text_version": "import", "method": "import"});
+            vec![("talent_pool_consent", S(record.to_string()))]
+        }
+        // What the confirmation link makes theirs (the double opt-in's second step).
+        None => vec![
+            ("pending_interests", S(serde_json::to_string(&p.interests).unwrap_or_default())),
+            ("pending_credentials", S(serde_json::to_string(&p.credentials).unwrap_or_default())),
+            ("pending_origin", S("imported".into())),
+        ],
+    }
+}
+
+/// One email, ever, asking an imported person for consent.
+async fn ask_consent(st: &AppState, p: &Prospect, now: chrono::DateTime<chrono::Utc>) -> Result<(), ApiError> {
+    if !st.store.claim_once(&p.id, "import_consent", now).await? {
+        return Ok(());
+    }
+    let url = format!(
+        "{}/careers/talent-pool/confirm?token={}",
+        st.config.public_api_url,
+        rapport::prospect::confirm_token(&st.signer, &p.id, now)
+    );
+    let msg = rapport::email::Letter {
+        to: &p.email,
+        to_name: p.first_name.clone(),
+        email_hash: &p.id,
+        subject: format!("Can {} keep in touch?", st.config.company_name),
+        template: "import_consent",
+        context: json!({"first_name": p.first_name, "confirm_url": url}),
+        campaign: None,
+    }
+    .compose(st)
+    .map_err(|e| ApiError::Unavailable(format!("template: {e}")))?;
+    if let Some(id) = st.mailer.deliver(&st.store, &p.id, Some(None), &msg).await? {
+        st.store.record_send(format!("EMAIL#{}", p.id), "import_consent", &id, now).await?;
+    }
+    Ok(())
+}
+
+async fn read_upload(st: &AppState, key: &str) -> Result<Vec<u8>, ApiError> {
+    let obj = st.aws.s3.get_object().bucket(&st.config.bucket).key(key).send().await.map_err(|e| {
+        if e.as_service_error().is_some_and(|e| e.is_no_such_key()) {
+            ApiError::field("upload_key", "nothing was uploaded under this key")
+        } else {
+            ApiError::Unavailable(format!("s3: {}", aws_sdk_s3::error::DisplayErrorContext(&e)))
+        }
+    })?;
+    if obj.content_length().unwrap_or(0) > MAX_UPLOADED_IMPORT {
+        return Err(ApiError::PayloadTooLarge(format!("an import is at most {MAX_UPLOADED_IMPORT} bytes")));
+    }
+    let bytes = obj.body.collect().await.map_err(|e| ApiError::Unavailable(format!("s3 read: {e}")))?;
+    Ok(bytes.into_bytes().to_vec())
+}
+
+async fn create_content(
+    State(st): State<AppState>,
+    caller: Caller,
+    JsonBody(body): JsonBody,
+) -> Result<Response, ApiError> {
+    caller.require_staff()?;
+    let story = StoryInput::parse(body)?.into_story(new_id(&st), st.clock.now());
+    st.store.put_story(&story).await?;
+    Ok(json(StatusCode::CREATED, &story))
+}
+
+async fn list_content(State(st): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
+    caller.require_staff()?;
+    Ok(json(StatusCode::OK, &json!({"items": st.store.stories().await?})))
+}
+
+async fn create_campaign(
+    State(st): State<AppState>,
+    caller: Caller,
+    JsonBody(body): JsonBody,
+) -> Result<Response, ApiError> {
+    caller.require_staff()?;
+    let input = CampaignInput::parse(body)?;
+    // Named stories must exist.
+    let stories = st.store.stories().await?;
+    let mut errors = Vec::new();
+    for (i, s) in input.steps.iter().enumerate() {
+        if let Some(id) = &s.content.content_id {
+            if !stories.iter().any(|x| &x.id == id) {
+                errors.push(FieldError::new(format!("steps[{i}].content.content_id"), "no such story"));
+            }
+        }
+    }
+    check(errors)?;
+    let c = Campaign {
+        id: new_id(&st),
+        name: input.name,
+        segment: input.segment,
+        steps: input.steps,
+        max_per_30_days: input.max_per_30_days,
+        status: CampaignStatus::Draft,
+        created_at: st.clock.now(),
+        activated_at: None,
+    };
+    st.store.put_campaign(&c, true).await?;
+    Ok(json(StatusCode::CREATED, &c))
+}
+
+async fn campaign(st: &AppState, id: &str) -> Result<Campaign, ApiError> {
+    if id.len() != 26 || !id.chars().all(|c| c.is_ascii_alphanumeric()) {
+        return Err(ApiError::NotFound);
+    }
+    st.store.campaign(id).await?.ok_or(ApiError::NotFound)
+}
+
+async fn get_campaign(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    caller.require_staff()?;
+    let c = campaign(&st, &id).await?;
+    let counts = st.store.campaign_counts(&c.id).await?;
+    Ok(json(StatusCode::OK, &json!({"campaign": c, "counts": counts})))
+}
+
+/// Activation enrols everyone who matches (the next nurture run sweeps the pool) and, from then on,
+/// everyone who joins or changes to match. Activating an active campaign changes nothing.
+async fn activate_campaign(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    caller.require_staff()?;
+    let c = campaign(&st, &id).await?;
+    if c.status == CampaignStatus::Active {
+        return Ok(json(StatusCode::OK, &c));
+    }
+    let c = Campaign { status: CampaignStatus::Active, activated_at: Some(st.clock.now()), ..c };
+    st.store.activate_campaign(&c).await?;
+    Ok(json(StatusCode::OK, &c))
+}
+
+/// `POST /api/campaigns/{id}/preview?limit=&cursor=`: a page of the pool, each person with what
+/// the campaign would send them next, or every reason they are left out.
+async fn preview_campaign(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    q: QueryMap,
+) -> Result<Response, ApiError> {
+    caller.require_staff()?;
+    let c = campaign(&st, &id).await?;
+    let mut errors = Vec::new();
+    let page = q.page(&mut errors);
+    check(errors)?;
+    let now = st.clock.now();
+    let pool = st.store.list_prospects(&ProspectFilter::default(), &page).await?;
+    let stories = st.store.stories().await?;
+    let jobs = st.store.open_jobs().await?;
+    let items: Vec<_> = pool
+        .items
+        .iter()
+        .map(|p| {
+            let out = exclusions(&c.segment, p, now.date_naive());
+            let first = c.steps.first().map(|s| match rapport::campaign::content_for(s, &stories, &jobs, p, now) {
+                rapport::campaign::Send::Story(s) => json!({"kind": "story", "content_id": s.id, "title": s.title}),
+                rapport::campaign::Send::Jobs(j) => {
+                    json!({"kind": "jobs", "job_ids": j.iter().map(|j| j.id.to_string()).collect::<Vec<_>>()})
+                }
+                rapport::campaign::Send::Nothing(why) => json!({"kind": "nothing", "why": why}),
+            });
+            if out.is_empty() {
+                json!({"prospect_id": p.id, "email": p.email.0, "included": true, "first_step": first})
+            } else {
+                json!({"prospect_id": p.id, "email": p.email.0, "included": false, "excluded_because": out})
+            }
+        })
+        .collect();
+    Ok(json(StatusCode::OK, &json!({"items": items, "next_cursor": pool.next_cursor})))
+}
