@@ -303,30 +303,7 @@ impl Store {
 
     /// Every story, oldest first (the library is small: one query a page of 1 MB).
     pub async fn stories(&self) -> Result<Vec<Story>, StoreError> {
-        self.partition("CONTENT", "STORY#").await?.iter().map(doc).collect()
-    }
-
-    async fn partition(&self, pk: &str, prefix: &str) -> Result<Vec<Item>, StoreError> {
-        let mut out = Vec::new();
-        let mut start = None;
-        loop {
-            let res = self
-                .db
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-                .expression_attribute_values(":pk", s(pk))
-                .expression_attribute_values(":prefix", s(prefix))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(store_error)?;
-            out.extend(res.items().iter().cloned());
-            start = res.last_evaluated_key().cloned();
-            if start.is_none() {
-                return Ok(out);
-            }
-        }
+        self.with_prefix("CONTENT", "STORY#").await?.iter().map(doc).collect()
     }
 
     // ---- campaigns ----
@@ -347,7 +324,7 @@ impl Store {
 
     /// Every campaign: one query.
     pub async fn campaigns(&self) -> Result<Vec<Campaign>, StoreError> {
-        self.partition("CAMPAIGNS", "CAMPAIGN#").await?.iter().map(doc).collect()
+        self.with_prefix("CAMPAIGNS", "CAMPAIGN#").await?.iter().map(doc).collect()
     }
 
     /// Activation: the campaign becomes active and a sweep of the whole pool is queued (the nurture
@@ -363,7 +340,7 @@ impl Store {
 
     /// Campaigns whose activation sweep is unfinished, with where it got to.
     pub async fn campaigns_to_sweep(&self) -> Result<Vec<(Campaign, String)>, StoreError> {
-        let items = self.partition("CAMPAIGNS", "CAMPAIGN#").await?;
+        let items = self.with_prefix("CAMPAIGNS", "CAMPAIGN#").await?;
         items.iter().filter_map(|i| text(i, "sweep_after").map(|after| doc(i).map(|c| (c, after)))).collect()
     }
 
@@ -520,20 +497,7 @@ impl Store {
         item.insert("campaign_id".into(), s(&e.campaign_id));
         item.insert("subject".into(), s(subject));
         item.insert("claimed_at".into(), s(rfc3339(now)));
-        let res = self
-            .db
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await
-            .map_err(store_error);
-        match res {
-            Ok(_) => Ok(true),
-            Err(StoreError::ConditionFailed) => Ok(false),
-            Err(e) => Err(e),
-        }
+        self.put_new(item).await
     }
 
     /// Gives a claim back when SES throttled before taking the email, so the next run sends it.

@@ -140,6 +140,51 @@ fn to_doc<T: serde::Serialize>(v: &T) -> Result<AttributeValue, StoreError> {
 }
 
 impl Store {
+    /// Puts an item unless one with its key exists (a claim, a first-time record): one conditional
+    /// write. `Ok(false)`: it existed.
+    async fn put_new(&self, item: HashMap<String, AttributeValue>) -> Result<bool, StoreError> {
+        let res = self
+            .db
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await
+            .map_err(store_error);
+        match res {
+            Ok(_) => Ok(true),
+            Err(StoreError::ConditionFailed) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Every item of one partition whose sort key starts with `prefix`, in key order, strongly
+    /// consistent: one query a page (1 MB).
+    async fn with_prefix(&self, pk: &str, prefix: &str) -> Result<Vec<HashMap<String, AttributeValue>>, StoreError> {
+        let mut out = Vec::new();
+        let mut start = None;
+        loop {
+            let res = self
+                .db
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+                .expression_attribute_values(":pk", s(pk))
+                .expression_attribute_values(":prefix", s(prefix))
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(store_error)?;
+            out.extend(res.items().iter().cloned());
+            start = res.last_evaluated_key().cloned();
+            if start.is_none() {
+                return Ok(out);
+            }
+        }
+    }
+
     /// One strongly consistent read of one item.
     async fn get(
         &self,

@@ -307,40 +307,20 @@ impl Store {
     /// An application's interviews, each with its feedback: one query on the application's partition.
     pub async fn interviews(&self, application: &ApplicationId) -> Result<Vec<serde_json::Value>, StoreError> {
         let mut interviews: Vec<serde_json::Value> = Vec::new();
-        let mut start = None;
-        loop {
-            let out = self
-                .db
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk AND begins_with(sk, :int)")
-                .expression_attribute_values(":pk", s(format!("APP#{application}")))
-                .expression_attribute_values(":int", s("INT#"))
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(store_error)?;
-            // Sort keys put each interview right before its feedback.
-            for item in out.items() {
-                let sk = item.get("sk").and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
-                let mut v: serde_json::Value = doc(item)?;
-                if sk.contains("#FB#") {
-                    if let Some(last) = interviews.last_mut() {
-                        if let Some(list) = last["feedback"].as_array_mut() {
-                            list.push(v);
-                        }
-                    }
-                } else {
-                    v["feedback"] = serde_json::json!([]);
-                    interviews.push(v);
+        // Sort keys put each interview right before its feedback.
+        for item in self.with_prefix(&format!("APP#{application}"), "INT#").await? {
+            let sk = item.get("sk").and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+            let mut v: serde_json::Value = doc(&item)?;
+            if sk.contains("#FB#") {
+                if let Some(list) = interviews.last_mut().and_then(|last| last["feedback"].as_array_mut()) {
+                    list.push(v);
                 }
-            }
-            start = out.last_evaluated_key;
-            if start.is_none() {
-                return Ok(interviews);
+            } else {
+                v["feedback"] = serde_json::json!([]);
+                interviews.push(v);
             }
         }
+        Ok(interviews)
     }
 }
 

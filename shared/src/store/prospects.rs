@@ -258,20 +258,7 @@ impl Store {
     pub async fn claim_once(&self, email_hash: &str, kind: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
         let mut claim = key(format!("EMAIL#{email_hash}"), format!("SEND#{kind}"));
         claim.insert("claimed_at".into(), s(rfc3339(now)));
-        let res = self
-            .db
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(claim))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await
-            .map_err(store_error);
-        match res {
-            Ok(_) => Ok(true),
-            Err(StoreError::ConditionFailed) => Ok(false),
-            Err(e) => Err(e),
-        }
+        self.put_new(claim).await
     }
 
     /// Why an address must not be mailed, if it must not.
