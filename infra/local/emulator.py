@@ -9,6 +9,7 @@ server over HTTP, so it runs outside the lock.
 Usage: emulator.py -H 127.0.0.1 -p 4566
 """
 import argparse
+import io
 import json
 import os
 import signal
@@ -86,17 +87,52 @@ def item_level_rollback():
     models.DynamoDBBackend.transact_write_items = transact_write_items
 
 
+def queue_faults(environ, start_response, faults):
+    """`POST /_rapport/faults {"ses_send": [{"to": address, "fault": "throttle"|"reject"}, ...]}`: the next
+    SES v2 send to that address fails so (once per entry). Tests use it to see what the code does when SES
+    says no; keyed by recipient, so tests running side by side never see each other's faults."""
+    size = int(environ.get("CONTENT_LENGTH") or 0)
+    body = json.loads(environ["wsgi.input"].read(size) or b"{}")
+    faults.extend(body.get("ses_send", []))
+    start_response("204 No Content", [])
+    return [b""]
+
+
+def ses_fault(kind, start_response):
+    code, status = {
+        "throttle": ("TooManyRequestsException", "429 Too Many Requests"),
+        "reject": ("MessageRejected", "400 Bad Request"),
+    }[kind]
+    body = json.dumps({"message": f"injected {code}"}).encode()
+    start_response(status, [("Content-Type", "application/json"), ("x-amzn-ErrorType", code),
+                            ("Content-Length", str(len(body)))])
+    return [body]
+
+
 class Serialised:
     def __init__(self, app):
         self.app = app
         self.lock = threading.Lock()
+        self.faults = []
 
     def __call__(self, environ, start_response):
         if environ.get("PATH_INFO", "").startswith("/moto-api/recorder/"):
             return self.app(environ, start_response)
         with self.lock:
-            if environ.get("PATH_INFO") == "/_rapport/emails":
+            path = environ.get("PATH_INFO", "")
+            if path == "/_rapport/emails":
                 return sent_emails(environ, start_response)
+            if path == "/_rapport/faults":
+                return queue_faults(environ, start_response, self.faults)
+            if path == "/v2/email/outbound-emails" and self.faults:
+                size = int(environ.get("CONTENT_LENGTH") or 0)
+                raw = environ["wsgi.input"].read(size)
+                to = json.loads(raw or b"{}").get("Destination", {}).get("ToAddresses", [])
+                hit = next((f for f in self.faults if f.get("to") in to), None)
+                if hit is not None:
+                    self.faults.remove(hit)
+                    return ses_fault(hit["fault"], start_response)
+                environ["wsgi.input"] = io.BytesIO(raw)
             # Produce the whole body inside the lock: a WSGI app may answer with a lazy iterable.
             return list(self.app(environ, start_response))
 

@@ -390,3 +390,62 @@ async fn prior_applicants_import_once_with_per_line_errors_and_consent_asked_onc
         .unwrap();
     problem(res, 422).await;
 }
+
+#[tokio::test]
+async fn nurture_keeps_to_its_budget_backs_off_when_throttled_and_records_rejections() {
+    let start = Utc.with_ymd_and_hms(2026, 12, 1, 9, 0, 0).unwrap();
+    let clock = Arc::new(FixedClock::new(start));
+    let shared: rapport::SharedClock = clock.clone();
+    let app = spawn_app_with(|o| o.clock = Some(shared)).await;
+    let token = app.token("recruiter").await;
+    let mut hca = job_body();
+    hca["required_credentials"] = json!([]);
+    let job = app.create_job(&token, hca).await["id"].as_str().unwrap().to_string();
+    app.publish(&token, &job).await;
+    let people: Vec<String> = ["rejected", "throttled", "fine"].iter().map(|n| unique(n)).collect();
+    for p in &people {
+        add_prospect(&app, &token, json!({"email": p, "consent": true})).await;
+    }
+    let c: Value = app
+        .post("/api/campaigns")
+        .bearer_auth(&token)
+        .json(&json!({"name": "All", "segment": {}, "steps": [{"after_days": 0, "content": {"kind": "jobs"}}]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = c["id"].as_str().unwrap();
+    app.post(&format!("/api/campaigns/{id}/activate")).bearer_auth(&token).send().await.unwrap();
+
+    // No time left: nothing is done, and the run says it is incomplete.
+    let res = app
+        .post("/_local/run/nurture")
+        .query(&[("now", rfc3339(start)), ("budget_ms", "0".into())])
+        .send()
+        .await
+        .unwrap();
+    let r: Value = res.json().await.unwrap();
+    assert_eq!((r["complete"].as_bool(), r["enrolled"].as_u64(), r["sent"].as_u64()), (Some(false), Some(0), Some(0)));
+
+    // SES refuses one message for good, and throttles another past the SDK's three attempts.
+    let throttle = json!({"to": people[1], "fault": "throttle"});
+    let faults = json!({"ses_send": [{"to": people[0], "fault": "reject"}, throttle, throttle, throttle]});
+    let res = app.http.post(format!("{}/_rapport/faults", app.stack.moto_url)).json(&faults).send().await.unwrap();
+    assert!(res.status().is_success());
+    let (first, _) = nurture(&app, start).await;
+    assert_eq!(first["complete"], false, "throttling ends the run: {first}");
+    assert!(app.emails_to(&people[1]).await.is_empty());
+    // The next run sends what was left, and the rejection is recorded once, never retried.
+    let (second, _) = nurture(&app, start + Duration::minutes(15)).await;
+    assert_eq!(second["complete"], true, "{second}");
+    assert_eq!(first["sent"].as_u64().unwrap() + second["sent"].as_u64().unwrap(), 2, "{first} {second}");
+    assert_eq!(first["rejected"].as_u64().unwrap() + second["rejected"].as_u64().unwrap(), 1);
+    assert!(app.emails_to(&people[0]).await.is_empty());
+    assert_eq!(app.emails_to(&people[1]).await.len(), 1);
+    assert_eq!(app.emails_to(&people[2]).await.len(), 1);
+    assert_eq!(nurture(&app, start + Duration::minutes(30)).await.0["sent"], 0);
+    let r: Value = app.get_json(&format!("/api/reports/nurture?campaign_id={id}"), &token).await;
+    assert_eq!((r["sent"].as_u64(), r["rejected"].as_u64()), (Some(2), Some(1)), "{r}");
+}
