@@ -291,7 +291,10 @@ async fn apply(
                 email_hash: &email_hash,
                 idempotency: idem.as_deref().map(|h| (h, fp)),
                 draft: draft.as_ref(),
-                end_nurture: matches!(lookup.prospect_status.as_deref(), Some("active" | "paused" | "pending_consent")),
+                prospect: lookup
+                    .prospect_status
+                    .as_deref()
+                    .map(|s| matches!(s, "active" | "paused" | "pending_consent")),
             })
             .await;
         match created {

@@ -52,8 +52,9 @@ pub struct NewApplication<'a> {
     pub idempotency: Option<(&'a str, &'a str)>,
     /// An open draft of the same person and job, completed by this submission.
     pub draft: Option<&'a Draft>,
-    /// The person is a prospect still being nurtured: applying ends it (status `applied`).
-    pub end_nurture: bool,
+    /// The person's prospect record, if any: `Some(true)` when still nurtured, which applying ends
+    /// (status `applied`); either way the prospect is linked to the candidate.
+    pub prospect: Option<bool>,
 }
 
 #[derive(Debug)]
@@ -273,17 +274,23 @@ impl Store {
         {
             super::crm::count_campaign(&mut tx, t, c, "applied");
         }
-        if new.end_nurture {
+        if let Some(nurtured) = new.prospect {
             let (marks, mut values) = super::crm::pool_marks(new.email_hash, app.created_at);
-            values.push((":applied", s("applied")));
             values.push((":now", s(rfc3339(app.created_at))));
+            values.push((":cid", s(app.candidate_id.to_string())));
+            let status = if nurtured {
+                values.push((":applied", s("applied")));
+                "#status = :applied, "
+            } else {
+                ""
+            };
             tx.update(
                 "prospect",
                 t,
                 Change {
                     key: key(format!("EMAIL#{}", new.email_hash), "PROSPECT"),
-                    expression: format!("SET #status = :applied, updated_at = :now{marks}"),
-                    names: &[("#status", "status")],
+                    expression: format!("SET {status}candidate_id = :cid, updated_at = :now{marks}"),
+                    names: if nurtured { &[("#status", "status")] } else { &[] },
                     values,
                     condition: None,
                 },
