@@ -74,6 +74,7 @@ pub const ROUTES: &[Route] = &[
     crm("POST", "/api/prospects/import/uploads"),
     crm("GET", "/api/content"),
     crm("POST", "/api/content"),
+    crm("GET", "/api/campaigns"),
     crm("POST", "/api/campaigns"),
     crm("GET", "/api/campaigns/{id}"),
     crm("POST", "/api/campaigns/{id}/activate"),

@@ -212,6 +212,22 @@ async fn the_dashboard_draws_the_reports_from_seeded_data() {
     assert!(funnel["dropped"].as_u64().unwrap() > 0, "drop-offs are in the funnel");
     let drawn = bars("time-in-stage").await;
     assert!(drawn.as_array().unwrap().iter().any(|b| b[0] == "Applied"), "{drawn}");
+    // The seeded campaign: what went out, as the nurture report gives it.
+    let campaigns: Value = app.get_json("/api/campaigns", &token).await;
+    let seeded = &campaigns["items"][0];
+    let report: Value = app
+        .get_json(&format!("/api/reports/nurture?campaign_id={}", seeded["campaign"]["id"].as_str().unwrap()), &token)
+        .await;
+    assert!(report["sent"].as_u64().unwrap() > 0, "the seed sends the first step: {report}");
+    let drawn = bars("nurture").await;
+    assert!(
+        drawn
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|b| b[0] == seeded["campaign"]["name"] && b[1] == "sent" && b[2] == report["sent"]),
+        "{drawn} vs {report}"
+    );
 
     // All jobs, with spend recorded: cost per applicant and per hire are drawn too.
     let month = chrono::Utc::now().format("%Y-%m").to_string();

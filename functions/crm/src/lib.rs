@@ -21,7 +21,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/prospects/import", post(import_prospects))
         .route("/api/prospects/import/uploads", post(create_import_upload))
         .route("/api/content", get(list_content).post(create_content))
-        .route("/api/campaigns", post(create_campaign))
+        .route("/api/campaigns", get(list_campaigns).post(create_campaign))
         .route("/api/campaigns/{id}", get(get_campaign))
         .route("/api/campaigns/{id}/activate", post(activate_campaign))
         .route("/api/campaigns/{id}/preview", post(preview_campaign))
@@ -388,6 +388,17 @@ async fn create_campaign(
     };
     st.store.put_campaign(&c, true).await?;
     Ok(json(StatusCode::CREATED, &c))
+}
+
+/// `GET /api/campaigns`: every campaign with its counters (one query, and one read per campaign).
+async fn list_campaigns(State(st): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
+    caller.require_staff()?;
+    let mut items = Vec::new();
+    for c in st.store.campaigns().await? {
+        let counts = st.store.campaign_counts(&c.id).await?;
+        items.push(json!({"campaign": c, "counts": counts}));
+    }
+    Ok(json(StatusCode::OK, &json!({"items": items})))
 }
 
 async fn campaign(st: &AppState, id: &str) -> Result<Campaign, ApiError> {

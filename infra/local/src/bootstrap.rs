@@ -188,7 +188,38 @@ pub async fn demo_activity(url: &str, recruiter_token: &str) -> anyhow::Result<(
         }
     }
     let later = (chrono::Utc::now() + chrono::Duration::days(2)).to_rfc3339();
-    http.post(format!("{url}/_local/run/drafts")).query(&[("now", later)]).send().await?;
+    http.post(format!("{url}/_local/run/drafts")).query(&[("now", &later)]).send().await?;
     http.post(format!("{url}/_local/run/feeds")).send().await?;
+
+    // The CRM: a few sourced nurses (one with a lapsed RN), a story, and an active campaign with its
+    // first emails out, so the dashboard's nurture panel and /_local/emails have something to show.
+    let api = |path: &str| http.post(format!("{url}{path}")).bearer_auth(recruiter_token);
+    for (n, rn) in [(1, Some("2028-06-30")), (2, Some("2025-01-31")), (3, None)] {
+        let credentials =
+            rn.map(|d| json!([{"type": "RN", "jurisdiction": "GB", "expires_on": d}])).unwrap_or(json!([]));
+        api("/api/prospects")
+            .json(&json!({"email": format!("demo.nurse{n}@example.com"), "first_name": format!("Nurse {n}"),
+                          "consent": true, "interests": {"departments": ["Nursing"]}, "credentials": credentials,
+                          "tags": ["nursing"]}))
+            .send()
+            .await?;
+    }
+    api("/api/content")
+        .json(&json!({"kind": "story", "title": "A night on ward 4", "summary": "What nights are like on our surgical ward.",
+                      "body_html": "<p>Twelve beds, three nurses and a lot of tea.</p>", "tags": ["nursing"]}))
+        .send()
+        .await?;
+    let campaign: Value = api("/api/campaigns")
+        .json(&json!({"name": "Nurses: jobs, then life on the ward", "segment": {"tags_any": ["nursing"]},
+                      "steps": [{"after_days": 0, "content": {"kind": "jobs"}},
+                                {"after_days": 3, "content": {"kind": "story", "tags_any": ["nursing"]}}]}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    if let Some(id) = campaign["id"].as_str() {
+        api(&format!("/api/campaigns/{id}/activate")).send().await?;
+        http.post(format!("{url}/_local/run/nurture")).send().await?;
+    }
     Ok(())
 }
