@@ -187,6 +187,29 @@ pub async fn no_route() -> ApiError {
     ApiError::NoRoute
 }
 
+/// The audit log: before a route that reads or changes personal data runs, who is calling, which
+/// route, and the path (ids only; never the query or body) are written down. No entry, no access:
+/// if the log cannot be written the request fails with 503.
+pub async fn audited(
+    axum::extract::State(st): axum::extract::State<AppState>,
+    req: Request,
+    next: axum::middleware::Next,
+) -> Response {
+    use axum::extract::FromRequestParts;
+    let (mut parts, body) = req.into_parts();
+    let caller = match crate::auth::Caller::from_request_parts(&mut parts, &st).await {
+        Ok(c) => c,
+        Err(e) => return e.into_response(),
+    };
+    let route =
+        parts.extensions.get::<axum::extract::MatchedPath>().map(|p| p.as_str().to_string()).unwrap_or_default();
+    let action = format!("{} {route}", parts.method);
+    if let Err(e) = st.store.audit(&caller.sub, caller.role.as_str(), &action, parts.uri.path(), st.clock.now()).await {
+        return ApiError::from(e).into_response();
+    }
+    next.run(Request::from_parts(parts, body)).await
+}
+
 /// Rate limit for public form posts: per client address (as API Gateway saw it, never a header the
 /// client sets) and route, in one-minute windows. The address is stored only as a keyed hash.
 pub async fn rate_limit(

@@ -39,6 +39,9 @@ pub struct Config {
     /// Whether imported people without consent evidence get one email asking for it
     /// (`IMPORT_CONSENT_POLICY`: `ask`, the default, or `none`: they wait as pending, unmailed).
     pub import_asks_consent: bool,
+    /// People with no activity for this many days and no open application are erased, and
+    /// talent-pool consent lapses after it (`RETENTION_DAYS`, default 730).
+    pub retention_days: i64,
     /// Where the dashboard sends people to sign in (the Cognito hosted UI's implicit-grant URL,
     /// returning an `id_token`); unset on the local stack (`DASHBOARD_LOGIN_URL`).
     pub dashboard_login_url: Option<String>,
@@ -130,6 +133,13 @@ impl Config {
                 1.0
             }),
         };
+        let retention_days = match get("RETENTION_DAYS").filter(|s| !s.is_empty()) {
+            None => 730,
+            Some(raw) => raw.parse::<i64>().ok().filter(|d| (30..=3650).contains(d)).unwrap_or_else(|| {
+                errors.insert("RETENTION_DAYS", "must be a whole number of days from 30 to 3650".to_string());
+                730
+            }),
+        };
         let import_asks_consent = match get("IMPORT_CONSENT_POLICY").as_deref() {
             None | Some("") | Some("ask") => true,
             Some("none") => false,
@@ -165,6 +175,7 @@ impl Config {
             postal_address,
             ses_max_send_rate,
             import_asks_consent,
+            retention_days,
             dashboard_login_url: get("DASHBOARD_LOGIN_URL").filter(|s| s.starts_with("https://")),
         })
     }
@@ -209,6 +220,7 @@ mod tests {
                 "RATE_LIMIT_PER_MINUTE" => "5".to_string(),
                 "SES_MAX_SEND_RATE" => "14".to_string(),
                 "IMPORT_CONSENT_POLICY" => "none".to_string(),
+                "RETENTION_DAYS" => "365".to_string(),
                 "EXIT_REASONS" => String::new(),
                 _ => "v".to_string(),
             })
@@ -221,6 +233,7 @@ mod tests {
         assert_eq!(c.rate_limit_per_minute, 5);
         assert_eq!(c.ses_max_send_rate, 14.0);
         assert!(!c.import_asks_consent);
+        assert_eq!(c.retention_days, 365);
         assert_eq!(parse_duration("90m"), Some(chrono::Duration::minutes(90)));
         assert_eq!(parse_duration("2d"), Some(chrono::Duration::days(2)));
         assert_eq!(parse_duration("0h"), None);

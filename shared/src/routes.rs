@@ -61,6 +61,8 @@ pub const ROUTES: &[Route] = &[
     pipeline("POST", "/api/applications/{id}/transitions"),
     pipeline("POST", "/api/applications/{id}/interviews"),
     pipeline("POST", "/api/interviews/{id}/feedback"),
+    pipeline("GET", "/api/candidates/{id}/export"),
+    pipeline("DELETE", "/api/candidates/{id}"),
     reports("GET", "/api/reports/sources"),
     reports("GET", "/api/reports/funnel"),
     reports("GET", "/api/reports/time-in-stage"),
@@ -105,6 +107,8 @@ pub const SCHEDULES: &[Schedule] = &[
     Schedule { task: "feeds", function: "nurture", expression: "rate(5 minutes)" },
     // Always-on campaigns: enrolments, then what is due.
     Schedule { task: "nurture", function: "nurture", expression: "rate(15 minutes)" },
+    // Erases people past the retention period; finishes erasures a crash interrupted.
+    Schedule { task: "retention", function: "nurture", expression: "rate(1 day)" },
 ];
 
 impl Schedule {

@@ -13,5 +13,6 @@ mod jobs;
 mod matrix;
 mod pipeline;
 mod pool;
+mod privacy;
 mod recount;
 mod reports;

@@ -32,8 +32,8 @@ async fn an_application_moves_to_hired_with_history_in_one_transaction_each() {
         assert_eq!(res.status(), 200);
         assert_eq!(
             calls(&res).iter().filter(|c| c.starts_with("dynamodb.")).cloned().collect::<Vec<_>>(),
-            vec!["dynamodb.GetItem", "dynamodb.BatchGetItem", "dynamodb.TransactWriteItems"],
-            "a transition is one read, one batch read and one write transaction"
+            vec!["dynamodb.PutItem", "dynamodb.GetItem", "dynamodb.BatchGetItem", "dynamodb.TransactWriteItems"],
+            "a transition is its audit entry, one read, one batch read and one write transaction"
         );
         let a: Value = res.json().await.unwrap();
         assert_eq!((a["stage"].as_str(), a["version"].as_u64()), (Some(*stage), Some(i as u64 + 2)));

@@ -15,16 +15,20 @@ use rapport::store::ProspectFilter;
 use serde_json::json;
 
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    // The pool is personal data: every route on it is audited.
+    let people = Router::new()
         .route("/api/prospects", get(list_prospects).post(create_prospect))
         .route("/api/prospects/{id}", patch(patch_prospect))
         .route("/api/prospects/import", post(import_prospects))
         .route("/api/prospects/import/uploads", post(create_import_upload))
+        .route("/api/campaigns/{id}/preview", post(preview_campaign))
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), rapport::api::audited));
+    Router::new()
+        .merge(people)
         .route("/api/content", get(list_content).post(create_content))
         .route("/api/campaigns", get(list_campaigns).post(create_campaign))
         .route("/api/campaigns/{id}", get(get_campaign))
         .route("/api/campaigns/{id}/activate", post(activate_campaign))
-        .route("/api/campaigns/{id}/preview", post(preview_campaign))
         .fallback(no_route)
         .with_state(state)
 }

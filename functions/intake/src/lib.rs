@@ -162,6 +162,14 @@ struct Person<'a> {
     suppressed: Option<String>,
 }
 
+/// The upload a stored resume was copied from goes at once (not a day later by lifecycle): the fewer
+/// copies of personal data, the fewer to erase. Every version, since the bucket keeps versions.
+async fn forget_upload(st: &AppState, key: &UploadKey) {
+    if let Err(e) = rapport::files::delete_all_versions(&st.aws.s3, &st.config.bucket, &key.0).await {
+        tracing::warn!(error = %e, "upload not deleted; the lifecycle rule will");
+    }
+}
+
 async fn send_confirmation(st: &AppState, job: &Job, app: &Application, p: Person<'_>) {
     let ctx = json!({"first_name": p.first, "job_title": job.spec.title, "company": st.config.company_name,
                      "application_id": app.id.to_string()});
@@ -307,6 +315,9 @@ async fn apply(
                     suppressed: lookup.suppressed.clone(),
                 };
                 send_confirmation(&st, &job, &application, person).await;
+                if let Some(key) = &input.resume_key {
+                    forget_upload(&st, key).await;
+                }
                 outcome = Some(Outcome::Created(application.id, candidate_id));
                 break;
             }
@@ -352,7 +363,7 @@ async fn start_draft(
         status: DraftStatus::Open,
         created_at: now,
     };
-    st.store.create_draft(&draft).await?;
+    st.store.create_draft(&draft, &st.email_hash(&draft.email)).await?;
     Ok(json(StatusCode::CREATED, &json!({"draft_id": draft.id})))
 }
 

@@ -7,6 +7,7 @@ use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
 pub mod campaigns;
+pub mod retention;
 
 /// What this function is invoked with: a schedule's task, or an SES event from EventBridge.
 pub async fn handle(st: &AppState, payload: &Value, budget: Duration) -> Result<Value, ApiError> {
@@ -58,7 +59,7 @@ pub struct Task {
 }
 
 /// The tasks this function runs.
-pub const TASKS: &[&str] = &["drafts", "feeds", "nurture"];
+pub const TASKS: &[&str] = &["drafts", "feeds", "nurture", "retention"];
 
 impl Task {
     pub fn parse(payload: &Value) -> Result<Task, ApiError> {
@@ -82,6 +83,7 @@ pub async fn run(st: &AppState, task: &Task, budget: Duration) -> Result<Value, 
         "drafts" => drafts(st, task.now, deadline).await,
         "feeds" => rapport_jobs::feeds::build(st, task.now, deadline, false).await,
         "nurture" => campaigns::run(st, task.now, deadline).await,
+        "retention" => retention::run(st, task.now, deadline).await,
         other => Err(ApiError::field("task", format!("unknown task {other:?}"))),
     }
 }

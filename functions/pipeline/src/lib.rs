@@ -27,9 +27,15 @@ pub fn router(state: AppState) -> Router {
         .route("/api/applications/{id}/transitions", post(move_application))
         .route("/api/applications/{id}/interviews", post(schedule_interview))
         .route("/api/interviews/{id}/feedback", post(give_feedback))
+        .route("/api/candidates/{id}/export", get(privacy::export))
+        .route("/api/candidates/{id}", axum::routing::delete(privacy::erase))
+        // Every route here reads or changes personal data.
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), rapport::api::audited))
         .fallback(no_route)
         .with_state(state)
 }
+
+mod privacy;
 
 async fn list(
     State(st): State<AppState>,
@@ -193,7 +199,11 @@ async fn move_application(
     });
     let exact =
         ExactSamples { in_stage: ctx.samples_in_stage < EXACT_SAMPLES, to_hire: ctx.samples_to_hire < EXACT_SAMPLES };
-    match st.store.move_application(&moved, a.version, &a.stage, seconds_in_stage, hired, keep, exact).await {
+    match st
+        .store
+        .move_application(&moved, &email_hash, a.version, &a.stage, seconds_in_stage, hired, keep, exact)
+        .await
+    {
         Ok(()) => {}
         Err(StoreError::ConditionFailed) => {
             return Err(ApiError::Conflict("the application changed since that version; reload and retry".into()))

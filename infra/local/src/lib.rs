@@ -110,6 +110,7 @@ pub async fn spawn(opts: Options) -> anyhow::Result<Stack> {
         // The emulator has no quota; pacing is still exercised, just quickly.
         ses_max_send_rate: 50.0,
         import_asks_consent: true,
+        retention_days: 730,
     };
     let aws = emulator_aws(&opts.moto_url, &config).await;
     let clock: Arc<dyn Clock> = opts.clock.clone().unwrap_or_else(|| Arc::new(SystemClock));

@@ -269,6 +269,7 @@ impl Store {
             count_funnel(&mut tx, t, &app.job_id, day, &["started", "submitted"]);
         }
         count_applicant(&mut tx, t, &app.job_id, day, &app.attribution);
+        super::privacy::touch_retention(&mut tx, t, new.email_hash, &app.candidate_id, app.created_at);
         if let (crate::attribution::Channel::CrmCampaign, Some(c)) =
             (app.attribution.channel, &app.attribution.campaign)
         {
@@ -358,11 +359,14 @@ impl Store {
     }
 
     /// A new draft and the funnel's `started` count: one transaction.
-    pub async fn create_draft(&self, d: &Draft) -> Result<(), StoreError> {
+    pub async fn create_draft(&self, d: &Draft, email_hash: &str) -> Result<(), StoreError> {
         let mut tx = Tx::default();
         let mut item = key(format!("DRAFT#{}", d.id), "DRAFT");
         item.insert("doc".into(), to_doc(d)?);
         item.insert("status".into(), s(d.status.as_str()));
+        // The person's drafts, so an export or an erasure finds them.
+        item.insert("gsi2pk".into(), s(format!("DRAFTS#{email_hash}")));
+        item.insert("gsi2sk".into(), s(d.id.to_string()));
         // Open drafts sit in a sparse index by creation time until they are submitted or abandoned.
         item.insert("gsi1pk".into(), s("DRAFTS#open"));
         item.insert("gsi1sk".into(), s(format!("{}#{}", rfc3339(d.created_at), d.id)));

@@ -10,7 +10,7 @@
 //! | all jobs, newest first                 | GSI2 `gsi2pk=JOBS`, `gsi2sk=<id>`                | 1 query a page |
 //! | open jobs on the career site, filtered | GSI1 `JOBS#open` + filter on department/country/workplace | 1 query a page |
 //! | a hiring manager's jobs                | same query + filter `contains(team, sub)`        | 1 query a page |
-//! | apply: job, candidate by email, earlier application, idempotency key, draft | BatchGet `JOB#<job>/JOB`, `EMAIL#<h>/CANDIDATE`, `EMAIL#<h>/APPLIED#<job>`, `IDEM#<k>/IDEM`, `DRAFT#<d>/DRAFT` | 1 read |
+//! | apply: job, candidate by email, earlier application, prospect, suppression, idempotency key, draft | BatchGet `JOB#<job>/JOB`, `EMAIL#<h>/CANDIDATE`, `EMAIL#<h>/APPLIED#<job>`, `EMAIL#<h>/PROSPECT`, `EMAIL#<h>/SUPPRESS`, `IDEM#<k>/IDEM`, `DRAFT#<d>/DRAFT` | 1 read |
 //! | apply: candidate + email lock (if new), (email, job) lock, application, send claim, idempotency key, draft completion, counters | TransactWriteItems | 1 write transaction |
 //! | record an email's SES message id       | Update `<owner>/SEND#<kind>`                     | 1 write |
 //! | applications of a job                  | GSI1 `JOBAPPS#<job>`, `<application id>`         | 1 query a page |
@@ -23,7 +23,7 @@
 //! | suppression (unsubscribe, bounce)      | `EMAIL#<h>/SUPPRESS`                             | 1 read / 1 write |
 //! | rate-limit window                      | Update `RATE#<h>/W#<minute>` ADD hits if below the limit | 1 write |
 //! | an application with its job and candidate | Get `APP#<id>/APP`, then BatchGet `JOB#<job>/JOB`, `CAND#<cand>/CAND` and the two time histograms a move adds to | 1 read + 1 batch read |
-//! | move an application                    | TransactWriteItems: Put `APP#<id>/APP` if `version` unchanged, stage-entered, hire and time-in-stage counters, silver-medalist prospect | 1 write transaction |
+//! | move an application                    | TransactWriteItems: Put `APP#<id>/APP` if `version` unchanged, stage-entered, hire and time-in-stage counters, silver-medalist prospect, retention mark | 1 write transaction (+ the audit entry) |
 //! | an application's interviews and feedback | Query `APP#<id>`, `sk` begins with `INT#` | 1 query |
 //! | schedule an interview                  | TransactWriteItems: `APP#<id>/INT#<iid>` and the pointer `INTERVIEW#<iid>/INTERVIEW` | 1 write transaction |
 //! | give feedback                          | Get the pointer, Get the job (scope), Put `APP#<id>/INT#<iid>#FB#<sub>` | 2 reads + 1 write |
@@ -33,6 +33,18 @@
 //! | funnel                                 | Query `FUNNEL#<from>..<to>` and `STAGE#` of the job's partition | 2 queries |
 //! | time in stage                          | Query `TIS#` of the job's partition (histograms, and exact samples while under 100) | 1 query |
 //! | record spend                           | TransactWriteItems: `STATS#ALL/SPEND#<month>#<channel>#<source>` and a history item | 1 write transaction |
+//! | the pool, filtered                      | GSI2 `gsi2pk=PROSPECTS`, `gsi2sk=<h>` + filter on origins, credential types, tags, status | 1 query a page |
+//! | create / edit a prospect, an import row | Put `EMAIL#<h>/PROSPECT` (if absent / if `updated_at` unchanged); import reads 50 people a BatchGet | 1 write; 1 batch read per 50 rows |
+//! | changed prospects (always-on enrolment) | GSI1 `PROSPECTS#changed` (sparse: set by every prospect write, cleared once enrolled) | 1 query a page + 1 write each |
+//! | stories, campaigns                     | Query `CONTENT`, `STORY#…`; Query `CAMPAIGNS`, `CAMPAIGN#…` | 1 query |
+//! | enrol                                  | TransactWriteItems: Put `EMAIL#<h>/ENROL#<c>` if absent, campaign counter | 1 write transaction |
+//! | due nurture sends                      | GSI1 `NURTURE#due`, `gsi1sk <= <now>` (sparse: removed when an enrolment ends); BatchGet prospects + suppressions | 1 query + 1 batch read a page |
+//! | one nurture email                      | Put `EMAIL#<h>/SENT#<c>#<step>` if absent (claim); after SES, TransactWriteItems: ledger, enrolment's next step, prospect's sends, campaign counters | 2 writes |
+//! | campaign report                        | Get `STATS#CAMPAIGN#<c>/TOTALS`                  | 1 read |
+//! | audit entry (pipeline, pool routes)    | Put `AUDIT#<date>/<time>#<ulid>`, before the route runs | 1 write |
+//! | a person's holdings (export, erasure)  | Query `EMAIL#<h>`; GSI2 `CANDAPPS#<cand>` then Query each `APP#<id>`; GSI2 `DRAFTS#<h>` | 1 query per partition |
+//! | erase                                  | Put `TOMB#<h>` and `TOMB#<cand>` if absent (GSI1 `ERASURES#open` until done), BatchWrite deletes 25 a call, Update `EMAIL#<h>/SUPPRESS` | n/25 + 4 writes |
+//! | retention: stalest people              | GSI1 `RETAIN`, `gsi1sk < <cutoff>` (`EMAIL#<h>/RETAIN` put in each application's and move's transaction) | 1 query a page |
 //! | report counters                        | `STATS#JOB#<job>` and `STATS#ALL`, `DAY#<date>#<channel>#<source>` (applicants), `FUNNEL#<date>` (started, submitted, dropped) | written in the event's transaction |
 //!
 //! `<h>` is a keyed hash (HMAC) of the normalised email: people are found by email without the
@@ -42,6 +54,7 @@ mod crm;
 mod intake;
 mod jobs;
 mod pipeline;
+mod privacy;
 mod prospects;
 mod reports;
 pub mod schema;
@@ -53,6 +66,7 @@ pub use jobs::{FeedState, JobFilter};
 pub use pipeline::{
     time_bucket, ApplicationContext, ExactSamples, KeepInTouch, EXACT_SAMPLES, TIME_BUCKET_GROWTH, TIME_TO_HIRE,
 };
+pub use privacy::{Holdings, PersonKeys, Tombstone};
 pub use prospects::Confirmed;
 pub use reports::FunnelCounts;
 
@@ -159,24 +173,27 @@ impl Store {
         }
     }
 
-    /// Every item of one partition whose sort key starts with `prefix`, in key order, strongly
-    /// consistent: one query a page (1 MB).
+    /// Every item of one partition whose sort key starts with `prefix` (`""`: all), in key order,
+    /// strongly consistent: one query a page (1 MB).
     async fn with_prefix(&self, pk: &str, prefix: &str) -> Result<Vec<HashMap<String, AttributeValue>>, StoreError> {
         let mut out = Vec::new();
         let mut start = None;
         loop {
-            let res = self
+            let mut req = self
                 .db
                 .query()
                 .table_name(&self.table)
-                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
                 .expression_attribute_values(":pk", s(pk))
-                .expression_attribute_values(":prefix", s(prefix))
                 .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(store_error)?;
+                .set_exclusive_start_key(start);
+            // An empty prefix is the whole partition (a key condition may not compare with "").
+            req = if prefix.is_empty() {
+                req.key_condition_expression("pk = :pk")
+            } else {
+                req.key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+                    .expression_attribute_values(":prefix", s(prefix))
+            };
+            let res = req.send().await.map_err(store_error)?;
             out.extend(res.items().iter().cloned());
             start = res.last_evaluated_key().cloned();
             if start.is_none() {

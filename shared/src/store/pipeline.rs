@@ -107,6 +107,7 @@ impl Store {
     pub async fn move_application(
         &self,
         moved: &Application,
+        email_hash: &str,
         expected: u64,
         left_stage: &str,
         seconds_in_stage: i64,
@@ -120,6 +121,7 @@ impl Store {
         let now: DateTime<Utc> = moved.history.last().map(|h| h.at).unwrap_or(moved.created_at);
         let day = now.date_naive().format("%Y-%m-%d").to_string();
         let a = &moved.attribution;
+        super::privacy::touch_retention(&mut tx, t, email_hash, &moved.candidate_id, now);
         tx.update(
             "entered",
             t,

@@ -1,0 +1,31 @@
+//! A person's access and erasure requests (admins and recruiters; both audited like every route of
+//! this function). `{id}` is a candidate id, or a prospect id for someone who never applied.
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
+use http::StatusCode;
+use rapport::api::{json, AppState};
+use rapport::auth::Caller;
+use rapport::error::ApiError;
+
+/// `GET /api/candidates/{id}/export`: everything held on the person, as one JSON document.
+pub async fn export(State(st): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Response, ApiError> {
+    caller.require_staff()?;
+    let (person, tomb) = st.store.resolve_person(&id).await?.ok_or(ApiError::NotFound)?;
+    if tomb.is_some() {
+        return Err(ApiError::Gone("this person's data was erased".into()));
+    }
+    let held = st.store.holdings(&person).await?;
+    Ok(json(StatusCode::OK, &rapport::privacy::export(&st, &person, &held, st.clock.now()).await?))
+}
+
+/// `DELETE /api/candidates/{id}`: erasure. 204 once done, and again for a repeat; a retry after a
+/// failure finishes what the first attempt started.
+pub async fn erase(State(st): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Response, ApiError> {
+    caller.require_staff()?;
+    let (person, tomb) = st.store.resolve_person(&id).await?.ok_or(ApiError::NotFound)?;
+    if tomb.as_ref().is_some_and(|t| t.done_at.is_some()) {
+        return Ok(StatusCode::NO_CONTENT.into_response());
+    }
+    rapport::privacy::erase(&st, &person, &caller.sub, st.clock.now()).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}

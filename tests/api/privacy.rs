@@ -1,0 +1,288 @@
+//! A person's access and erasure requests, the retention sweep, and the audit log, through the
+//! local stack; erasure is checked by reading every item and every object version behind the API.
+use crate::helpers::*;
+use chrono::{Duration, TimeZone, Utc};
+use rapport::clock::{rfc3339, FixedClock};
+use serde_json::{json, Value};
+use std::sync::Arc;
+
+fn unique(name: &str) -> String {
+    format!("{name}.{}@example.com", ulid::Ulid::generate().to_string().to_lowercase())
+}
+
+async fn apply(app: &TestApp, job: &str, body: Value) -> Value {
+    let res = app.post(&format!("/careers/jobs/{job}/applications")).json(&body).send().await.unwrap();
+    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+    res.json().await.unwrap()
+}
+
+async fn transition(app: &TestApp, token: &str, id: &str, body: Value) {
+    let res =
+        app.post(&format!("/api/applications/{id}/transitions")).bearer_auth(token).json(&body).send().await.unwrap();
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+}
+
+/// Every string in the table, and every object version's bytes in the bucket.
+async fn everything_stored(app: &TestApp) -> (String, Vec<Vec<u8>>) {
+    let items = app.scan_table().await;
+    let text = items.iter().map(|i| format!("{i:?}")).collect::<Vec<_>>().join("\n");
+    let st = &app.stack.state;
+    let versions = st.aws.s3.list_object_versions().bucket(&st.config.bucket).send().await.unwrap();
+    let mut objects = Vec::new();
+    for v in versions.versions() {
+        let got = st
+            .aws
+            .s3
+            .get_object()
+            .bucket(&st.config.bucket)
+            .key(v.key().unwrap())
+            .set_version_id(v.version_id().map(str::to_string))
+            .send()
+            .await
+            .unwrap();
+        objects.push(got.body.collect().await.unwrap().into_bytes().to_vec());
+    }
+    (text, objects)
+}
+
+#[tokio::test]
+async fn a_person_is_exported_whole_then_erased_from_every_item_and_file() {
+    let start = Utc.with_ymd_and_hms(2026, 12, 1, 9, 0, 0).unwrap();
+    let clock = Arc::new(FixedClock::new(start));
+    let shared: rapport::SharedClock = clock.clone();
+    let app = spawn_app_with(|o| o.clock = Some(shared)).await;
+    let token = app.token_for(json!({"role": "recruiter", "sub": "rec-1"})).await;
+    let mut body = job_body();
+    body["required_credentials"] = json!([]);
+    let job = app.create_job(&token, body).await["id"].as_str().unwrap().to_string();
+    app.publish(&token, &job).await;
+
+    // Priya applies with a resume, interviews, is rejected with keep-in-touch, and is nurtured.
+    let email = unique("priya");
+    let (first, last, phone) = ("Priyanka", format!("Q{}", ulid::Ulid::generate()), "+44 7700 900123");
+    let marker = format!("RESUME-OF-{last}");
+    let pdf = format!("%PDF-1.7\n1 0 obj << /Title ({marker}) >> endobj\ntrailer\n%%EOF\n").into_bytes();
+    let u: Value = app
+        .post("/careers/uploads")
+        .json(&json!({"content_type": "application/pdf", "size": pdf.len(), "purpose": "resume"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut put = app.http.put(u["upload_url"].as_str().unwrap()).body(pdf.clone());
+    for (k, v) in u["headers"].as_object().unwrap() {
+        put = put.header(k, v.as_str().unwrap());
+    }
+    assert!(put.send().await.unwrap().status().is_success());
+    let ids = apply(
+        &app,
+        &job,
+        json!({"first_name": first, "last_name": last, "email": email, "phone": phone, "resume_key": u["key"],
+               "consent": {"processing": true, "talent_pool": true}, "answers": {"why": format!("{first} loves nights")},
+               "source": {"utm_source": "indeed", "utm_medium": "job_board"}}),
+    )
+    .await;
+    let (cid, aid) =
+        (ids["candidate_id"].as_str().unwrap().to_string(), ids["application_id"].as_str().unwrap().to_string());
+    let interview: Value = app
+        .post(&format!("/api/applications/{aid}/interviews"))
+        .bearer_auth(&token)
+        .json(&json!({"scheduled_at": "2026-12-03T10:00:00Z", "kind": "video", "interviewers": ["rec-1"]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let res = app
+        .post(&format!("/api/interviews/{}/feedback", interview["id"].as_str().unwrap()))
+        .bearer_auth(&token)
+        .json(&json!({"rating": 4, "recommendation": "yes", "notes": format!("{first} was great")}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    transition(&app, &token, &aid, json!({"to": "screen", "expected_version": 1})).await;
+    transition(&app, &token, &aid, json!({"to": "rejected", "expected_version": 2, "keep_in_touch": true,
+        "reason": {"category": "rejected_by_org", "code": "preferred_another_candidate", "note": format!("{first} was close")}})).await;
+    let campaign: Value = app
+        .post("/api/campaigns")
+        .bearer_auth(&token)
+        .json(&json!({"name": "Silver", "segment": {"origins": ["silver_medalist"]}, "steps": [{"after_days": 0, "content": {"kind": "jobs"}}]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let cmp = campaign["id"].as_str().unwrap();
+    app.post(&format!("/api/campaigns/{cmp}/activate")).bearer_auth(&token).send().await.unwrap();
+    let r: Value =
+        app.post("/_local/run/nurture").query(&[("now", rfc3339(start))]).send().await.unwrap().json().await.unwrap();
+    assert_eq!(r["sent"], 1, "{r}");
+
+    // The export holds all of it.
+    let hm = app.token_for(json!({"role": "hiring_manager", "sub": "hm-on-team"})).await;
+    problem(app.get(&format!("/api/candidates/{cid}/export")).bearer_auth(&hm).send().await.unwrap(), 403).await;
+    let x: Value = app.get_json(&format!("/api/candidates/{cid}/export"), &token).await;
+    assert_eq!(x["candidate"]["email"], email.as_str());
+    assert_eq!(x["candidate"]["phone"], phone);
+    let a = &x["applications"][0];
+    assert_eq!(a["history"].as_array().unwrap().len(), 2);
+    assert_eq!(a["interviews"][0]["feedback"][0]["notes"], format!("{first} was great"));
+    assert!(x["prospect"]["origins"].as_array().unwrap().contains(&json!("silver_medalist")));
+    assert_eq!(x["consents"]["application"]["talent_pool"]["given"], true);
+    let kinds: Vec<&str> = x["emails"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    assert!(kinds.contains(&"confirmation") && kinds.contains(&"nurture"), "{kinds:?}");
+    assert!(x["emails"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["subject"].as_str().is_some_and(|s| s.contains("Jobs at"))));
+    assert_eq!(x["enrolments"][0]["campaign_id"], cmp);
+    let file = &x["files"][0];
+    let fetched = app.http.get(file["url"].as_str().unwrap()).send().await.unwrap().bytes().await.unwrap();
+    assert_eq!(fetched.to_vec(), pdf, "the file link works");
+    // The same export by prospect id.
+    let by_prospect: Value =
+        app.get_json(&format!("/api/candidates/{}/export", x["person"]["prospect_id"].as_str().unwrap()), &token).await;
+    assert_eq!(by_prospect["candidate"]["email"], email.as_str());
+
+    // The audit log has who exported whom, with ids only.
+    let audit = app.stack.state.store.audit_day(start.date_naive()).await.unwrap();
+    let exports: Vec<(&str, &str)> = audit
+        .iter()
+        .filter(|i| i["action"].as_s().unwrap() == "GET /api/candidates/{id}/export")
+        .map(|i| (i["who"].as_s().unwrap().as_str(), i["target"].as_s().unwrap().as_str()))
+        .collect();
+    let target = format!("/api/candidates/{cid}/export");
+    assert!(exports.contains(&("rec-1", target.as_str())), "the export is audited: {exports:?}");
+    assert!(exports.contains(&("hm-on-team", target.as_str())), "so is a refused attempt: {exports:?}");
+    let all_audit = format!("{audit:?}");
+    assert!(!all_audit.contains(&email) && !all_audit.contains(first), "no personal data in the audit log");
+
+    let sources_before: Value =
+        app.get_json("/api/reports/sources?group=source&from=2026-11-01&to=2026-12-31", &token).await;
+
+    // A crash halfway: the tombstone is written and the candidate item is gone, nothing else yet.
+    let st = &app.stack.state;
+    let (person, _) = st.store.resolve_person(&cid).await.unwrap().unwrap();
+    st.store.begin_erasure(&person, "rec-1", start).await.unwrap();
+    let cand_key = std::collections::HashMap::from([
+        ("pk".to_string(), aws_sdk_dynamodb::types::AttributeValue::S(format!("CAND#{cid}"))),
+        ("sk".to_string(), aws_sdk_dynamodb::types::AttributeValue::S("CAND".into())),
+    ]);
+    st.store.delete_keys(vec![cand_key]).await.unwrap();
+    // The retry finds the person through the tombstone and finishes.
+    let res = app.http.delete(format!("{}/api/candidates/{cid}", app.url)).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(res.status(), 204);
+    let res = app.http.delete(format!("{}/api/candidates/{cid}", app.url)).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(res.status(), 204, "a repeat changes nothing");
+
+    let (text, objects) = everything_stored(&app).await;
+    for secret in [email.as_str(), first, last.as_str(), phone, marker.as_str()] {
+        assert!(!text.contains(secret), "{secret} is still in the table");
+    }
+    assert!(
+        !objects.iter().any(|o| o.windows(marker.len()).any(|w| w == marker.as_bytes())),
+        "the resume is gone, every version"
+    );
+    let sources_after: Value =
+        app.get_json("/api/reports/sources?group=source&from=2026-11-01&to=2026-12-31", &token).await;
+    assert_eq!(sources_before, sources_after, "report counts are unchanged");
+    problem(app.get(&format!("/api/candidates/{cid}/export")).bearer_auth(&token).send().await.unwrap(), 410).await;
+    problem(app.get(&format!("/api/applications/{aid}")).bearer_auth(&token).send().await.unwrap(), 404).await;
+
+    // Re-importing the address neither re-adds nor emails the person.
+    let before = app.emails_to(&email).await.len();
+    let res = app
+        .post("/api/prospects/import")
+        .bearer_auth(&token)
+        .header("content-type", "text/csv")
+        .body(format!("email,first_name,consent\n{email},{first},yes\n"))
+        .send()
+        .await
+        .unwrap();
+    let r: Value = res.json().await.unwrap();
+    assert_eq!((r["imported"].as_u64(), r["skipped"].as_u64()), (Some(0), Some(1)), "{r}");
+    assert_eq!(app.emails_to(&email).await.len(), before);
+    let (text, _) = everything_stored(&app).await;
+    assert!(!text.contains(&email));
+}
+
+#[tokio::test]
+async fn retention_erases_stale_people_and_keeps_active_applicants() {
+    let start = Utc.with_ymd_and_hms(2026, 1, 5, 9, 0, 0).unwrap();
+    let clock = Arc::new(FixedClock::new(start));
+    let shared: rapport::SharedClock = clock.clone();
+    let app = spawn_app_with(|o| o.clock = Some(shared)).await;
+    let token = app.token("recruiter").await;
+    let mut body = job_body();
+    body["required_credentials"] = json!([]);
+    let job = app.create_job(&token, body).await["id"].as_str().unwrap().to_string();
+    app.publish(&token, &job).await;
+    let person =
+        |email: &str| json!({"first_name": "R", "last_name": "S", "email": email, "consent": {"processing": true}});
+
+    let (stale, active, old_prospect, new_prospect) =
+        (unique("stale"), unique("active"), unique("oldp"), unique("newp"));
+    let s = apply(&app, &job, person(&stale)).await;
+    let a = apply(&app, &job, person(&active)).await;
+    let old_p: Value = app
+        .post("/api/prospects")
+        .bearer_auth(&token)
+        .json(&json!({"email": old_prospect, "consent": true}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    clock.set(start + Duration::days(1));
+    transition(
+        &app,
+        &token,
+        s["application_id"].as_str().unwrap(),
+        json!({"to": "rejected", "expected_version": 1,
+        "reason": {"category": "rejected_by_org", "code": "preferred_another_candidate"}}),
+    )
+    .await;
+    clock.set(start + Duration::days(3 * 365 - 10));
+    let new_p: Value = app
+        .post("/api/prospects")
+        .bearer_auth(&token)
+        .json(&json!({"email": new_prospect, "consent": true}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+
+    let later = start + Duration::days(3 * 365);
+    let res = app.post("/_local/run/retention").query(&[("now", rfc3339(later))]).send().await.unwrap();
+    assert!(!calls(&res).iter().any(|c| c.ends_with(".Scan")), "never a scan");
+    let r: Value = res.json().await.unwrap();
+    assert_eq!(
+        (r["erased"].as_u64(), r["kept_open"].as_u64(), r["complete"].as_bool()),
+        (Some(2), Some(1), Some(true)),
+        "{r}"
+    );
+    let exists = |id: String| {
+        let app = &app;
+        async move { app.stack.state.store.resolve_person(&id).await.unwrap().is_some_and(|(_, t)| t.is_none()) }
+    };
+    assert!(!exists(s["candidate_id"].as_str().unwrap().to_string()).await, "the stale applicant is erased");
+    assert!(exists(a["candidate_id"].as_str().unwrap().to_string()).await, "an open application keeps its person");
+    assert!(!exists(old_p["id"].as_str().unwrap().to_string()).await, "lapsed consent");
+    assert!(exists(new_p["id"].as_str().unwrap().to_string()).await);
+    let (text, _) = everything_stored(&app).await;
+    assert!(!text.contains(&stale) && !text.contains(&old_prospect));
+    assert!(text.contains(&active) && text.contains(&new_prospect));
+
+    let r: Value =
+        app.post("/_local/run/retention").query(&[("now", rfc3339(later))]).send().await.unwrap().json().await.unwrap();
+    assert_eq!((r["erased"].as_u64(), r["resumed"].as_u64()), (Some(0), Some(0)), "a second run changes nothing: {r}");
+}
