@@ -164,6 +164,16 @@ impl Letter<'_> {
     }
 }
 
+/// What an email needs before it may go.
+#[derive(Debug, Clone, Default)]
+pub struct Needs {
+    /// The purpose the email serves, checked against the person's latest consent record; `None` for
+    /// an email that only asks for consent or that the person requested this moment.
+    pub purpose: Option<crate::consent::Purpose>,
+    /// (suppression reason, consent given) when the caller read them in its own batch; else read here.
+    pub known: Option<(Option<String>, bool)>,
+}
+
 /// Why SES did not take an email.
 #[derive(Debug)]
 pub enum SendFailure {
@@ -187,22 +197,33 @@ impl Mailer {
         Self { ses, sender, configuration_set }
     }
 
-    /// Sends one message unless the address is suppressed (an unsubscribe, bounce or complaint):
-    /// every email Rapport sends goes through here. `suppressed` is what the caller already read, if
-    /// it did (else one read). `Ok(None)`: not sent.
+    /// Sends one message unless the address is suppressed (an unsubscribe, bounce, complaint or
+    /// erasure) or the person's latest consent for the purpose the email serves says no: every email
+    /// Rapport sends goes through here. `Ok(None)`: not sent.
     pub async fn deliver(
         &self,
         store: &crate::store::Store,
         email_hash: &str,
-        suppressed: Option<Option<String>>,
+        needs: Needs,
         msg: &Outgoing,
     ) -> Result<Option<String>, StoreError> {
-        let reason = match suppressed {
+        let (suppressed, consented) = match needs.known {
             Some(known) => known,
-            None => store.suppression(email_hash).await?,
+            None => {
+                let suppressed = store.suppression(email_hash).await?;
+                let consented = match needs.purpose {
+                    None => true,
+                    Some(p) => store.consent(email_hash, p).await?.is_some_and(|c| c.given),
+                };
+                (suppressed, consented)
+            }
         };
-        if let Some(reason) = reason {
+        if let Some(reason) = suppressed {
             tracing::info!(reason, "suppressed address: not sent");
+            return Ok(None);
+        }
+        if !consented {
+            tracing::info!(purpose = ?needs.purpose.map(|p| p.as_str()), "no consent for the purpose: not sent");
             return Ok(None);
         }
         self.send(msg).await.map(Some)

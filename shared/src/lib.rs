@@ -14,6 +14,7 @@ pub mod aws;
 pub mod campaign;
 pub mod clock;
 pub mod config;
+pub mod consent;
 pub mod content;
 pub mod cursor;
 pub mod draft;

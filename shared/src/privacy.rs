@@ -78,6 +78,7 @@ pub async fn export(st: &AppState, p: &PersonKeys, held: &Holdings, now: DateTim
     let mut prospect = Value::Null;
     let mut enrolments = Vec::new();
     let mut consents = json!({});
+    let (mut latest, mut history) = (Vec::new(), Vec::new());
     if let Some(c) = &candidate {
         consents["application"] = c["consents"].clone();
     }
@@ -100,10 +101,16 @@ pub async fn export(st: &AppState, p: &PersonKeys, held: &Holdings, now: DateTim
         } else if k.starts_with("ENROL#") {
             enrolments.push(json!({"campaign_id": attr(i, "campaign_id"), "enrolled_at": attr(i, "enrolled_at"),
                                    "due_at": attr(i, "due_at"), "ended": attr(i, "ended")}));
+        } else if k.starts_with("CONSENT#") {
+            latest.push(doc(i));
+        } else if k.starts_with("CONSENTLOG#") {
+            history.push(doc(i));
         } else if k == "SUPPRESS" {
             consents["suppressed"] = json!({"reason": attr(i, "reason"), "at": attr(i, "suppressed_at")});
         }
     }
+    consents["latest"] = Value::Array(latest);
+    consents["history"] = Value::Array(history);
     let mut files = Vec::new();
     for key in held.files() {
         let presigning = aws_sdk_s3::presigning::PresigningConfig::builder()

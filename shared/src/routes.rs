@@ -63,6 +63,7 @@ pub const ROUTES: &[Route] = &[
     pipeline("POST", "/api/interviews/{id}/feedback"),
     pipeline("GET", "/api/candidates/{id}/export"),
     pipeline("DELETE", "/api/candidates/{id}"),
+    pipeline("PUT", "/api/candidates/{id}/consents/{purpose}"),
     reports("GET", "/api/reports/sources"),
     reports("GET", "/api/reports/funnel"),
     reports("GET", "/api/reports/time-in-stage"),

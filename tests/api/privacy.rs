@@ -286,3 +286,131 @@ async fn retention_erases_stale_people_and_keeps_active_applicants() {
         app.post("/_local/run/retention").query(&[("now", rfc3339(later))]).send().await.unwrap().json().await.unwrap();
     assert_eq!((r["erased"].as_u64(), r["resumed"].as_u64()), (Some(0), Some(0)), "a second run changes nothing: {r}");
 }
+
+#[tokio::test]
+async fn consent_is_kept_per_purpose_and_a_withdrawal_stops_the_next_email() {
+    let start = Utc.with_ymd_and_hms(2026, 12, 1, 9, 0, 0).unwrap();
+    let clock = Arc::new(FixedClock::new(start));
+    let shared: rapport::SharedClock = clock.clone();
+    let app = spawn_app_with(|o| o.clock = Some(shared)).await;
+    let token = app.token_for(json!({"role": "recruiter", "sub": "rec-2"})).await;
+    let mut body = job_body();
+    body["required_credentials"] = json!([]);
+    let job = app.create_job(&token, body).await["id"].as_str().unwrap().to_string();
+    app.publish(&token, &job).await;
+    let email = unique("consent");
+    let ids = apply(
+        &app,
+        &job,
+        json!({"first_name": "C", "last_name": "D", "email": email,
+        "consent": {"processing": true, "talent_pool": true}}),
+    )
+    .await;
+    let (cid, aid) =
+        (ids["candidate_id"].as_str().unwrap().to_string(), ids["application_id"].as_str().unwrap().to_string());
+    transition(
+        &app,
+        &token,
+        &aid,
+        json!({"to": "rejected", "expected_version": 1, "keep_in_touch": true,
+        "reason": {"category": "rejected_by_org", "code": "preferred_another_candidate"}}),
+    )
+    .await;
+
+    let x: Value = app.get_json(&format!("/api/candidates/{cid}/export"), &token).await;
+    let mut latest: Vec<(String, bool, String)> = x["consents"]["latest"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (c["purpose"].as_str().unwrap().into(), c["given"].as_bool().unwrap(), c["method"].as_str().unwrap().into())
+        })
+        .collect();
+    latest.sort();
+    assert_eq!(
+        latest,
+        vec![
+            ("marketing_email".into(), true, "form".into()),
+            ("processing".into(), true, "form".into()),
+            ("talent_pool".into(), true, "form".into())
+        ]
+    );
+    assert!(x["consents"]["latest"][0]["text_version"].is_string());
+
+    let campaign: Value = app
+        .post("/api/campaigns")
+        .bearer_auth(&token)
+        .json(&json!({"name": "Two", "segment": {}, "steps": [{"after_days": 0, "content": {"kind": "jobs"}}, {"after_days": 1, "content": {"kind": "jobs"}}]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    app.post(&format!("/api/campaigns/{}/activate", campaign["id"].as_str().unwrap()))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    let run = |at: chrono::DateTime<Utc>| {
+        let app = &app;
+        async move {
+            app.post("/_local/run/nurture")
+                .query(&[("now", rfc3339(at))])
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(run(start).await["sent"], 1);
+
+    // The person says on the phone: no more emails. A hiring manager may not record it.
+    let path = format!("/api/candidates/{cid}/consents/marketing_email");
+    let hm = app.token_for(json!({"role": "hiring_manager", "sub": "hm-on-team"})).await;
+    let res = app
+        .http
+        .put(format!("{}{path}", app.url))
+        .bearer_auth(&hm)
+        .json(&json!({"given": false}))
+        .send()
+        .await
+        .unwrap();
+    problem(res, 403).await;
+    let res = app
+        .http
+        .put(format!("{}{path}", app.url))
+        .bearer_auth(&token)
+        .json(&json!({"given": false, "note": "asked by phone"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let bad = app
+        .http
+        .put(format!("{}/api/candidates/{cid}/consents/astrology", app.url))
+        .bearer_auth(&token)
+        .json(&json!({"given": true}))
+        .send()
+        .await
+        .unwrap();
+    problem(bad, 404).await;
+
+    let r = run(start + Duration::days(1)).await;
+    assert_eq!((r["sent"].as_u64(), r["ended"].as_u64()), (Some(0), Some(1)), "withdrawal takes effect at once: {r}");
+    assert_eq!(
+        app.emails_to(&email).await.iter().filter(|e| e["subject"].as_str().unwrap().starts_with("Jobs at")).count(),
+        1
+    );
+    let x: Value = app.get_json(&format!("/api/candidates/{cid}/export"), &token).await;
+    let withdrawal = x["consents"]["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["given"] == false)
+        .expect("the withdrawal is in the history")
+        .clone();
+    assert_eq!((withdrawal["method"].as_str(), withdrawal["by"].as_str()), (Some("recruiter"), Some("rec-2")));
+}

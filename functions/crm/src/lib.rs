@@ -92,7 +92,12 @@ async fn create_prospect(
         extra.push(("talent_pool_consent", aws_sdk_dynamodb::types::AttributeValue::S(record.to_string())));
     }
     match st.store.put_prospect(&p, true, extra, now).await {
-        Ok(()) => Ok(json(StatusCode::CREATED, &p)),
+        Ok(()) => {
+            if consent {
+                st.store.record_consents(&p.id, &recruiter_consent(&caller, now)).await?;
+            }
+            Ok(json(StatusCode::CREATED, &p))
+        }
         Err(StoreError::ConditionFailed) => {
             Err(ApiError::Conflict("a prospect with this email exists; PATCH it".into()))
         }
@@ -121,8 +126,11 @@ async fn patch_prospect(
         }
         p.status = s;
     }
-    if input.consent == Some(true) && p.status == ProspectStatus::PendingConsent {
-        p.status = ProspectStatus::Active;
+    if input.consent == Some(true) {
+        st.store.record_consents(&p.id, &recruiter_consent(&caller, now)).await?;
+        if p.status == ProspectStatus::PendingConsent {
+            p.status = ProspectStatus::Active;
+        }
     }
     p.first_name = input.first_name.or(p.first_name);
     p.last_name = input.last_name.or(p.last_name);
@@ -241,8 +249,9 @@ async fn import_prospects(
         let hashes: Vec<String> = chunk.iter().map(|r| st.email_hash(&r.email)).collect();
         let records = st.store.pool_records(&hashes).await?;
         for (row, h) in chunk.iter().zip(&hashes) {
-            let (item, suppressed) = records.get(h).cloned().unwrap_or_default();
-            if suppressed.is_some() {
+            let record = records.get(h).cloned().unwrap_or_default();
+            let item = record.prospect;
+            if record.suppressed.is_some() {
                 skipped += 1;
                 continue;
             }
@@ -250,7 +259,12 @@ async fn import_prospects(
             match rapport::prospect::merge_import(existing.as_ref(), row, h, now) {
                 Merged::Unchanged => skipped += 1,
                 Merged::Changed(p) => match st.store.put_prospect(&p, false, vec![], now).await {
-                    Ok(()) => updated += 1,
+                    Ok(()) => {
+                        updated += 1;
+                        if let Some(date) = row.consent {
+                            st.store.record_consents(&p.id, &import_consent(date, now)).await?;
+                        }
+                    }
                     Err(StoreError::ConditionFailed) => errors.push(LineError {
                         line: row.line,
                         message: "the prospect changed during the import; import again".into(),
@@ -260,7 +274,12 @@ async fn import_prospects(
                 Merged::New(p) => {
                     let extra = import_extra(&p, row, now);
                     match st.store.put_prospect(&p, true, extra, now).await {
-                        Ok(()) => imported += 1,
+                        Ok(()) => {
+                            imported += 1;
+                            if let Some(date) = row.consent {
+                                st.store.record_consents(&p.id, &import_consent(date, now)).await?;
+                            }
+                        }
                         Err(StoreError::ConditionFailed) => {
                             errors.push(LineError {
                                 line: row.line,
@@ -279,6 +298,28 @@ async fn import_prospects(
     }
     errors.sort_by_key(|e| e.line);
     Ok(json(StatusCode::OK, &json!({"imported": imported, "updated": updated, "skipped": skipped, "errors": errors})))
+}
+
+/// Consent a recruiter records on the person's word.
+fn recruiter_consent(caller: &Caller, now: chrono::DateTime<chrono::Utc>) -> Vec<rapport::consent::Consent> {
+    let mut given = rapport::consent::Consent::talent_pool(
+        now,
+        rapport::consent::Method::Recruiter,
+        rapport::application::CONSENT_TEXT_VERSION,
+    );
+    for c in &mut given {
+        c.by = Some(caller.sub.clone());
+    }
+    given
+}
+
+/// Consent evidence an import carries, dated as the file says (else the import's time).
+fn import_consent(
+    date: Option<chrono::NaiveDate>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Vec<rapport::consent::Consent> {
+    let at = date.and_then(|d| d.and_hms_opt(0, 0, 0)).map(|d| d.and_utc()).unwrap_or(now);
+    rapport::consent::Consent::talent_pool(at, rapport::consent::Method::Import, "import")
 }
 
 /// The consent evidence an import row brings, or what a pending person's confirmation will apply.
@@ -325,7 +366,11 @@ async fn ask_consent(st: &AppState, p: &Prospect, now: chrono::DateTime<chrono::
     }
     .compose(st)
     .map_err(|e| ApiError::Unavailable(format!("template: {e}")))?;
-    if let Some(id) = st.mailer.deliver(&st.store, &p.id, Some(None), &msg).await? {
+    if let Some(id) = st
+        .mailer
+        .deliver(&st.store, &p.id, rapport::email::Needs { purpose: None, known: Some((None, true)) }, &msg)
+        .await?
+    {
         st.store.record_send(format!("EMAIL#{}", p.id), "import_consent", &id, now).await?;
     }
     Ok(())

@@ -10,8 +10,9 @@ use rapport::api::{json, no_route, path_id, rate_limit, AppState, FormOrJson, Js
 use rapport::application::{Application, Candidate, Consents, Submission, CHECKBOXES};
 use rapport::attribution::attribute;
 use rapport::clock::rfc3339;
+use rapport::consent::Purpose;
 use rapport::draft::{Draft, DraftInput, DraftStatus};
-use rapport::email::Letter;
+use rapport::email::{Letter, Needs};
 use rapport::error::ApiError;
 use rapport::ids::{ApplicationId, CandidateId, DraftId, JobId};
 use rapport::job::{Job, JobStatus};
@@ -185,8 +186,16 @@ async fn send_confirmation(st: &AppState, job: &Job, app: &Application, p: Perso
         }
         .compose(st)
         .map_err(|e| format!("template: {e}"))?;
-        let Some(id) =
-            st.mailer.deliver(&st.store, p.email_hash, Some(p.suppressed), &msg).await.map_err(|e| e.to_string())?
+        let Some(id) = st
+            .mailer
+            .deliver(
+                &st.store,
+                p.email_hash,
+                Needs { purpose: Some(Purpose::Processing), known: Some((p.suppressed, true)) },
+                &msg,
+            )
+            .await
+            .map_err(|e| e.to_string())?
         else {
             return Ok(());
         };
@@ -257,6 +266,20 @@ async fn apply(
             lookup.draft.filter(|d| d.job_id == job_id && d.email == input.email && d.status == DraftStatus::Open);
         let touch = attribute(&input.source, &st.own_hosts, |t| st.signer.verify("attribution", t, now));
         let consents = Consents::from_form(input.talent_pool, now);
+        let mut consent_records = vec![rapport::consent::Consent::new(
+            rapport::consent::Purpose::Processing,
+            true,
+            now,
+            rapport::consent::Method::Form,
+            rapport::application::CONSENT_TEXT_VERSION,
+        )];
+        if input.talent_pool {
+            consent_records.extend(rapport::consent::Consent::talent_pool(
+                now,
+                rapport::consent::Method::Form,
+                rapport::application::CONSENT_TEXT_VERSION,
+            ));
+        }
         let new_candidate = match lookup.candidate_id {
             Some(_) => None,
             None => Some(Candidate {
@@ -303,6 +326,7 @@ async fn apply(
                     .prospect_status
                     .as_deref()
                     .map(|s| matches!(s, "active" | "paused" | "pending_consent")),
+                consents: &consent_records,
             })
             .await;
         match created {
@@ -428,7 +452,9 @@ async fn subscribe(State(st): State<AppState>, JsonBody(body): JsonBody) -> Resu
         // The person asked for this one just now, so an earlier unsubscribe does not stop it (confirming
         // lifts it); a bounce or complaint does.
         let suppressed = st.store.suppression(&hash).await?.filter(|r| r != "unsubscribed");
-        let Some(id) = st.mailer.deliver(&st.store, &hash, Some(suppressed), &msg).await? else {
+        let Some(id) =
+            st.mailer.deliver(&st.store, &hash, Needs { purpose: None, known: Some((suppressed, true)) }, &msg).await?
+        else {
             return Ok(json(StatusCode::ACCEPTED, &json!({"status": "confirmation_sent"})));
         };
         st.store.record_send(format!("EMAIL#{hash}"), "optin", &id, now).await?;

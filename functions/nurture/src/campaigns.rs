@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use rapport::api::AppState;
 use rapport::attribution::{Channel, TokenClaims};
 use rapport::campaign::{cap_allows, content_for, due_after, exclusions, Campaign, CampaignStatus, Send};
+use rapport::consent::may_nurture;
 use rapport::content::Story;
 use rapport::email::{Letter, SendFailure};
 use rapport::error::ApiError;
@@ -155,8 +156,9 @@ async fn send_due(
                 n.ended += 1;
                 continue;
             };
-            let (item, suppressed) = records.get(&e.email_hash).cloned().unwrap_or_default();
-            let prospect = item.as_ref().map(prospect_of).transpose()?;
+            let record = records.get(&e.email_hash).cloned().unwrap_or_default();
+            let (suppressed, consents) = (record.suppressed, record.consents);
+            let prospect = record.prospect.as_ref().map(prospect_of).transpose()?;
             let Some(p) = prospect else {
                 st.store.advance_enrolment(e, e.step, None, "no longer in the pool").await?;
                 n.ended += 1;
@@ -164,6 +166,12 @@ async fn send_due(
             };
             if let Some(reason) = suppressed {
                 st.store.advance_enrolment(e, e.step, None, &format!("suppressed: {reason}")).await?;
+                n.ended += 1;
+                continue;
+            }
+            if !may_nurture(&consents) {
+                // Withdrawn (or never given): their nurture ends now.
+                st.store.advance_enrolment(e, e.step, None, "no talent-pool and email consent").await?;
                 n.ended += 1;
                 continue;
             }

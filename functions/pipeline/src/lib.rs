@@ -9,7 +9,8 @@ use http::StatusCode;
 use rapport::api::{check, json, no_route, path_id, AppState, JsonBody, QueryMap};
 use rapport::auth::{Caller, JobAction};
 use rapport::clock::rfc3339;
-use rapport::email::Letter;
+use rapport::consent::Purpose;
+use rapport::email::{Letter, Needs};
 use rapport::error::{ApiError, StoreError};
 use rapport::ids::{ApplicationId, InterviewId, JobId};
 use rapport::interview::{Feedback, Interview, NewFeedback, NewInterview};
@@ -29,6 +30,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/interviews/{id}/feedback", post(give_feedback))
         .route("/api/candidates/{id}/export", get(privacy::export))
         .route("/api/candidates/{id}", axum::routing::delete(privacy::erase))
+        .route("/api/candidates/{id}/consents/{purpose}", axum::routing::put(privacy::record_consent))
         // Every route here reads or changes personal data.
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), rapport::api::audited))
         .fallback(no_route)
@@ -244,7 +246,11 @@ async fn ask_consent(st: &AppState, ctx: &ApplicationContext, email_hash: &str, 
         }
         .compose(st)
         .map_err(|e| ApiError::Unavailable(e.to_string()))?;
-        let Some(id) = st.mailer.deliver(&st.store, email_hash, None, &msg).await? else {
+        let Some(id) = st
+            .mailer
+            .deliver(&st.store, email_hash, Needs { purpose: Some(Purpose::Processing), known: None }, &msg)
+            .await?
+        else {
             return Ok(());
         };
         st.store.record_send(format!("EMAIL#{email_hash}"), "optin", &id, now).await?;

@@ -29,3 +29,31 @@ pub async fn erase(State(st): State<AppState>, caller: Caller, Path(id): Path<St
     rapport::privacy::erase(&st, &person, &caller.sub, st.clock.now()).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
+
+/// `PUT /api/candidates/{id}/consents/{purpose} {given, note?}`: a recruiter records what the person
+/// told them (agreeing, or withdrawing: effective for the next email). Answers the latest records.
+pub async fn record_consent(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path((id, purpose)): Path<(String, String)>,
+    rapport::api::JsonBody(body): rapport::api::JsonBody,
+) -> Result<Response, ApiError> {
+    use rapport::consent::{Consent, Method, Purpose};
+    caller.require_staff()?;
+    let purpose: Purpose = purpose.parse().map_err(|_| ApiError::NotFound)?;
+    let (given, note) = rapport::consent::parse_recorded(body)?;
+    let (person, tomb) = st.store.resolve_person(&id).await?.ok_or(ApiError::NotFound)?;
+    if tomb.is_some() {
+        return Err(ApiError::Gone("this person's data was erased".into()));
+    }
+    let mut c =
+        Consent::new(purpose, given, st.clock.now(), Method::Recruiter, rapport::application::CONSENT_TEXT_VERSION);
+    c.by = Some(caller.sub.clone());
+    c.note = note;
+    st.store.record_consents(&person.email_hash, &[c]).await?;
+    let mut latest = Vec::new();
+    for p in [Purpose::Processing, Purpose::TalentPool, Purpose::MarketingEmail, Purpose::Demographics] {
+        latest.extend(st.store.consent(&person.email_hash, p).await?);
+    }
+    Ok(json(StatusCode::OK, &serde_json::json!({"consents": latest})))
+}

@@ -14,7 +14,7 @@ use crate::content::Story;
 use crate::email::Email;
 use crate::error::{ApiError, StoreError};
 use crate::prospect::{Interests, Origin, Prospect, ProspectStatus};
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
+use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 
@@ -79,6 +79,15 @@ pub fn prospect_of(item: &Item) -> Result<Prospect, StoreError> {
         recent_sends: json_attr::<Vec<DateTime<Utc>>>(item, "recent_sends"),
         stories_sent: item.get("stories_sent").and_then(|v| v.as_ss().ok()).cloned().unwrap_or_default(),
     })
+}
+
+/// What a send to one person depends on, read in one batch with others.
+#[derive(Debug, Clone, Default)]
+pub struct PoolRecord {
+    pub prospect: Option<Item>,
+    pub suppressed: Option<String>,
+    /// The latest talent-pool and marketing-email consent records.
+    pub consents: Vec<crate::consent::Consent>,
 }
 
 /// What a list of prospects may be narrowed by.
@@ -244,42 +253,32 @@ impl Store {
         Ok(Page { items, next_cursor: self.next_cursor(&scope, out.last_evaluated_key()) })
     }
 
-    /// Prospects and suppression reasons of many people: one BatchGetItem per 50 people.
-    pub async fn pool_records(
-        &self,
-        hashes: &[String],
-    ) -> Result<HashMap<String, (Option<Item>, Option<String>)>, StoreError> {
-        let mut out: HashMap<String, (Option<Item>, Option<String>)> =
-            hashes.iter().map(|h| (h.clone(), (None, None))).collect();
+    /// Prospects, suppression reasons and the consents nurture needs, of many people: one
+    /// BatchGetItem per 25 people.
+    pub async fn pool_records(&self, hashes: &[String]) -> Result<HashMap<String, PoolRecord>, StoreError> {
+        let mut out: HashMap<String, PoolRecord> = hashes.iter().map(|h| (h.clone(), PoolRecord::default())).collect();
         let mut unique: Vec<&String> = hashes.iter().collect();
         unique.sort();
         unique.dedup();
-        for chunk in unique.chunks(50) {
+        for chunk in unique.chunks(25) {
             let keys: Vec<Item> = chunk
                 .iter()
-                .flat_map(|h| [key(format!("EMAIL#{h}"), "PROSPECT"), key(format!("EMAIL#{h}"), "SUPPRESS")])
+                .flat_map(|h| {
+                    ["PROSPECT", "SUPPRESS", "CONSENT#talent_pool", "CONSENT#marketing_email"]
+                        .map(|sk| key(format!("EMAIL#{h}"), sk))
+                })
                 .collect();
-            let mut pending = Some(
-                KeysAndAttributes::builder()
-                    .set_keys(Some(keys))
-                    .consistent_read(true)
-                    .build()
-                    .map_err(|e| StoreError::Corrupt(e.to_string()))?,
-            );
-            while let Some(req) = pending.take() {
-                let res = self.db.batch_get_item().request_items(&self.table, req).send().await.map_err(store_error)?;
-                for item in res.responses().and_then(|r| r.get(&self.table)).cloned().unwrap_or_default() {
-                    let Some(h) = text(&item, "pk").and_then(|p| p.strip_prefix("EMAIL#").map(str::to_string)) else {
-                        continue;
-                    };
-                    let entry = out.entry(h).or_default();
-                    match text(&item, "sk").as_deref() {
-                        Some("PROSPECT") => entry.0 = Some(item),
-                        Some("SUPPRESS") => entry.1 = text(&item, "reason"),
-                        _ => {}
-                    }
+            for item in self.batch_get(keys).await? {
+                let Some(h) = text(&item, "pk").and_then(|p| p.strip_prefix("EMAIL#").map(str::to_string)) else {
+                    continue;
+                };
+                let entry = out.entry(h).or_default();
+                match text(&item, "sk").as_deref() {
+                    Some("PROSPECT") => entry.prospect = Some(item),
+                    Some("SUPPRESS") => entry.suppressed = text(&item, "reason"),
+                    Some(_) => entry.consents.extend(super::consents::consent_of(&item)),
+                    None => {}
                 }
-                pending = res.unprocessed_keys().and_then(|u| u.get(&self.table)).cloned();
             }
         }
         Ok(out)

@@ -55,6 +55,8 @@ pub struct NewApplication<'a> {
     /// The person's prospect record, if any: `Some(true)` when still nurtured, which applying ends
     /// (status `applied`); either way the prospect is linked to the candidate.
     pub prospect: Option<bool>,
+    /// What the form's consent boxes recorded, per purpose.
+    pub consents: &'a [crate::consent::Consent],
 }
 
 #[derive(Debug)]
@@ -270,6 +272,7 @@ impl Store {
         }
         count_applicant(&mut tx, t, &app.job_id, day, &app.attribution);
         super::privacy::touch_retention(&mut tx, t, new.email_hash, &app.candidate_id, app.created_at);
+        super::consents::record_in(&mut tx, t, new.email_hash, new.consents).map_err(store)?;
         if let (crate::attribution::Channel::CrmCampaign, Some(c)) =
             (app.attribution.channel, &app.attribution.campaign)
         {
@@ -417,6 +420,12 @@ impl Store {
         );
         count_funnel(&mut tx, t, &d.job_id, d.created_at.date_naive(), &["dropped"]);
         if d.talent_pool {
+            let given = crate::consent::Consent::talent_pool(
+                d.created_at,
+                crate::consent::Method::Form,
+                crate::application::CONSENT_TEXT_VERSION,
+            );
+            super::consents::record_in(&mut tx, t, email_hash, &given)?;
             let mut values = vec![
                 (":email", s(&d.email.0)),
                 (":origin", AttributeValue::Ss(vec!["drop_off".into()])),

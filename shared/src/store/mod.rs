@@ -50,6 +50,7 @@
 //! `<h>` is a keyed hash (HMAC) of the normalised email: people are found by email without the
 //! address sitting in any key. Nothing scans. Filters may return short pages; `next_cursor` is then
 //! still set and the client follows it.
+mod consents;
 mod crm;
 mod intake;
 mod jobs;
@@ -60,7 +61,8 @@ mod reports;
 pub mod schema;
 pub mod tx;
 
-pub use crm::{pool_marks, prospect_of, Enrolment, ProspectFilter, SentNurture};
+pub use consents::consent_of;
+pub use crm::{pool_marks, prospect_of, Enrolment, PoolRecord, ProspectFilter, SentNurture};
 pub use intake::{draft_of, ApplicationLookup, NewApplication, NotCreated};
 pub use jobs::{FeedState, JobFilter};
 pub use pipeline::{

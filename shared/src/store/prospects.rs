@@ -195,6 +195,12 @@ impl Store {
                 condition: Some("attribute_exists(pending_interests)"),
             },
         );
+        let given = crate::consent::Consent::talent_pool(
+            now,
+            crate::consent::Method::ConfirmationLink,
+            crate::application::CONSENT_TEXT_VERSION,
+        );
+        super::consents::record_in(&mut tx, &self.table, email_hash, &given)?;
         // Re-subscribing lifts an unsubscribe, never a bounce or a complaint.
         tx.update(
             "suppression",
@@ -234,6 +240,16 @@ impl Store {
             .await
             .map_err(store_error)?;
         let first = before.attributes().is_none_or(|a| !a.contains_key("reason"));
+        if first {
+            let withdrawn = crate::consent::Consent::new(
+                crate::consent::Purpose::MarketingEmail,
+                false,
+                now,
+                crate::consent::Method::UnsubscribeLink,
+                crate::application::CONSENT_TEXT_VERSION,
+            );
+            self.record_consents(email_hash, &[withdrawn]).await?;
+        }
         // The prospect record, when there is one, shows the status too.
         let res = self
             .db
