@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 pub const CONSENT_TEXT_VERSION: &str = "2026-11-01";
 
 /// Form fields that are checkboxes (see [`crate::parse::form_to_json`]).
-pub const CHECKBOXES: &[&str] = &["consent.processing", "consent.talent_pool"];
+pub const CHECKBOXES: &[&str] = &["consent.processing", "consent.talent_pool", "consent.demographics"];
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Credential {
@@ -131,6 +131,9 @@ pub struct ApplicationInput {
     pub answers: Map<String, Value>,
     pub credentials: Vec<Credential>,
     pub talent_pool: bool,
+    /// Voluntary EEO answers, only for jobs that ask, with their own consent.
+    pub demographics: Option<crate::demographics::Demographics>,
+    pub demographics_consent: bool,
     pub source: Touchpoint,
     pub draft_id: Option<DraftId>,
     pub redirect: Option<String>,
@@ -162,13 +165,15 @@ impl Submission {
             let consent = f.object("consent", true, |f| {
                 let processing: Option<bool> = f.req("processing");
                 let talent_pool: Option<Option<bool>> = f.opt("talent_pool");
+                let demographics: Option<Option<bool>> = f.opt("demographics");
                 if processing == Some(false) {
                     f.error("processing", "must be true: we cannot consider an application without it");
                     return None;
                 }
                 processing?;
-                Some(talent_pool?.unwrap_or(false))
+                Some((talent_pool?.unwrap_or(false), demographics?.unwrap_or(false)))
             });
+            let demographics = f.object("demographics", false, crate::demographics::parse);
             let source = f.object("source", false, parse_touchpoint);
             let draft_id: Option<Option<Line<1, 40>>> = f.opt("draft_id");
             let draft_id = draft_id.map(|d| d.and_then(|d| d.0.parse::<DraftId>().ok()));
@@ -181,7 +186,9 @@ impl Submission {
                 resume_key: resume_key?,
                 answers: answers?,
                 credentials: credentials?.unwrap_or_default(),
-                talent_pool: consent??,
+                talent_pool: consent.flatten().map(|c| c.0).unwrap_or(false),
+                demographics_consent: consent??.1,
+                demographics: demographics?,
                 source: source?.unwrap_or_default(),
                 draft_id: draft_id?,
                 redirect: redirect?.map(|r| r.0),

@@ -459,6 +459,7 @@ mod feed_tests {
             stages: crate::stage::default_stages(),
             expires_at: None,
             boards: Board::ALL.to_vec(),
+            asks_demographics: false,
         };
         let at = DateTime::parse_from_rfc3339("2026-11-01T09:00:00Z").unwrap().with_timezone(&Utc);
         Job::new(JobId::new(&SystemClock), spec, at).publish(at).unwrap()

@@ -96,6 +96,9 @@ pub struct JobSpec {
     pub stages: Vec<Stage>,
     pub expires_at: Option<DateTime<Utc>>,
     pub boards: Vec<Board>,
+    /// The application form asks the voluntary demographic (EEO) questions.
+    #[serde(default)]
+    pub asks_demographics: bool,
 }
 
 /// Upper bound on a stored description; the DynamoDB item limit is 400 KB.
@@ -175,6 +178,7 @@ impl JobSpec {
         });
         let expires_at = f.opt("expires_at");
         let boards: Option<Option<Vec<Board>>> = f.opt("boards");
+        let asks_demographics: Option<Option<bool>> = f.opt("asks_demographics");
         Some(JobSpec {
             title: title?.0,
             department: department?.0,
@@ -189,6 +193,7 @@ impl JobSpec {
             stages: stages?,
             expires_at: expires_at?,
             boards: boards?.unwrap_or_else(|| Board::ALL.to_vec()),
+            asks_demographics: asks_demographics?.unwrap_or(false),
         })
     }
 
@@ -362,6 +367,7 @@ impl Job {
             "salary": s.salary,
             "description_html": s.description_html,
             "required_credentials": s.required_credentials,
+            "asks_demographics": s.asks_demographics,
             "published_at": self.published_at.map(rfc3339),
             "expires_at": s.expires_at.map(rfc3339),
             "url": self.url(careers_url),

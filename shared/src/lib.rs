@@ -17,6 +17,7 @@ pub mod config;
 pub mod consent;
 pub mod content;
 pub mod cursor;
+pub mod demographics;
 pub mod draft;
 pub mod email;
 pub mod error;

@@ -139,6 +139,8 @@ pub async fn export(st: &AppState, p: &PersonKeys, held: &Holdings, now: DateTim
         "enrolments": enrolments,
         "emails": emails,
         "drafts": held.drafts.iter().map(doc).collect::<Vec<_>>(),
+        // The person's own answers, apart from any application, as they are stored.
+        "demographics": held.demographics.iter().map(doc).collect::<Vec<_>>(),
         "files": files,
     }))
 }

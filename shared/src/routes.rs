@@ -69,6 +69,7 @@ pub const ROUTES: &[Route] = &[
     reports("GET", "/api/reports/time-in-stage"),
     reports("PUT", "/api/reports/spend"),
     reports("GET", "/api/reports/nurture"),
+    reports("GET", "/api/reports/demographics"),
     reports("GET", "/dashboard"),
     crm("GET", "/api/prospects"),
     crm("POST", "/api/prospects"),

@@ -414,3 +414,71 @@ async fn consent_is_kept_per_purpose_and_a_withdrawal_stops_the_next_email() {
         .clone();
     assert_eq!((withdrawal["method"].as_str(), withdrawal["by"].as_str()), (Some("recruiter"), Some("rec-2")));
 }
+
+#[tokio::test]
+async fn demographic_answers_stay_apart_and_are_reported_only_in_aggregate() {
+    let app = spawn_app().await;
+    let token = app.token("recruiter").await;
+    let mut body = job_body();
+    body["asks_demographics"] = json!(true);
+    let job = app.create_job(&token, body).await["id"].as_str().unwrap().to_string();
+    app.publish(&token, &job).await;
+    let plain = app.create_job(&token, job_body()).await["id"].as_str().unwrap().to_string();
+    app.publish(&token, &plain).await;
+    let public: Value = app.get(&format!("/careers/jobs/{job}")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(public["asks_demographics"], true);
+
+    let answer = |email: &str, gender: &str| {
+        json!({"first_name": "E", "last_name": "O", "email": email, "consent": {"processing": true, "demographics": true},
+               "demographics": {"gender": gender, "veteran": "not_a_veteran"}})
+    };
+    let mut first = None;
+    for (i, gender) in ["female", "female", "female", "female", "female", "female", "male", "male"].iter().enumerate() {
+        let ids = apply(&app, &job, answer(&unique(&format!("eeo{i}")), gender)).await;
+        first.get_or_insert(ids);
+    }
+    let first = first.unwrap();
+    let aid = first["application_id"].as_str().unwrap();
+    transition(&app, &token, aid, json!({"to": "hired", "expected_version": 1})).await;
+
+    // Refused: answers for a job that does not ask, answers without their consent, unknown values.
+    let res = app
+        .post(&format!("/careers/jobs/{plain}/applications"))
+        .json(&answer(&unique("x"), "female"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(error_fields(&problem(res, 422).await), vec!["demographics"]);
+    let mut no_consent = answer(&unique("y"), "female");
+    no_consent["consent"] = json!({"processing": true});
+    let res = app.post(&format!("/careers/jobs/{job}/applications")).json(&no_consent).send().await.unwrap();
+    assert_eq!(error_fields(&problem(res, 422).await), vec!["consent.demographics"]);
+    let res = app
+        .post(&format!("/careers/jobs/{job}/applications"))
+        .json(&answer(&unique("z"), "robot"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(error_fields(&problem(res, 422).await), vec!["demographics.gender"]);
+
+    // The application, as anyone reads it, holds no answers; hiring managers get no report.
+    let hm = app.token_for(json!({"role": "hiring_manager", "sub": "hm-on-team"})).await;
+    let read =
+        app.get(&format!("/api/applications/{aid}")).bearer_auth(&hm).send().await.unwrap().text().await.unwrap();
+    assert!(!read.contains("not_a_veteran") && !read.contains("female"), "{read}");
+    let stored = app.stack.state.store.get_application(&aid.parse().unwrap()).await.unwrap().unwrap();
+    assert!(!serde_json::to_string(&stored).unwrap().contains("not_a_veteran"));
+    problem(app.get(&format!("/api/reports/demographics?job_id={job}")).bearer_auth(&hm).send().await.unwrap(), 403)
+        .await;
+
+    let r: Value = app.get_json(&format!("/api/reports/demographics?job_id={job}"), &token).await;
+    assert_eq!(r["questions"]["gender"]["female"], json!({"applicants": 6, "hires": "<5"}), "{r}");
+    assert_eq!(r["questions"]["gender"]["male"], json!({"applicants": "<5", "hires": 0}));
+    assert_eq!(r["questions"]["veteran"]["not_a_veteran"]["applicants"], 8);
+
+    // The person's own export has them, apart from the application.
+    let x: Value =
+        app.get_json(&format!("/api/candidates/{}/export", first["candidate_id"].as_str().unwrap()), &token).await;
+    assert_eq!(x["demographics"][0]["gender"], "female");
+    assert!(!x["applications"][0].to_string().contains("not_a_veteran"));
+}

@@ -246,6 +246,11 @@ async fn apply(
         let lookup =
             st.store.application_lookup(&job_id, &email_hash, idem.as_deref(), input.draft_id.as_ref()).await?;
         let job = live_job(lookup.job, now)?;
+        rapport::demographics::check(
+            input.demographics.as_ref(),
+            job.spec.asks_demographics,
+            input.demographics_consent,
+        )?;
         if let Some((a, c, fp)) = lookup.replay {
             if fp != fingerprint {
                 return Err(ApiError::Conflict("this Idempotency-Key was used for a different request".into()));
@@ -273,6 +278,15 @@ async fn apply(
             rapport::consent::Method::Form,
             rapport::application::CONSENT_TEXT_VERSION,
         )];
+        if input.demographics.is_some() {
+            consent_records.push(rapport::consent::Consent::new(
+                rapport::consent::Purpose::Demographics,
+                true,
+                now,
+                rapport::consent::Method::Form,
+                rapport::application::CONSENT_TEXT_VERSION,
+            ));
+        }
         if input.talent_pool {
             consent_records.extend(rapport::consent::Consent::talent_pool(
                 now,
@@ -327,6 +341,7 @@ async fn apply(
                     .as_deref()
                     .map(|s| matches!(s, "active" | "paused" | "pending_consent")),
                 consents: &consent_records,
+                demographics: input.demographics.as_ref(),
             })
             .await;
         match created {

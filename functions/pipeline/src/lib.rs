@@ -203,7 +203,17 @@ async fn move_application(
         ExactSamples { in_stage: ctx.samples_in_stage < EXACT_SAMPLES, to_hire: ctx.samples_to_hire < EXACT_SAMPLES };
     match st
         .store
-        .move_application(&moved, &email_hash, a.version, &a.stage, seconds_in_stage, hired, keep, exact)
+        .move_application(
+            &moved,
+            &email_hash,
+            a.version,
+            &a.stage,
+            seconds_in_stage,
+            hired,
+            keep,
+            exact,
+            ctx.demographics.as_ref(),
+        )
         .await
     {
         Ok(()) => {}

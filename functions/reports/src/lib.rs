@@ -24,6 +24,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/reports/time-in-stage", get(time_in_stage_report))
         .route("/api/reports/spend", axum::routing::put(put_spend))
         .route("/api/reports/nurture", get(nurture_report))
+        .route("/api/reports/demographics", get(demographics_report))
         .route("/dashboard", get(dashboard))
         .fallback(no_route)
         .with_state(state)
@@ -243,6 +244,27 @@ fn spend_csv(figures: &serde_json::Value, by_source: bool) -> Result<String, csv
         })
         .collect();
     to_csv(&header, &rows)
+}
+
+/// `GET /api/reports/demographics?job_id=`: applicants and hires per voluntary demographic answer,
+/// all time, with counts under five shown as "<5". Admins and recruiters only: hiring managers never
+/// see demographic data, not even in aggregate.
+async fn demographics_report(State(st): State<AppState>, caller: Caller, q: QueryMap) -> Result<Response, ApiError> {
+    caller.require_staff()?;
+    let job = match q.get("job_id") {
+        None => None,
+        Some(raw) => {
+            let id: JobId = raw.parse().map_err(|_| ApiError::field("job_id", "is not a job id"))?;
+            st.store.get_job(&id).await?.ok_or(ApiError::NotFound)?;
+            Some(id)
+        }
+    };
+    let counts = st.store.demographic_counts(job.as_ref()).await?;
+    Ok(json(
+        StatusCode::OK,
+        &json!({"job_id": job, "questions": rapport::demographics::report(&counts),
+        "suppressed_below": rapport::demographics::SMALLEST_SHOWN}),
+    ))
 }
 
 /// `GET /api/reports/nurture?campaign_id=`: what a campaign did, from its counters (one read).

@@ -57,6 +57,8 @@ pub struct NewApplication<'a> {
     pub prospect: Option<bool>,
     /// What the form's consent boxes recorded, per purpose.
     pub consents: &'a [crate::consent::Consent],
+    /// Voluntary EEO answers: their own item (never the application's), and the counters.
+    pub demographics: Option<&'a crate::demographics::Demographics>,
 }
 
 #[derive(Debug)]
@@ -273,6 +275,13 @@ impl Store {
         count_applicant(&mut tx, t, &app.job_id, day, &app.attribution);
         super::privacy::touch_retention(&mut tx, t, new.email_hash, &app.candidate_id, app.created_at);
         super::consents::record_in(&mut tx, t, new.email_hash, new.consents).map_err(store)?;
+        if let Some(d) = new.demographics {
+            let mut item = key(format!("DEMOGRAPHICS#{}", app.id), "DEMOGRAPHICS");
+            item.insert("doc".into(), to_doc(d).map_err(store)?);
+            item.insert("job_id".into(), s(app.job_id.to_string()));
+            tx.put("demographics", t, item, None);
+            super::pipeline::count_demographics(&mut tx, t, &app.job_id, d, "applicants");
+        }
         if let (crate::attribution::Channel::CrmCampaign, Some(c)) =
             (app.attribution.channel, &app.attribution.campaign)
         {

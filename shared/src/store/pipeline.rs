@@ -53,6 +53,34 @@ pub struct ApplicationContext {
     /// while small, the move also records its exact duration, so small sets get exact quantiles.
     pub samples_in_stage: u64,
     pub samples_to_hire: u64,
+    /// The applicant's demographic answers, read only so a hire is counted in the aggregate; never
+    /// shown (no view reads this field).
+    pub demographics: Option<crate::demographics::Demographics>,
+}
+
+/// Counts one applicant or hire per demographic answer, per job and in all: numbers only.
+pub(super) fn count_demographics(
+    tx: &mut Tx,
+    table: &str,
+    job: &JobId,
+    d: &crate::demographics::Demographics,
+    field: &'static str,
+) {
+    for (question, answer) in d.cells() {
+        for pk in [format!("STATS#JOB#{job}"), "STATS#ALL".to_string()] {
+            tx.update(
+                "demographics",
+                table,
+                Change {
+                    key: key(pk, format!("EEO#{question}#{answer}")),
+                    expression: "ADD #f :one SET question = :q, answer = :a".into(),
+                    names: &[("#f", field)],
+                    values: vec![(":one", n(1)), (":q", s(question)), (":a", s(answer))],
+                    condition: None,
+                },
+            );
+        }
+    }
 }
 
 /// Up to this many samples, a stage's durations are also kept exactly.
@@ -79,9 +107,11 @@ impl Store {
                 key(format!("CAND#{}", application.candidate_id), "CAND"),
                 key(stats.clone(), in_stage.clone()),
                 key(stats, to_hire.clone()),
+                key(format!("DEMOGRAPHICS#{id}"), "DEMOGRAPHICS"),
             ])
             .await?;
         let (mut job, mut candidate, mut samples_in_stage, mut samples_to_hire) = (None, None, 0, 0);
+        let mut demographics = None;
         let samples = |item: &std::collections::HashMap<String, AttributeValue>| {
             item.get("samples").and_then(|v| v.as_n().ok()).and_then(|n| n.parse().ok()).unwrap_or(0)
         };
@@ -89,15 +119,21 @@ impl Store {
             match item.get("sk").and_then(|v| v.as_s().ok()).map(String::as_str) {
                 Some("JOB") => job = Some(doc::<Job>(item)?),
                 Some("CAND") => candidate = Some(doc::<Candidate>(item)?),
+                Some("DEMOGRAPHICS") => demographics = Some(doc(item)?),
                 Some(sk) if sk == in_stage => samples_in_stage = samples(item),
                 Some(sk) if sk == to_hire => samples_to_hire = samples(item),
                 _ => {}
             }
         }
         match (job, candidate) {
-            (Some(job), Some(candidate)) => {
-                Ok(Some(ApplicationContext { application, job, candidate, samples_in_stage, samples_to_hire }))
-            }
+            (Some(job), Some(candidate)) => Ok(Some(ApplicationContext {
+                application,
+                job,
+                candidate,
+                samples_in_stage,
+                samples_to_hire,
+                demographics,
+            })),
             _ => Err(StoreError::Corrupt(format!("application {id} without its job or candidate"))),
         }
     }
@@ -114,6 +150,7 @@ impl Store {
         hired: bool,
         keep: Option<KeepInTouch<'_>>,
         exact: ExactSamples,
+        demographics: Option<&crate::demographics::Demographics>,
     ) -> Result<(), StoreError> {
         let t = &self.table;
         let mut tx = Tx::default();
@@ -161,6 +198,9 @@ impl Store {
             count_hire(&mut tx, t, &moved.job_id, now.date_naive(), a);
             if let (crate::attribution::Channel::CrmCampaign, Some(c)) = (a.channel, &a.campaign) {
                 super::crm::count_campaign(&mut tx, t, c, "hired");
+            }
+            if let Some(d) = demographics {
+                count_demographics(&mut tx, t, &moved.job_id, d, "hires");
             }
             if exact.to_hire {
                 exact_sample(&mut tx, t, &moved.job_id, TIME_TO_HIRE, (now - moved.created_at).num_seconds());
@@ -327,6 +367,23 @@ impl Store {
 }
 
 impl Store {
+    /// The demographic counters of one job or all jobs: one query.
+    pub async fn demographic_counts(&self, job: Option<&JobId>) -> Result<Vec<(String, String, u64, u64)>, StoreError> {
+        let pk = job.map(|j| format!("STATS#JOB#{j}")).unwrap_or_else(|| "STATS#ALL".into());
+        let num = |i: &std::collections::HashMap<String, AttributeValue>, k: &str| {
+            i.get(k).and_then(|v| v.as_n().ok()).and_then(|n| n.parse().ok()).unwrap_or(0)
+        };
+        let text = |i: &std::collections::HashMap<String, AttributeValue>, k: &str| {
+            i.get(k).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default()
+        };
+        Ok(self
+            .with_prefix(&pk, "EEO#")
+            .await?
+            .iter()
+            .map(|i| (text(i, "question"), text(i, "answer"), num(i, "applicants"), num(i, "hires")))
+            .collect())
+    }
+
     /// Time-in-stage histograms of one job (and time to hire): one query.
     pub async fn time_histograms(&self, job: &JobId) -> Result<Vec<crate::report::Histogram>, StoreError> {
         let out = self

@@ -37,6 +37,8 @@ pub struct Holdings {
     pub applications: Vec<Vec<Item>>,
     pub interview_pointers: Vec<Item>,
     pub drafts: Vec<Item>,
+    /// Demographic answers, one item per application, kept apart from it.
+    pub demographics: Vec<Item>,
 }
 
 impl Holdings {
@@ -60,7 +62,8 @@ impl Holdings {
             .chain(&self.email_items)
             .chain(self.applications.iter().flatten())
             .chain(&self.interview_pointers)
-            .chain(&self.drafts);
+            .chain(&self.drafts)
+            .chain(&self.demographics);
         all.filter(|i| text(i, "sk").as_deref() != Some("SUPPRESS"))
             .filter_map(|i| Some(key(text(i, "pk")?, text(i, "sk")?)))
             .collect()
@@ -164,6 +167,11 @@ impl Store {
                             h.interview_pointers.push(ptr);
                         }
                     }
+                }
+                if let Some(d) =
+                    self.get(format!("DEMOGRAPHICS#{}", pk.trim_start_matches("APP#")), "DEMOGRAPHICS").await?
+                {
+                    h.demographics.push(d);
                 }
                 h.applications.push(items);
             }
