@@ -6,7 +6,7 @@ MOTO_VERSION := 5.2.5
 CFN_LINT_VERSION := 1.58.0
 PORT ?= 3000
 
-.PHONY: dev test lint fmt emulator browser clean
+.PHONY: dev test bench lint fmt emulator browser clean
 
 ## The emulator (moto server), pinned, in its own virtualenv.
 $(VENV)/.moto-$(MOTO_VERSION):
@@ -27,6 +27,10 @@ dev: emulator
 ## Unit, property, integration and browser tests; the emulator is started on a free port and stopped after.
 test: emulator browser
 	RAPPORT_BROWSER_TESTS=required infra/local/with-emulator.sh infra/local/run-tests.sh
+
+## Timings of the main operations through the local stack (never asserted in tests): target/bench.json.
+bench: emulator
+	infra/local/with-emulator.sh cargo run --quiet -p rapport-tests --example bench
 
 ## cfn-lint on the SAM template, in its own virtualenv.
 lint:

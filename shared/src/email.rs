@@ -262,11 +262,13 @@ impl Mailer {
             Ok(out) => Ok(out.message_id.unwrap_or_default()),
             Err(e) => {
                 let text = aws_sdk_sesv2::error::DisplayErrorContext(&e).to_string();
+                // SES's messages can name the recipient: only the error's code travels on (to logs and
+                // the send ledger).
+                let code = |c: &str| c.to_string();
                 Err(match e.as_service_error() {
-                    Some(E::TooManyRequestsException(_)) | Some(E::LimitExceededException(_)) => {
-                        SendFailure::Throttled(text)
-                    }
-                    Some(E::MessageRejected(_)) => SendFailure::Rejected(text),
+                    Some(E::TooManyRequestsException(_)) => SendFailure::Throttled(code("TooManyRequestsException")),
+                    Some(E::LimitExceededException(_)) => SendFailure::Throttled(code("LimitExceededException")),
+                    Some(E::MessageRejected(_)) => SendFailure::Rejected(code("MessageRejected")),
                     _ => SendFailure::Other(StoreError::Unavailable(text)),
                 })
             }

@@ -210,6 +210,15 @@ async fn a_person_is_exported_whole_then_erased_from_every_item_and_file() {
     assert_eq!(app.emails_to(&email).await.len(), before);
     let (text, _) = everything_stored(&app).await;
     assert!(!text.contains(&email));
+
+    // Later the person applies again of their own accord: a new candidate, and their confirmation goes out.
+    apply(
+        &app,
+        &job,
+        json!({"first_name": first, "last_name": "Again", "email": email, "consent": {"processing": true}}),
+    )
+    .await;
+    assert_eq!(app.emails_to(&email).await.len(), before + 1);
 }
 
 #[tokio::test]

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 const DAYS: i64 = 40;
-const APPLICATIONS_PER_DAY: u64 = 50;
+const APPLICATIONS_PER_DAY: u64 = 60;
 
 /// A small deterministic generator, so a failure replays.
 struct Rng(u64);
@@ -182,7 +182,7 @@ async fn every_report_equals_a_recount_of_a_long_random_history() {
         .filter(|i| i.get("sk").and_then(|v| v.as_s().ok()).is_some_and(|v| v == "DRAFT"))
         .map(|i| rapport::store::draft_of(i).unwrap())
         .collect();
-    assert!(apps.len() > 1000, "a history of thousands: {} applications", apps.len());
+    assert!(apps.len() > 2000, "a history of thousands: {} applications", apps.len());
     assert!(drafts.iter().any(|d| d.status == DraftStatus::Abandoned));
 
     // Only what arrived with no trace at all is unattributed: Rapport's own links always credit a source.

@@ -351,7 +351,9 @@ async fn apply(
                     last: &input.last_name,
                     email: &input.email,
                     email_hash: &email_hash,
-                    suppressed: lookup.suppressed.clone(),
+                    // An erasure keeps the address from imports and campaigns, not from the confirmation
+                    // of an application the person sends again themselves.
+                    suppressed: lookup.suppressed.clone().filter(|r| r != "erased"),
                 };
                 send_confirmation(&st, &job, &application, person).await;
                 if let Some(key) = &input.resume_key {
@@ -466,7 +468,7 @@ async fn subscribe(State(st): State<AppState>, JsonBody(body): JsonBody) -> Resu
         .map_err(|e| ApiError::Unavailable(format!("template: {e}")))?;
         // The person asked for this one just now, so an earlier unsubscribe does not stop it (confirming
         // lifts it); a bounce or complaint does.
-        let suppressed = st.store.suppression(&hash).await?.filter(|r| r != "unsubscribed");
+        let suppressed = st.store.suppression(&hash).await?.filter(|r| r != "unsubscribed" && r != "erased");
         let Some(id) =
             st.mailer.deliver(&st.store, &hash, Needs { purpose: None, known: Some((suppressed, true)) }, &msg).await?
         else {

@@ -201,7 +201,7 @@ impl Store {
             crate::application::CONSENT_TEXT_VERSION,
         );
         super::consents::record_in(&mut tx, &self.table, email_hash, &given)?;
-        // Re-subscribing lifts an unsubscribe, never a bounce or a complaint.
+        // Re-subscribing lifts an unsubscribe or an erasure's block, never a bounce or a complaint.
         tx.update(
             "suppression",
             &self.table,
@@ -209,8 +209,8 @@ impl Store {
                 key: key(format!("EMAIL#{email_hash}"), "SUPPRESS"),
                 expression: "REMOVE reason, suppressed_at".into(),
                 names: &[],
-                values: vec![(":unsubscribed", s("unsubscribed"))],
-                condition: Some("attribute_not_exists(reason) OR reason = :unsubscribed"),
+                values: vec![(":unsubscribed", s("unsubscribed")), (":erased", s("erased"))],
+                condition: Some("attribute_not_exists(reason) OR reason IN (:unsubscribed, :erased)"),
             },
         );
         match tx.commit(self).await {
