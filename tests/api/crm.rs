@@ -2,9 +2,8 @@
 //! `/_local/run/nurture?now=`, credential-gated jobs, unsubscribe, bounces, and stop-on-apply.
 use crate::helpers::*;
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use rapport::clock::{rfc3339, FixedClock};
+use rapport::clock::rfc3339;
 use serde_json::{json, Value};
-use std::sync::Arc;
 
 fn unique(name: &str) -> String {
     format!("{name}.{}@example.com", ulid::Ulid::generate().to_string().to_lowercase())
@@ -52,9 +51,7 @@ fn assert_compliant(e: &Value) {
 #[tokio::test]
 async fn an_always_on_campaign_sends_each_step_on_its_day_to_the_right_people_until_they_leave() {
     let start = Utc.with_ymd_and_hms(2026, 12, 1, 9, 0, 0).unwrap();
-    let clock = Arc::new(FixedClock::new(start));
-    let shared: rapport::SharedClock = clock.clone();
-    let app = spawn_app_with(|o| o.clock = Some(shared)).await;
+    let (app, clock) = spawn_app_at(start).await;
     let token = app.token("recruiter").await;
 
     // An RN-gated nursing job and one anyone may do.
@@ -397,30 +394,20 @@ async fn prior_applicants_import_once_with_per_line_errors_and_consent_asked_onc
 #[tokio::test]
 async fn nurture_keeps_to_its_budget_backs_off_when_throttled_and_records_rejections() {
     let start = Utc.with_ymd_and_hms(2026, 12, 1, 9, 0, 0).unwrap();
-    let clock = Arc::new(FixedClock::new(start));
-    let shared: rapport::SharedClock = clock.clone();
-    let app = spawn_app_with(|o| o.clock = Some(shared)).await;
+    let (app, _clock) = spawn_app_at(start).await;
     let token = app.token("recruiter").await;
-    let mut hca = job_body();
-    hca["required_credentials"] = json!([]);
-    let job = app.create_job(&token, hca).await["id"].as_str().unwrap().to_string();
-    app.publish(&token, &job).await;
+    app.open_job(&token, |b| b["required_credentials"] = json!([])).await;
     let people: Vec<String> = ["rejected", "throttled", "fine"].iter().map(|n| unique(n)).collect();
     for p in &people {
         add_prospect(&app, &token, json!({"email": p, "consent": true})).await;
     }
-    let c: Value = app
-        .post("/api/campaigns")
-        .bearer_auth(&token)
-        .json(&json!({"name": "All", "segment": {}, "steps": [{"after_days": 0, "content": {"kind": "jobs"}}]}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let id = c["id"].as_str().unwrap();
-    app.post(&format!("/api/campaigns/{id}/activate")).bearer_auth(&token).send().await.unwrap();
+    let id = app
+        .active_campaign(
+            &token,
+            json!({"name": "All", "segment": {}, "steps": [{"after_days": 0, "content": {"kind": "jobs"}}]}),
+        )
+        .await;
+    let id = id.as_str();
 
     // No time left: nothing is done, and the run says it is incomplete.
     let res = app

@@ -18,6 +18,15 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with(|_| {}).await
 }
 
+/// A stack whose functions read a clock the test moves (to spread history over days and years).
+pub async fn spawn_app_at(
+    start: chrono::DateTime<chrono::Utc>,
+) -> (TestApp, std::sync::Arc<rapport::clock::FixedClock>) {
+    let clock = std::sync::Arc::new(rapport::clock::FixedClock::new(start));
+    let shared: rapport::SharedClock = clock.clone();
+    (spawn_app_with(|o| o.clock = Some(shared)).await, clock)
+}
+
 /// A stack with some options changed.
 pub async fn spawn_app_with(change: impl FnOnce(&mut Options)) -> TestApp {
     let moto_url = std::env::var("MOTO_URL")
@@ -74,6 +83,25 @@ impl TestApp {
         let res = self.post("/api/jobs").bearer_auth(token).json(&body).send().await.unwrap();
         assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
         res.json().await.unwrap()
+    }
+
+    /// Creates and publishes a job (`job_body` changed by `change`) and returns its id.
+    pub async fn open_job(&self, token: &str, change: impl FnOnce(&mut Value)) -> String {
+        let mut body = job_body();
+        change(&mut body);
+        let id = self.create_job(token, body).await["id"].as_str().unwrap().to_string();
+        self.publish(token, &id).await;
+        id
+    }
+
+    /// Creates a campaign and activates it; returns its id.
+    pub async fn active_campaign(&self, token: &str, body: Value) -> String {
+        let res = self.post("/api/campaigns").bearer_auth(token).json(&body).send().await.unwrap();
+        assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+        let id = res.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_string();
+        let res = self.post(&format!("/api/campaigns/{id}/activate")).bearer_auth(token).send().await.unwrap();
+        assert_eq!(res.status(), 200);
+        id
     }
 
     pub async fn publish(&self, token: &str, id: &str) -> Value {

@@ -2,9 +2,8 @@
 //! local stack; erasure is checked by reading every item and every object version behind the API.
 use crate::helpers::*;
 use chrono::{Duration, TimeZone, Utc};
-use rapport::clock::{rfc3339, FixedClock};
+use rapport::clock::rfc3339;
 use serde_json::{json, Value};
-use std::sync::Arc;
 
 fn unique(name: &str) -> String {
     format!("{name}.{}@example.com", ulid::Ulid::generate().to_string().to_lowercase())
@@ -48,14 +47,9 @@ async fn everything_stored(app: &TestApp) -> (String, Vec<Vec<u8>>) {
 #[tokio::test]
 async fn a_person_is_exported_whole_then_erased_from_every_item_and_file() {
     let start = Utc.with_ymd_and_hms(2026, 12, 1, 9, 0, 0).unwrap();
-    let clock = Arc::new(FixedClock::new(start));
-    let shared: rapport::SharedClock = clock.clone();
-    let app = spawn_app_with(|o| o.clock = Some(shared)).await;
+    let (app, _clock) = spawn_app_at(start).await;
     let token = app.token_for(json!({"role": "recruiter", "sub": "rec-1"})).await;
-    let mut body = job_body();
-    body["required_credentials"] = json!([]);
-    let job = app.create_job(&token, body).await["id"].as_str().unwrap().to_string();
-    app.publish(&token, &job).await;
+    let job = app.open_job(&token, |b| b["required_credentials"] = json!([])).await;
 
     // Priya applies with a resume, interviews, is rejected with keep-in-touch, and is nurtured.
     let email = unique("priya");
@@ -107,18 +101,14 @@ async fn a_person_is_exported_whole_then_erased_from_every_item_and_file() {
     transition(&app, &token, &aid, json!({"to": "screen", "expected_version": 1})).await;
     transition(&app, &token, &aid, json!({"to": "rejected", "expected_version": 2, "keep_in_touch": true,
         "reason": {"category": "rejected_by_org", "code": "preferred_another_candidate", "note": format!("{first} was close")}})).await;
-    let campaign: Value = app
-        .post("/api/campaigns")
-        .bearer_auth(&token)
-        .json(&json!({"name": "Silver", "segment": {"origins": ["silver_medalist"]}, "steps": [{"after_days": 0, "content": {"kind": "jobs"}}]}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let cmp = campaign["id"].as_str().unwrap();
-    app.post(&format!("/api/campaigns/{cmp}/activate")).bearer_auth(&token).send().await.unwrap();
+    let cmp = app
+        .active_campaign(
+            &token,
+            json!({"name": "Silver", "segment": {"origins": ["silver_medalist"]},
+                   "steps": [{"after_days": 0, "content": {"kind": "jobs"}}]}),
+        )
+        .await;
+    let cmp = cmp.as_str();
     let r: Value =
         app.post("/_local/run/nurture").query(&[("now", rfc3339(start))]).send().await.unwrap().json().await.unwrap();
     assert_eq!(r["sent"], 1, "{r}");
@@ -224,14 +214,9 @@ async fn a_person_is_exported_whole_then_erased_from_every_item_and_file() {
 #[tokio::test]
 async fn retention_erases_stale_people_and_keeps_active_applicants() {
     let start = Utc.with_ymd_and_hms(2026, 1, 5, 9, 0, 0).unwrap();
-    let clock = Arc::new(FixedClock::new(start));
-    let shared: rapport::SharedClock = clock.clone();
-    let app = spawn_app_with(|o| o.clock = Some(shared)).await;
+    let (app, clock) = spawn_app_at(start).await;
     let token = app.token("recruiter").await;
-    let mut body = job_body();
-    body["required_credentials"] = json!([]);
-    let job = app.create_job(&token, body).await["id"].as_str().unwrap().to_string();
-    app.publish(&token, &job).await;
+    let job = app.open_job(&token, |b| b["required_credentials"] = json!([])).await;
     let person =
         |email: &str| json!({"first_name": "R", "last_name": "S", "email": email, "consent": {"processing": true}});
 
@@ -299,14 +284,9 @@ async fn retention_erases_stale_people_and_keeps_active_applicants() {
 #[tokio::test]
 async fn consent_is_kept_per_purpose_and_a_withdrawal_stops_the_next_email() {
     let start = Utc.with_ymd_and_hms(2026, 12, 1, 9, 0, 0).unwrap();
-    let clock = Arc::new(FixedClock::new(start));
-    let shared: rapport::SharedClock = clock.clone();
-    let app = spawn_app_with(|o| o.clock = Some(shared)).await;
+    let (app, _clock) = spawn_app_at(start).await;
     let token = app.token_for(json!({"role": "recruiter", "sub": "rec-2"})).await;
-    let mut body = job_body();
-    body["required_credentials"] = json!([]);
-    let job = app.create_job(&token, body).await["id"].as_str().unwrap().to_string();
-    app.publish(&token, &job).await;
+    let job = app.open_job(&token, |b| b["required_credentials"] = json!([])).await;
     let email = unique("consent");
     let ids = apply(
         &app,
@@ -346,21 +326,12 @@ async fn consent_is_kept_per_purpose_and_a_withdrawal_stops_the_next_email() {
     );
     assert!(x["consents"]["latest"][0]["text_version"].is_string());
 
-    let campaign: Value = app
-        .post("/api/campaigns")
-        .bearer_auth(&token)
-        .json(&json!({"name": "Two", "segment": {}, "steps": [{"after_days": 0, "content": {"kind": "jobs"}}, {"after_days": 1, "content": {"kind": "jobs"}}]}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    app.post(&format!("/api/campaigns/{}/activate", campaign["id"].as_str().unwrap()))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+    app.active_campaign(
+        &token,
+        json!({"name": "Two", "segment": {},
+               "steps": [{"after_days": 0, "content": {"kind": "jobs"}}, {"after_days": 1, "content": {"kind": "jobs"}}]}),
+    )
+    .await;
     let run = |at: chrono::DateTime<Utc>| {
         let app = &app;
         async move {

@@ -3,11 +3,9 @@
 use crate::helpers::*;
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use rapport::application::Application;
-use rapport::clock::FixedClock;
 use rapport::draft::{Draft, DraftStatus};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 const DAYS: i64 = 40;
 const APPLICATIONS_PER_DAY: u64 = 60;
@@ -89,9 +87,7 @@ fn assert_close(got: &Value, exact: Option<f64>, samples: usize, what: &str) {
 #[tokio::test]
 async fn every_report_equals_a_recount_of_a_long_random_history() {
     let start = Utc.with_ymd_and_hms(2026, 3, 2, 8, 0, 0).unwrap();
-    let clock = Arc::new(FixedClock::new(start));
-    let shared: rapport::SharedClock = clock.clone();
-    let app = spawn_app_with(|o| o.clock = Some(shared)).await;
+    let (app, clock) = spawn_app_at(start).await;
     let token = app.token("recruiter").await;
     let mut jobs = Vec::new();
     for title in ["Registered Nurse", "Porter", "Pharmacist"] {

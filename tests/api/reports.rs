@@ -155,9 +155,7 @@ async fn hiring_managers_see_reports_of_their_jobs_only() {
 async fn time_in_stage_and_to_hire_are_reported_per_stage() {
     use chrono::{Duration, TimeZone, Utc};
     let start = Utc.with_ymd_and_hms(2026, 9, 1, 8, 0, 0).unwrap();
-    let clock = std::sync::Arc::new(rapport::clock::FixedClock::new(start));
-    let shared: rapport::SharedClock = clock.clone();
-    let app = spawn_app_with(|o| o.clock = Some(shared)).await;
+    let (app, clock) = spawn_app_at(start).await;
     let token = app.token("recruiter").await;
     let job = app.create_job(&token, job_body()).await["id"].as_str().unwrap().to_string();
     app.publish(&token, &job).await;
