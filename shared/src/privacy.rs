@@ -21,6 +21,13 @@ pub struct Erased {
 pub async fn erase(st: &AppState, p: &PersonKeys, by: &str, now: DateTime<Utc>) -> Result<Erased, StoreError> {
     st.store.begin_erasure(p, by, now).await?;
     let held = st.store.holdings(p).await?;
+    // Named by email only, but a candidate is behind it: their tombstone too, so a retry by either id
+    // finds the erasure.
+    let full = PersonKeys { email_hash: p.email_hash.clone(), candidate_id: held.candidate_id };
+    if full.candidate_id != p.candidate_id {
+        st.store.begin_erasure(&full, by, now).await?;
+    }
+    let p = &full;
     let mut out = Erased::default();
     // Files first: the items are what finds them.
     for key in held.files() {

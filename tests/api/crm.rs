@@ -439,3 +439,30 @@ async fn nurture_keeps_to_its_budget_backs_off_when_throttled_and_records_reject
     let r: Value = app.get_json(&format!("/api/reports/nurture?campaign_id={id}"), &token).await;
     assert_eq!((r["sent"].as_u64(), r["rejected"].as_u64()), (Some(2), Some(1)), "{r}");
 }
+
+#[tokio::test]
+async fn one_person_in_two_campaigns_gets_one_email_a_run_and_the_cap_holds() {
+    let start = Utc.with_ymd_and_hms(2026, 12, 1, 9, 0, 0).unwrap();
+    let (app, _clock) = spawn_app_at(start).await;
+    let token = app.token("recruiter").await;
+    app.open_job(&token, |b| b["required_credentials"] = json!([])).await;
+    let email = unique("both");
+    add_prospect(&app, &token, json!({"email": email, "consent": true})).await;
+    for name in ["First", "Second"] {
+        app.active_campaign(
+            &token,
+            json!({"name": name, "segment": {}, "steps": [{"after_days": 0, "content": {"kind": "jobs"}}], "max_per_30_days": 1}),
+        )
+        .await;
+    }
+    let (r, _) = nurture(&app, start).await;
+    assert_eq!(
+        (r["enrolled"].as_u64(), r["sent"].as_u64(), r["deferred"].as_u64()),
+        (Some(2), Some(1), Some(1)),
+        "{r}"
+    );
+    assert_eq!(app.emails_to(&email).await.len(), 1);
+    // Thirty days on, the cap lets the second campaign's email go.
+    assert_eq!(nurture(&app, start + Duration::days(15)).await.0["sent"], 0);
+    assert_eq!(nurture(&app, start + Duration::days(31)).await.0["sent"], 1);
+}

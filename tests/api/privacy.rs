@@ -9,6 +9,18 @@ fn unique(name: &str) -> String {
     format!("{name}.{}@example.com", ulid::Ulid::generate().to_string().to_lowercase())
 }
 
+async fn add_sourced(app: &TestApp, token: &str, email: &str) -> Value {
+    let res = app
+        .post("/api/prospects")
+        .bearer_auth(token)
+        .json(&json!({"email": email, "consent": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+    res.json().await.unwrap()
+}
+
 async fn apply(app: &TestApp, job: &str, body: Value) -> Value {
     let res = app.post(&format!("/careers/jobs/{job}/applications")).json(&body).send().await.unwrap();
     assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
@@ -255,6 +267,10 @@ async fn retention_erases_stale_people_and_keeps_active_applicants() {
         .await
         .unwrap();
 
+    // The active applicant is also in the pool through a recruiter's record that predates no link: the
+    // prospect pass must leave them to the applicants' index, not erase half of them.
+    clock.set(start);
+    add_sourced(&app, &token, &active).await;
     let later = start + Duration::days(3 * 365);
     let res = app.post("/_local/run/retention").query(&[("now", rfc3339(later))]).send().await.unwrap();
     assert!(!calls(&res).iter().any(|c| c.ends_with(".Scan")), "never a scan");
@@ -461,4 +477,41 @@ async fn demographic_answers_stay_apart_and_are_reported_only_in_aggregate() {
         app.get_json(&format!("/api/candidates/{}/export", first["candidate_id"].as_str().unwrap()), &token).await;
     assert_eq!(x["demographics"][0]["gender"], "female");
     assert!(!x["applications"][0].to_string().contains("not_a_veteran"));
+}
+
+#[tokio::test]
+async fn someone_who_comes_back_after_an_erasure_can_be_erased_again() {
+    let app = spawn_app().await;
+    let token = app.token("recruiter").await;
+    let email = unique("twice");
+    let id = add_sourced(&app, &token, &email).await["id"].as_str().unwrap().to_string();
+    let erase = || app.http.delete(format!("{}/api/candidates/{id}", app.url)).bearer_auth(&token).send();
+    assert_eq!(erase().await.unwrap().status(), 204);
+    assert!(!everything_stored(&app).await.0.contains(&email));
+    problem(app.get(&format!("/api/candidates/{id}/export")).bearer_auth(&token).send().await.unwrap(), 410).await;
+    let again = app
+        .post("/api/prospects")
+        .bearer_auth(&token)
+        .json(&json!({"email": email, "consent": true}))
+        .send()
+        .await
+        .unwrap();
+    problem(again, 409).await;
+
+    // Months later they join the talent pool themselves (double opt-in), then ask to be erased again.
+    let sub = json!({"email": email, "interests": {}, "consent": {"talent_pool": true}});
+    assert_eq!(app.post("/careers/talent-pool").json(&sub).send().await.unwrap().status(), 202);
+    let optin = app.emails_to(&email).await.pop().expect("the opt-in they asked for");
+    let link = optin["text"]
+        .as_str()
+        .unwrap()
+        .split_whitespace()
+        .find(|w| w.contains("/talent-pool/confirm?token="))
+        .unwrap()
+        .to_string();
+    assert_eq!(app.get(link.strip_prefix(&app.url).unwrap()).send().await.unwrap().status(), 200);
+    let x: Value = app.get_json(&format!("/api/candidates/{id}/export"), &token).await;
+    assert_eq!(x["prospect"]["status"], "active", "{x}");
+    assert_eq!(erase().await.unwrap().status(), 204);
+    assert!(!everything_stored(&app).await.0.contains(&email), "erased again");
 }

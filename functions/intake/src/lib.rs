@@ -171,6 +171,16 @@ async fn forget_upload(st: &AppState, key: &UploadKey) {
     }
 }
 
+/// This request's copy of a resume when no application came to reference it: removed with every
+/// version, since nothing would ever find it again.
+async fn drop_copy(st: &AppState, copy: Option<&str>) {
+    if let Some(key) = copy {
+        if let Err(e) = rapport::files::delete_all_versions(&st.aws.s3, &st.config.bucket, key).await {
+            tracing::warn!(error = %e, "an unreferenced resume copy was not deleted");
+        }
+    }
+}
+
 async fn send_confirmation(st: &AppState, job: &Job, app: &Application, p: Person<'_>) {
     let ctx = json!({"first_name": p.first, "job_title": job.spec.title, "company": st.config.company_name,
                      "application_id": app.id.to_string()});
@@ -364,19 +374,22 @@ async fn apply(
             }
             // Someone got there first: read again and answer as they were answered.
             Err(NotCreated::Duplicate) | Err(NotCreated::Raced) => continue,
-            Err(NotCreated::Store(e)) => return Err(e.into()),
+            Err(NotCreated::Store(e)) => {
+                drop_copy(&st, resume.as_deref()).await;
+                return Err(e.into());
+            }
         }
     }
     let (status, application_id, candidate_id) = match outcome {
         Some(Outcome::Created(a, c)) => (StatusCode::CREATED, a, c),
         Some(Outcome::Existing(a, c)) => {
-            if let Some(copy) = &resume {
-                // This request's copy of the resume is not referenced by anything: remove it.
-                let _ = st.aws.s3.delete_object().bucket(&st.config.bucket).key(copy).send().await;
-            }
+            drop_copy(&st, resume.as_deref()).await;
             (StatusCode::OK, a, c)
         }
-        None => return Err(ApiError::Unavailable("the application kept changing under this request".into())),
+        None => {
+            drop_copy(&st, resume.as_deref()).await;
+            return Err(ApiError::Unavailable("the application kept changing under this request".into()));
+        }
     };
     if is_form {
         let to = redirect.unwrap_or_else(|| format!("/careers/thanks?application_id={application_id}"));

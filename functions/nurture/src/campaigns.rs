@@ -13,7 +13,7 @@ use rapport::email::{Letter, SendFailure};
 use rapport::error::ApiError;
 use rapport::job::Job;
 use rapport::prospect::Prospect;
-use rapport::store::{prospect_of, SentNurture};
+use rapport::store::{prospect_of, Claim, SentNurture};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -147,9 +147,17 @@ async fn send_due(
             (stories.as_deref().unwrap_or_default(), jobs.as_deref().unwrap_or_default(), interval.unwrap_or_default());
         let hashes: Vec<String> = due.iter().map(|e| e.email_hash.clone()).collect();
         let records = st.store.pool_records(&hashes).await?;
+        // One email per person a page: a person's second due enrolment waits for the next page, which
+        // reads their record again (sends, stories, the cap) after the first.
+        let mut people = std::collections::HashSet::new();
+        let mut busy = 0;
         for e in &due {
             if Instant::now() >= deadline {
                 return Ok(false);
+            }
+            if !people.insert(e.email_hash.as_str()) {
+                busy += 1;
+                continue;
             }
             let Some(c) = campaigns.get(&e.campaign_id) else {
                 st.store.advance_enrolment(e, e.step, None, "campaign gone").await?;
@@ -236,10 +244,18 @@ async fn send_due(
             }
             .compose(st)
             .map_err(|e| ApiError::Unavailable(format!("template: {e}")))?;
-            if !st.store.claim_nurture(e, &subject, now).await? {
-                // Claimed by an earlier run: sent then (or lost to a crash), never sent twice.
-                st.store.advance_enrolment(e, e.step + 1, next_due, "already claimed").await?;
-                continue;
+            match st.store.claim_nurture(e, &subject, now).await? {
+                Claim::Ours => {}
+                Claim::InFlight => {
+                    // A concurrent run is sending it; it records it and moves the enrolment on.
+                    busy += 1;
+                    continue;
+                }
+                Claim::Done | Claim::Lost => {
+                    // Sent by an earlier run (or lost to its crash): never sent twice.
+                    st.store.advance_enrolment(e, e.step + 1, next_due, "already claimed").await?;
+                    continue;
+                }
             }
             let wait = next_send.saturating_duration_since(Instant::now());
             if !wait.is_zero() {
@@ -288,6 +304,10 @@ async fn send_due(
                     return Err(err.into());
                 }
             }
+        }
+        if busy == due.len() {
+            // Nothing on this page could move (another run holds it): the next run picks it up.
+            return Ok(false);
         }
     }
 }

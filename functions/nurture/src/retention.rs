@@ -64,8 +64,19 @@ pub async fn run(st: &AppState, now: DateTime<Utc>, deadline: Instant) -> Result
             }
             let (page, last) = st.store.pool_page(&after, 100).await?;
             for p in page.iter().filter(|p| lapsed(p, cutoff)) {
-                let keys = PersonKeys { email_hash: p.id.clone(), candidate_id: None };
-                rapport::privacy::erase(st, &keys, "retention", now).await?;
+                // Someone who applied is the retention index's to judge (by their last activity and
+                // open applications), whatever their prospect record says.
+                let Some((keys, _)) = st.store.resolve_person(&p.id).await? else { continue };
+                if keys.candidate_id.is_some() {
+                    continue;
+                }
+                rapport::privacy::erase(
+                    st,
+                    &PersonKeys { email_hash: p.id.clone(), candidate_id: None },
+                    "retention",
+                    now,
+                )
+                .await?;
                 erased += 1;
             }
             match last {

@@ -121,6 +121,19 @@ fn due_key(due: DateTime<Utc>, h: &str, campaign: &str) -> String {
     format!("{}#{h}#{campaign}", rfc3339(due))
 }
 
+/// Whose send a claim is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claim {
+    /// This run claimed it: send.
+    Ours,
+    /// Sent (or rejected) and recorded by an earlier run.
+    Done,
+    /// Claimed moments ago by a run still at work.
+    InFlight,
+    /// Claimed long ago, never recorded: the run crashed between claim and send.
+    Lost,
+}
+
 /// What one nurture email did, for the ledger and the prospect.
 pub struct SentNurture<'a> {
     pub enrolment: &'a Enrolment,
@@ -491,12 +504,25 @@ impl Store {
 
     /// Claims one email in the send ledger before SES is called: one conditional put. `Ok(false)`:
     /// an earlier run claimed it (sent, or lost to a crash: never sent twice).
-    pub async fn claim_nurture(&self, e: &Enrolment, subject: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
-        let mut item = key(format!("EMAIL#{}", e.email_hash), format!("SENT#{}#{}", e.campaign_id, e.step));
+    pub async fn claim_nurture(&self, e: &Enrolment, subject: &str, now: DateTime<Utc>) -> Result<Claim, StoreError> {
+        let k = key(format!("EMAIL#{}", e.email_hash), format!("SENT#{}#{}", e.campaign_id, e.step));
+        let mut item = k.clone();
         item.insert("campaign_id".into(), s(&e.campaign_id));
         item.insert("subject".into(), s(subject));
         item.insert("claimed_at".into(), s(rfc3339(now)));
-        self.put_new(item).await
+        if self.put_new(item).await? {
+            return Ok(Claim::Ours);
+        }
+        let held = self.get(text(&k, "pk").unwrap_or_default(), text(&k, "sk").unwrap_or_default()).await?;
+        let done = held.as_ref().is_some_and(|i| i.contains_key("sent_at") || i.contains_key("rejected"));
+        let claimed_at = held.as_ref().and_then(|i| time(i, "claimed_at"));
+        Ok(match claimed_at {
+            _ if done => Claim::Done,
+            // Another run is sending it right now: leave it to that run.
+            Some(t) if t > now - chrono::Duration::minutes(15) => Claim::InFlight,
+            // Claimed long ago and never recorded: lost to a crash, never resent.
+            _ => Claim::Lost,
+        })
     }
 
     /// Gives a claim back when SES throttled before taking the email, so the next run sends it.
@@ -559,7 +585,8 @@ impl Store {
                 expression: expression.into(),
                 names: &[],
                 values,
-                condition: Some("step = :at"),
+                // A concurrent run may have moved it on already (it found this claim): same next step.
+                condition: Some("step IN (:at, :next)"),
             },
         );
         if sent.message_id.is_some() {
@@ -583,8 +610,14 @@ impl Store {
         }
         count_campaign(&mut tx, t, &e.campaign_id, if sent.message_id.is_some() { "sent" } else { "rejected" });
         match tx.commit(self).await {
-            Ok(()) | Err(TxError::Failed(_)) | Err(TxError::Conflict) => Ok(()),
+            Ok(()) => Ok(()),
             Err(TxError::Store(e)) => Err(e),
+            // The enrolment moved past this step meanwhile: the email went out, and is recorded next run
+            // as far as it can be; nothing is sent twice.
+            Err(TxError::Failed(_)) => Ok(()),
+            Err(TxError::Conflict) => {
+                Err(StoreError::Unavailable("the send record conflicted; retried next run".into()))
+            }
         }
     }
 

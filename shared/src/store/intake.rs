@@ -305,7 +305,8 @@ impl Store {
                     expression: format!("SET {status}candidate_id = :cid, updated_at = :now{marks}"),
                     names: if nurtured { &[("#status", "status")] } else { &[] },
                     values,
-                    condition: None,
+                    // Erased since the lookup: the retry reads again and leaves it be.
+                    condition: Some("attribute_exists(pk)"),
                 },
             );
         }

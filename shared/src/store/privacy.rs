@@ -39,6 +39,8 @@ pub struct Holdings {
     pub drafts: Vec<Item>,
     /// Demographic answers, one item per application, kept apart from it.
     pub demographics: Vec<Item>,
+    /// The candidate behind the email, as found (also when the person was named by email only).
+    pub candidate_id: Option<CandidateId>,
 }
 
 impl Holdings {
@@ -120,11 +122,14 @@ impl Store {
     /// erasure. `None`: nobody.
     pub async fn resolve_person(&self, id: &str) -> Result<Option<(PersonKeys, Option<Tombstone>)>, StoreError> {
         let tomb = self.get(format!("TOMB#{id}"), "TOMB").await?.as_ref().and_then(tombstone_of);
+        // Data held again after a finished erasure (the person came back) is a person again: only an
+        // unfinished tombstone goes with it.
+        let unfinished = |t: Option<Tombstone>| t.filter(|t| t.done_at.is_none());
         if let Ok(cid) = id.parse::<CandidateId>() {
             if let Some(c) = self.get(format!("CAND#{cid}"), "CAND").await? {
                 let h = text(&c, "email_hash")
                     .ok_or_else(|| StoreError::Corrupt(format!("candidate {cid} without hash")))?;
-                return Ok(Some((PersonKeys { email_hash: h, candidate_id: Some(cid) }, tomb)));
+                return Ok(Some((PersonKeys { email_hash: h, candidate_id: Some(cid) }, unfinished(tomb))));
             }
             return Ok(tomb.map(|t| (t.person.clone(), Some(t))));
         }
@@ -142,7 +147,7 @@ impl Store {
             .and_then(|c| c.parse().ok());
         let held = items.iter().any(|i| text(i, "sk").as_deref() != Some("SUPPRESS"));
         match (held, tomb) {
-            (true, tomb) => Ok(Some((PersonKeys { email_hash: id.to_string(), candidate_id }, tomb))),
+            (true, tomb) => Ok(Some((PersonKeys { email_hash: id.to_string(), candidate_id }, unfinished(tomb)))),
             (false, Some(t)) => Ok(Some((t.person.clone(), Some(t)))),
             (false, None) => Ok(None),
         }
@@ -154,7 +159,16 @@ impl Store {
             email_items: self.with_prefix(&format!("EMAIL#{}", p.email_hash), "").await?,
             ..Default::default()
         };
-        if let Some(cid) = &p.candidate_id {
+        // Whoever named the person by their email only: the candidate behind it, if any, is theirs too.
+        let candidate_id = p.candidate_id.or_else(|| {
+            h.email_items
+                .iter()
+                .find(|i| text(i, "sk").as_deref() == Some("CANDIDATE"))
+                .and_then(|i| text(i, "candidate_id"))
+                .and_then(|c| c.parse().ok())
+        });
+        h.candidate_id = candidate_id;
+        if let Some(cid) = &candidate_id {
             h.candidate = self.get(format!("CAND#{cid}"), "CAND").await?;
             for app in self.index_keys("GSI2", "gsi2pk", &format!("CANDAPPS#{cid}")).await? {
                 let Some(pk) = text(&app, "pk") else { continue };
@@ -227,8 +241,21 @@ impl Store {
             item.insert("by".into(), s(by));
             item.insert("gsi1pk".into(), s(OPEN_ERASURES));
             item.insert("gsi1sk".into(), s(format!("{}#{id}", rfc3339(now))));
-            // A repeated erasure keeps the first tombstone.
-            self.put_new(item).await?;
+            // A retried erasure keeps its tombstone; one after a finished erasure (the person came
+            // back) starts a new one.
+            let res = self
+                .db
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(item))
+                .condition_expression("attribute_not_exists(pk) OR attribute_exists(done_at)")
+                .send()
+                .await
+                .map_err(store_error);
+            match res {
+                Ok(_) | Err(StoreError::ConditionFailed) => {}
+                Err(e) => return Err(e),
+            }
         }
         Ok(())
     }
