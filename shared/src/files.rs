@@ -1,6 +1,10 @@
 //! Objects in the private bucket that hold personal data (resumes, uploads, imports): removed with
-//! every version, since the bucket is versioned and a plain delete only hides the bytes.
+//! every version, since the bucket is versioned and a plain delete only hides the bytes; and the
+//! short-lived presigned links through which files come and go.
 use crate::error::StoreError;
+use aws_sdk_s3::presigning::{PresignedRequest, PresigningConfig};
+use chrono::{DateTime, Utc};
+use std::time::Duration;
 
 /// Deletes every version and delete marker of one key (one list and one batch delete a page).
 pub async fn delete_all_versions(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Result<usize, StoreError> {
@@ -40,4 +44,50 @@ pub async fn delete_all_versions(s3: &aws_sdk_s3::Client, bucket: &str, key: &st
             .await
             .map_err(|e| unavailable(aws_sdk_s3::error::DisplayErrorContext(&e).to_string()))?;
     }
+}
+
+fn presigning(now: DateTime<Utc>, ttl: Duration) -> Result<PresigningConfig, StoreError> {
+    PresigningConfig::builder()
+        .start_time(now.into())
+        .expires_in(ttl)
+        .build()
+        .map_err(|e| StoreError::Unavailable(format!("presigning: {e}")))
+}
+
+/// A link that reads one object for `ttl` (a resume, an export's files).
+pub async fn presigned_get(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    now: DateTime<Utc>,
+    ttl: Duration,
+) -> Result<String, StoreError> {
+    let req = s3
+        .get_object()
+        .bucket(bucket)
+        .key(key)
+        .presigned(presigning(now, ttl)?)
+        .await
+        .map_err(|e| StoreError::Unavailable(format!("presigning: {e}")))?;
+    Ok(req.uri().to_string())
+}
+
+/// A PUT of exactly this type and size for `ttl`: both are signed, so S3 refuses anything else.
+pub async fn presigned_put(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    content_type: &str,
+    size: u64,
+    now: DateTime<Utc>,
+    ttl: Duration,
+) -> Result<PresignedRequest, StoreError> {
+    s3.put_object()
+        .bucket(bucket)
+        .key(key)
+        .content_type(content_type)
+        .content_length(size as i64)
+        .presigned(presigning(now, ttl)?)
+        .await
+        .map_err(|e| StoreError::Unavailable(format!("presigning: {e}")))
 }

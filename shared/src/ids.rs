@@ -60,6 +60,21 @@ id_type!(
     InterviewId
 );
 
+id_type!(
+    /// A nurture campaign.
+    CampaignId
+);
+
+id_type!(
+    /// A story in the content library.
+    StoryId
+);
+
+id_type!(
+    /// A prior-applicant CSV uploaded for an import.
+    ImportId
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -120,21 +120,10 @@ pub async fn export(st: &AppState, p: &PersonKeys, held: &Holdings, now: DateTim
     consents["history"] = Value::Array(history);
     let mut files = Vec::new();
     for key in held.files() {
-        let presigning = aws_sdk_s3::presigning::PresigningConfig::builder()
-            .start_time(now.into())
-            .expires_in(std::time::Duration::from_secs(300))
-            .build()
-            .map_err(|e| StoreError::Unavailable(format!("presigning: {e}")))?;
-        let url = st
-            .aws
-            .s3
-            .get_object()
-            .bucket(&st.config.bucket)
-            .key(&key)
-            .presigned(presigning)
-            .await
-            .map_err(|e| StoreError::Unavailable(format!("presigning: {e}")))?;
-        files.push(json!({"key": key, "url": url.uri(), "expires_in_seconds": 300}));
+        let url =
+            crate::files::presigned_get(&st.aws.s3, &st.config.bucket, &key, now, std::time::Duration::from_secs(300))
+                .await?;
+        files.push(json!({"key": key, "url": url, "expires_in_seconds": 300}));
     }
     Ok(json!({
         "exported_at": crate::clock::rfc3339(now),

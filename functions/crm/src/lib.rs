@@ -5,11 +5,12 @@ use axum::response::Response;
 use axum::routing::{get, patch, post};
 use axum::Router;
 use http::StatusCode;
-use rapport::api::{check, json, no_route, AppState, JsonBody, QueryMap};
+use rapport::api::{check, json, no_route, path_id, AppState, JsonBody, QueryMap};
 use rapport::auth::Caller;
 use rapport::campaign::{exclusions, Campaign, CampaignInput, CampaignStatus};
 use rapport::content::StoryInput;
 use rapport::error::{ApiError, FieldError, StoreError};
+use rapport::ids::{CampaignId, ImportId, StoryId};
 use rapport::prospect::{LineError, Merged, Origin, Prospect, ProspectInput, ProspectStatus};
 use rapport::store::ProspectFilter;
 use serde_json::json;
@@ -31,10 +32,6 @@ pub fn router(state: AppState) -> Router {
         .route("/api/campaigns/{id}/activate", post(activate_campaign))
         .fallback(no_route)
         .with_state(state)
-}
-
-fn new_id(st: &AppState) -> String {
-    ulid::Ulid::from_datetime(st.clock.now().into()).to_string()
 }
 
 /// `GET /api/prospects?origin=&credential=&tag=&status=&limit=&cursor=`.
@@ -172,23 +169,17 @@ async fn create_import_upload(
         }
         size
     })?;
-    let key = format!("imports/{}.csv", new_id(&st));
-    let presigning = aws_sdk_s3::presigning::PresigningConfig::builder()
-        .start_time(st.clock.now().into())
-        .expires_in(std::time::Duration::from_secs(15 * 60))
-        .build()
-        .map_err(|e| ApiError::Unavailable(format!("presigning: {e}")))?;
-    let presigned = st
-        .aws
-        .s3
-        .put_object()
-        .bucket(&st.config.bucket)
-        .key(&key)
-        .content_type("text/csv")
-        .content_length(size as i64)
-        .presigned(presigning)
-        .await
-        .map_err(|e| ApiError::Unavailable(format!("presigning: {e}")))?;
+    let key = format!("imports/{}.csv", ImportId::new(st.clock.as_ref()));
+    let presigned = rapport::files::presigned_put(
+        &st.aws.s3,
+        &st.config.bucket,
+        &key,
+        "text/csv",
+        size,
+        st.clock.now(),
+        std::time::Duration::from_secs(15 * 60),
+    )
+    .await?;
     Ok(json(
         StatusCode::CREATED,
         &json!({"upload_key": key, "url": presigned.uri(), "method": "PUT",
@@ -231,7 +222,7 @@ async fn import_prospects(
                 let ok = key
                     .strip_prefix("imports/")
                     .and_then(|k| k.strip_suffix(".csv"))
-                    .is_some_and(|id| id.len() == 26 && id.chars().all(|c| c.is_ascii_alphanumeric()));
+                    .is_some_and(|id| id.parse::<ImportId>().is_ok());
                 if !ok {
                     f.error("upload_key", "is not an import upload key");
                     return None;
@@ -397,7 +388,7 @@ async fn create_content(
     JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
     caller.require_staff()?;
-    let story = StoryInput::parse(body)?.into_story(new_id(&st), st.clock.now());
+    let story = StoryInput::parse(body)?.into_story(StoryId::new(st.clock.as_ref()).to_string(), st.clock.now());
     st.store.put_story(&story).await?;
     Ok(json(StatusCode::CREATED, &story))
 }
@@ -426,7 +417,7 @@ async fn create_campaign(
     }
     check(errors)?;
     let c = Campaign {
-        id: new_id(&st),
+        id: CampaignId::new(st.clock.as_ref()).to_string(),
         name: input.name,
         segment: input.segment,
         steps: input.steps,
@@ -451,10 +442,8 @@ async fn list_campaigns(State(st): State<AppState>, caller: Caller) -> Result<Re
 }
 
 async fn campaign(st: &AppState, id: &str) -> Result<Campaign, ApiError> {
-    if id.len() != 26 || !id.chars().all(|c| c.is_ascii_alphanumeric()) {
-        return Err(ApiError::NotFound);
-    }
-    st.store.campaign(id).await?.ok_or(ApiError::NotFound)
+    let id: CampaignId = path_id(id)?;
+    st.store.campaign(&id.to_string()).await?.ok_or(ApiError::NotFound)
 }
 
 async fn get_campaign(

@@ -1,6 +1,5 @@
 //! The `intake` function: what career-site forms post. Resume uploads (presigned S3 PUTs),
 //! applications (JSON or HTML forms), and drafts (the start of an application, for drop-off capture).
-use aws_sdk_s3::presigning::PresigningConfig;
 use axum::extract::{Path, State};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
@@ -48,23 +47,16 @@ const UPLOAD_URL_TTL: Duration = Duration::from_secs(15 * 60);
 async fn create_upload(State(st): State<AppState>, JsonBody(body): JsonBody) -> Result<Response, ApiError> {
     let req = UploadRequest::parse(body)?;
     let key = UploadKey::new(ulid::Ulid::from_datetime(st.clock.now().into()), req.file_type);
-    let presigning = PresigningConfig::builder()
-        .start_time(st.clock.now().into())
-        .expires_in(UPLOAD_URL_TTL)
-        .build()
-        .map_err(|e| ApiError::Unavailable(format!("presigning: {e}")))?;
-    // Content type and length are signed: S3 refuses a PUT that sends anything else.
-    let presigned = st
-        .aws
-        .s3
-        .put_object()
-        .bucket(&st.config.bucket)
-        .key(&key.0)
-        .content_type(req.file_type.as_str())
-        .content_length(req.size as i64)
-        .presigned(presigning)
-        .await
-        .map_err(|e| ApiError::Unavailable(format!("presigning: {e}")))?;
+    let presigned = rapport::files::presigned_put(
+        &st.aws.s3,
+        &st.config.bucket,
+        &key.0,
+        req.file_type.as_str(),
+        req.size,
+        st.clock.now(),
+        UPLOAD_URL_TTL,
+    )
+    .await?;
     let headers: serde_json::Map<String, Value> =
         presigned.headers().map(|(k, v)| (k.to_string(), Value::String(v.to_string()))).collect();
     let expires_at = st.clock.now() + chrono::Duration::from_std(UPLOAD_URL_TTL).unwrap_or_default();

@@ -1,6 +1,5 @@
 //! The `pipeline` function: applicant tracking for recruiters and hiring managers. Reading a job's
 //! applications and one application whole, and moving applications through stages.
-use aws_sdk_s3::presigning::PresigningConfig;
 use axum::extract::{Path, State};
 use axum::response::Response;
 use axum::routing::{get, post};
@@ -91,21 +90,9 @@ async fn view(st: &AppState, ctx: &ApplicationContext, interviews: bool) -> Resu
     }
     v["resume_url"] = Value::Null;
     if let Some(key) = &a.resume_key {
-        let presigning = PresigningConfig::builder()
-            .start_time(st.clock.now().into())
-            .expires_in(RESUME_LINK_TTL)
-            .build()
-            .map_err(|e| ApiError::Unavailable(e.to_string()))?;
-        let req = st
-            .aws
-            .s3
-            .get_object()
-            .bucket(&st.config.bucket)
-            .key(key)
-            .presigned(presigning)
-            .await
-            .map_err(|e| ApiError::Unavailable(e.to_string()))?;
-        v["resume_url"] = json!(req.uri());
+        let url =
+            rapport::files::presigned_get(&st.aws.s3, &st.config.bucket, key, st.clock.now(), RESUME_LINK_TTL).await?;
+        v["resume_url"] = json!(url);
         v["resume_url_expires_at"] =
             json!(rfc3339(st.clock.now() + chrono::Duration::seconds(RESUME_LINK_TTL.as_secs() as i64)));
     }

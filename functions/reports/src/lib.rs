@@ -270,11 +270,10 @@ async fn demographics_report(State(st): State<AppState>, caller: Caller, q: Quer
 /// `GET /api/reports/nurture?campaign_id=`: what a campaign did, from its counters (one read).
 async fn nurture_report(State(st): State<AppState>, caller: Caller, q: QueryMap) -> Result<Response, ApiError> {
     caller.require_staff()?;
-    let id = q.get("campaign_id").ok_or_else(|| ApiError::field("campaign_id", "is required"))?;
-    if id.len() != 26 || !id.chars().all(|c| c.is_ascii_alphanumeric()) {
-        return Err(ApiError::field("campaign_id", "is not a campaign id"));
-    }
-    let c = st.store.campaign(id).await?.ok_or(ApiError::NotFound)?;
+    let raw = q.get("campaign_id").ok_or_else(|| ApiError::field("campaign_id", "is required"))?;
+    let id: rapport::ids::CampaignId =
+        raw.parse().map_err(|_| ApiError::field("campaign_id", "is not a campaign id"))?;
+    let c = st.store.campaign(&id.to_string()).await?.ok_or(ApiError::NotFound)?;
     let counts = st.store.campaign_counts(&c.id).await?;
     let get = |k: &str| counts.get(k).copied().unwrap_or(0);
     Ok(json(

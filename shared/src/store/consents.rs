@@ -1,11 +1,11 @@
 //! Consent records, kept on the person's email partition: `CONSENT#<purpose>` is the latest record
 //! of each purpose (what every send checks), `CONSENTLOG#<time>#<purpose>` the history.
 use super::tx::Tx;
-use super::{key, store_error, to_doc, Store};
+use super::{key, to_doc, Store};
 use crate::clock::rfc3339;
 use crate::consent::{Consent, Purpose};
 use crate::error::StoreError;
-use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
+use aws_sdk_dynamodb::types::AttributeValue;
 use std::collections::HashMap;
 
 type Item = HashMap<String, AttributeValue>;
@@ -41,29 +41,10 @@ impl Store {
         let mut requests = Vec::new();
         for c in consents {
             for item in items(h, c)? {
-                let put = PutRequest::builder()
-                    .set_item(Some(item))
-                    .build()
-                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                requests.push(WriteRequest::builder().put_request(put).build());
+                requests.push(Self::put_request(item)?);
             }
         }
-        for chunk in requests.chunks(25) {
-            let mut pending = chunk.to_vec();
-            for attempt in 0..8 {
-                let res =
-                    self.db.batch_write_item().request_items(&self.table, pending).send().await.map_err(store_error)?;
-                pending = res.unprocessed_items().and_then(|u| u.get(&self.table)).cloned().unwrap_or_default();
-                if pending.is_empty() {
-                    break;
-                }
-                tokio::time::sleep(std::time::Duration::from_millis(50 << attempt)).await;
-            }
-            if !pending.is_empty() {
-                return Err(StoreError::Unavailable("batch write left items unprocessed".into()));
-            }
-        }
-        Ok(())
+        self.batch_write(requests).await
     }
 
     /// The latest record of one purpose: one read.

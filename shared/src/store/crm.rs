@@ -302,15 +302,11 @@ impl Store {
     pub async fn put_story(&self, story: &Story) -> Result<(), StoreError> {
         let mut item = key("CONTENT", format!("STORY#{}", story.id));
         item.insert("doc".into(), to_doc(story)?);
-        self.db
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await
-            .map_err(store_error)?;
-        Ok(())
+        if self.put_new(item).await? {
+            Ok(())
+        } else {
+            Err(StoreError::ConditionFailed)
+        }
     }
 
     /// Every story, oldest first (the library is small: one query a page of 1 MB).

@@ -83,35 +83,8 @@ impl Store {
     /// Stores many new jobs, 25 to a `BatchWriteItem` (seeding and imports; no conditions, so the
     /// ids must be new).
     pub async fn create_jobs(&self, jobs: &[Job]) -> Result<(), StoreError> {
-        use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
-        for chunk in jobs.chunks(25) {
-            let mut pending: Vec<WriteRequest> = chunk
-                .iter()
-                .map(|j| {
-                    Ok(WriteRequest::builder()
-                        .put_request(
-                            PutRequest::builder()
-                                .set_item(Some(to_item(j)?))
-                                .build()
-                                .map_err(|e| StoreError::Corrupt(e.to_string()))?,
-                        )
-                        .build())
-                })
-                .collect::<Result<_, StoreError>>()?;
-            // Unprocessed items come back only under throttling; the SDK has already backed off.
-            for _ in 0..5 {
-                if pending.is_empty() {
-                    break;
-                }
-                let out =
-                    self.db.batch_write_item().request_items(&self.table, pending).send().await.map_err(store_error)?;
-                pending = out.unprocessed_items.and_then(|mut u| u.remove(&self.table)).unwrap_or_default();
-            }
-            if !pending.is_empty() {
-                return Err(StoreError::Unavailable("batch write left items unprocessed".into()));
-            }
-        }
-        Ok(())
+        let requests = jobs.iter().map(|j| Self::put_request(to_item(j)?)).collect::<Result<Vec<_>, StoreError>>()?;
+        self.batch_write(requests).await
     }
 
     pub async fn get_job(&self, id: &JobId) -> Result<Option<Job>, StoreError> {

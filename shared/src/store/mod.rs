@@ -175,6 +175,36 @@ impl Store {
         }
     }
 
+    /// Writes (puts or deletes) 25 to a `BatchWriteItem`, sending again what DynamoDB leaves
+    /// unprocessed under throttling, with a growing pause; fails if some are still left.
+    async fn batch_write(&self, requests: Vec<aws_sdk_dynamodb::types::WriteRequest>) -> Result<(), StoreError> {
+        for chunk in requests.chunks(25) {
+            let mut pending = chunk.to_vec();
+            for attempt in 0..8 {
+                let out =
+                    self.db.batch_write_item().request_items(&self.table, pending).send().await.map_err(store_error)?;
+                pending = out.unprocessed_items.and_then(|mut u| u.remove(&self.table)).unwrap_or_default();
+                if pending.is_empty() {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(50 << attempt)).await;
+            }
+            if !pending.is_empty() {
+                return Err(StoreError::Unavailable("batch write left items unprocessed".into()));
+            }
+        }
+        Ok(())
+    }
+
+    /// A put request of a batch write.
+    fn put_request(item: HashMap<String, AttributeValue>) -> Result<aws_sdk_dynamodb::types::WriteRequest, StoreError> {
+        let put = aws_sdk_dynamodb::types::PutRequest::builder()
+            .set_item(Some(item))
+            .build()
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        Ok(aws_sdk_dynamodb::types::WriteRequest::builder().put_request(put).build())
+    }
+
     /// Every item of one partition whose sort key starts with `prefix` (`""`: all), in key order,
     /// strongly consistent: one query a page (1 MB).
     async fn with_prefix(&self, pk: &str, prefix: &str) -> Result<Vec<HashMap<String, AttributeValue>>, StoreError> {

@@ -136,16 +136,12 @@ impl Store {
         if id.len() != 40 || !id.chars().all(|c| c.is_ascii_hexdigit()) {
             return Ok(None);
         }
-        let items = self.with_prefix(&format!("EMAIL#{id}"), "").await?;
-        let candidate_id = items
-            .iter()
-            .find(|i| {
-                matches!(text(i, "sk").as_deref(), Some("CANDIDATE") | Some("PROSPECT"))
-                    && i.contains_key("candidate_id")
-            })
-            .and_then(|i| text(i, "candidate_id"))
-            .and_then(|c| c.parse().ok());
-        let held = items.iter().any(|i| text(i, "sk").as_deref() != Some("SUPPRESS"));
+        // A person by email is a candidate or a prospect: one batch read of those two items.
+        let items = self
+            .batch_get(vec![key(format!("EMAIL#{id}"), "CANDIDATE"), key(format!("EMAIL#{id}"), "PROSPECT")])
+            .await?;
+        let candidate_id = items.iter().find_map(|i| text(i, "candidate_id")).and_then(|c| c.parse().ok());
+        let held = !items.is_empty();
         match (held, tomb) {
             (true, tomb) => Ok(Some((PersonKeys { email_hash: id.to_string(), candidate_id }, unfinished(tomb)))),
             (false, Some(t)) => Ok(Some((t.person.clone(), Some(t)))),
@@ -263,37 +259,17 @@ impl Store {
     /// Removes items by key, 25 a batch, retrying what DynamoDB leaves unprocessed.
     pub async fn delete_keys(&self, keys: Vec<Item>) -> Result<usize, StoreError> {
         let n = keys.len();
-        for chunk in keys.chunks(25) {
-            let mut pending: Vec<WriteRequest> = chunk
-                .iter()
-                .map(|k| {
-                    let d = DeleteRequest::builder()
-                        .set_key(Some(k.clone()))
-                        .build()
-                        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                    Ok(WriteRequest::builder().delete_request(d).build())
-                })
-                .collect::<Result<_, StoreError>>()?;
-            for attempt in 0..8 {
-                if pending.is_empty() {
-                    break;
-                }
-                let res = self
-                    .db
-                    .batch_write_item()
-                    .request_items(&self.table, pending.clone())
-                    .send()
-                    .await
-                    .map_err(store_error)?;
-                pending = res.unprocessed_items().and_then(|u| u.get(&self.table)).cloned().unwrap_or_default();
-                if !pending.is_empty() {
-                    tokio::time::sleep(std::time::Duration::from_millis(50 << attempt)).await;
-                }
-            }
-            if !pending.is_empty() {
-                return Err(StoreError::Unavailable("batch delete left items unprocessed".into()));
-            }
-        }
+        let requests = keys
+            .into_iter()
+            .map(|k| {
+                let d = DeleteRequest::builder()
+                    .set_key(Some(k))
+                    .build()
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                Ok(WriteRequest::builder().delete_request(d).build())
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        self.batch_write(requests).await?;
         Ok(n)
     }
 
