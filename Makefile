@@ -4,17 +4,20 @@ SHELL := /bin/bash
 VENV := .venv
 MOTO_VERSION := 5.2.5
 CFN_LINT_VERSION := 1.58.0
+SAM_TRANSLATOR_VERSION := 1.115.0
 PORT ?= 3000
 
-.PHONY: dev test bench lint fmt emulator browser clean
+.PHONY: dev test bench lint fmt emulator browser clean package
 
-## The emulator (moto server), pinned, in its own virtualenv.
-$(VENV)/.moto-$(MOTO_VERSION):
+## The emulator (moto server) and the SAM translator (to expand the template as `sam deploy` does),
+## pinned, in their own virtualenv.
+$(VENV)/.moto-$(MOTO_VERSION)-sam-$(SAM_TRANSLATOR_VERSION):
 	python3 -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --disable-pip-version-check 'moto[server]==$(MOTO_VERSION)'
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check 'moto[server]==$(MOTO_VERSION)' \
+	  'aws-sam-translator==$(SAM_TRANSLATOR_VERSION)'
 	touch $@
 
-emulator: $(VENV)/.moto-$(MOTO_VERSION)
+emulator: $(VENV)/.moto-$(MOTO_VERSION)-sam-$(SAM_TRANSLATOR_VERSION)
 
 ## Headless Chromium and its driver for the widget's browser test (Debian's packages).
 browser:
@@ -22,20 +25,50 @@ browser:
 
 ## Start the emulator and the local stack on 127.0.0.1:$(PORT). RESET=1 starts empty, SEED=0 skips demo data.
 dev: emulator
-	cargo run --quiet -p rapport-local --bin rapport-local
+	mkdir -p target && $(VENV)/bin/python infra/local/expand_template.py infra/template.yaml target/sam-functions.json
+	RAPPORT_SAM_FUNCTIONS=$(CURDIR)/target/sam-functions.json cargo run --quiet -p rapport-local --bin rapport-local
 
 ## Unit, property, integration and browser tests; the emulator is started on a free port and stopped after.
 test: emulator browser
 	RAPPORT_BROWSER_TESTS=required infra/local/with-emulator.sh infra/local/run-tests.sh
 
 ## Timings of the main operations through the local stack (never asserted in tests): target/bench.json.
+## Cold starts: each function's release binary and a hello-world lambda_runtime one, built here in one run.
 bench: emulator
-	infra/local/with-emulator.sh cargo run --quiet -p rapport-tests --example bench
+	cargo build --release --bins -p rapport-jobs -p rapport-intake -p rapport-pipeline -p rapport-reports \
+	  -p rapport-crm -p rapport-nurture -p rapport-tests
+	RAPPORT_RELEASE_DIR="$${CARGO_TARGET_DIR:-$(CURDIR)/target}/release" \
+	  infra/local/with-emulator.sh cargo run --quiet -p rapport-tests --example bench
 
 ## cfn-lint on the SAM template, in its own virtualenv.
 lint:
 	test -x .venv-cfn/bin/cfn-lint || (python3 -m venv .venv-cfn && .venv-cfn/bin/pip install --quiet --disable-pip-version-check 'cfn-lint==$(CFN_LINT_VERSION)')
 	.venv-cfn/bin/cfn-lint infra/template.yaml
+
+## Deployment zips, as SAM deploys them: every function built for Lambda's arm64 (Graviton) with cargo-lambda,
+## cross-linked by Zig, both pinned from PyPI in their own virtualenv. Each zip holds one `bootstrap`.
+PACKAGE_VENV := .venv-package
+CARGO_LAMBDA_VERSION := 1.9.2
+ZIGLANG_VERSION := 0.14.1
+LAMBDA_TARGET := aarch64-unknown-linux-gnu
+LAMBDA_FUNCTIONS := crm intake jobs nurture pipeline reports
+
+$(PACKAGE_VENV)/.cargo-lambda-$(CARGO_LAMBDA_VERSION)-zig-$(ZIGLANG_VERSION):
+	python3 -m venv $(PACKAGE_VENV)
+	$(PACKAGE_VENV)/bin/pip install --quiet --disable-pip-version-check 'cargo-lambda==$(CARGO_LAMBDA_VERSION)' \
+	  'ziglang==$(ZIGLANG_VERSION)'
+	touch $@
+
+package: $(PACKAGE_VENV)/.cargo-lambda-$(CARGO_LAMBDA_VERSION)-zig-$(ZIGLANG_VERSION)
+	rustup target list --installed | grep -qx '$(LAMBDA_TARGET)' || rustup target add $(LAMBDA_TARGET)
+	rm -f $(foreach f,$(LAMBDA_FUNCTIONS),target/lambda/$(f)/bootstrap.zip)
+	export PATH="$(CURDIR)/$(PACKAGE_VENV)/bin:$$PATH"; \
+	  time cargo lambda build --release --arm64 --output-format zip $(addprefix --bin ,$(LAMBDA_FUNCTIONS))
+	@printf '%-10s %-38s %8s %14s\n' function zip 'zip MiB' 'bootstrap MiB'
+	@for f in $(LAMBDA_FUNCTIONS); do \
+	  zip=target/lambda/$$f/bootstrap.zip; \
+	  python3 -c 'import os, sys, zipfile; z = zipfile.ZipFile(sys.argv[2]); assert z.namelist() == ["bootstrap"], z.namelist(); print("%-10s %-38s %8.2f %14.2f" % (sys.argv[1], sys.argv[2], os.path.getsize(sys.argv[2]) / 2**20, z.getinfo("bootstrap").file_size / 2**20))' $$f $$zip; \
+	done
 
 fmt:
 	cargo fmt --all

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `make dev` as a new user meets it: it starts from nothing, serves the seeded jobs, takes a job from the
-# printed recruiter token, keeps it across a restart, and stops everything it started on SIGINT/SIGTERM.
+# printed recruiter token (and an admin-only report from the printed admin token), keeps it across a restart,
+# and stops everything it started on SIGINT/SIGTERM.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
@@ -54,6 +55,13 @@ job_id="$(curl -fsS -X POST "$base/api/jobs" -H "Authorization: Bearer $token" -
   | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')"
 code="$(curl -s -o /dev/null -w '%{http_code}' "$base/api/jobs")"
 [ "$code" = 401 ] || fail "no token gave $code"
+# The printed admin token opens what only admins may see (the README's privacy tour uses it).
+admin_token="$(sed -n 's/^  export ADMIN_TOKEN=//p' "$log")"
+[ -n "$admin_token" ] || fail "no admin token printed"
+code="$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $admin_token" "$base/api/reports/demographics")"
+[ "$code" = 200 ] || fail "the admin token gave $code for the demographics report"
+code="$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $token" "$base/api/reports/demographics")"
+[ "$code" = 403 ] || fail "the recruiter token gave $code for the demographics report"
 stop INT
 
 start 0

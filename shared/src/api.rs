@@ -75,7 +75,13 @@ async fn read_limited(req: Request) -> Result<bytes::Bytes, ApiError> {
         .map_err(|_| ApiError::PayloadTooLarge(format!("the body must be at most {MAX_JSON_BYTES} bytes")))
 }
 
+/// Well-formed JSON no deeper than [`crate::parse::MAX_JSON_DEPTH`]: the depth is checked on the
+/// bytes first, so nothing after parsing (serialising, dropping, patching) ever walks a deep value.
 fn parse_json(bytes: &[u8]) -> Result<serde_json::Value, ApiError> {
+    use crate::parse::{json_too_deep, MAX_JSON_DEPTH};
+    if json_too_deep(bytes, MAX_JSON_DEPTH) {
+        return Err(ApiError::BadRequest(format!("JSON may nest objects and arrays at most {MAX_JSON_DEPTH} deep")));
+    }
     serde_json::from_slice(bytes).map_err(|e| ApiError::BadRequest(format!("invalid JSON: {e}")))
 }
 
@@ -107,6 +113,17 @@ impl<S: Send + Sync> FromRequest<S> for FormOrJson {
             Ok(FormOrJson::Form(read_limited(req).await?))
         } else {
             Err(ApiError::UnsupportedMediaType("send application/json or application/x-www-form-urlencoded".into()))
+        }
+    }
+}
+
+impl FormOrJson {
+    /// The body as the JSON the route's parser reads (a form through [`crate::parse::form_to_json`],
+    /// with its checkbox fields), and whether it came from a form.
+    pub fn into_value(self, checkboxes: &[&str]) -> Result<(serde_json::Value, bool), ApiError> {
+        match self {
+            FormOrJson::Json(v) => Ok((v, false)),
+            FormOrJson::Form(bytes) => Ok((crate::parse::form_to_json(&bytes, checkboxes)?, true)),
         }
     }
 }
@@ -236,5 +253,186 @@ pub async fn rate_limit(
         Ok(false) => ApiError::TooManyRequests { retry_after_seconds: (window + 60 - now.timestamp()).max(1) as u64 }
             .into_response(),
         Err(e) => ApiError::from(e).into_response(),
+    }
+}
+
+#[cfg(test)]
+mod public_bodies {
+    //! Hostile bodies at the parser of every public route: whatever the depth or width, a 4xx and
+    //! never a panic or a stack overflow.
+    use super::*;
+    use crate::routes::ROUTES;
+    use proptest::prelude::*;
+
+    /// What the route's handler does with a body before it touches AWS: the extractor, then the
+    /// domain parser. `None`: the route reads no body.
+    async fn parse_public(method: &str, path: &str, req: Request) -> Option<Result<(), ApiError>> {
+        async fn json_then<T>(
+            req: Request,
+            f: impl FnOnce(serde_json::Value) -> Result<T, ApiError>,
+        ) -> Result<(), ApiError> {
+            let JsonBody(v) = JsonBody::from_request(req, &()).await?;
+            f(v).map(|_| ())
+        }
+        Some(match (method, path) {
+            ("POST", "/careers/uploads") => json_then(req, crate::upload::UploadRequest::parse).await,
+            ("POST", "/careers/jobs/{id}/drafts") => json_then(req, crate::draft::DraftInput::parse).await,
+            ("POST", "/careers/talent-pool") => json_then(req, crate::prospect::Subscription::parse).await,
+            ("POST", "/careers/jobs/{id}/applications") => {
+                async {
+                    let body = FormOrJson::from_request(req, &()).await?;
+                    let (value, _) = body.into_value(crate::application::CHECKBOXES)?;
+                    // The handler fingerprints the body for its idempotency key before parsing it.
+                    let _fingerprint = value.to_string();
+                    crate::application::Submission::parse(value).map(|_| ())
+                }
+                .await
+            }
+            // The token in the query is the authority; the body is never read.
+            ("POST", "/careers/unsubscribe") => return None,
+            ("GET", _) => return None,
+            _ => panic!("{method} {path} is public and reads a body: add its parser to this test"),
+        })
+    }
+
+    fn request(content_type: &str, body: Vec<u8>) -> Request {
+        http::Request::builder()
+            .method("POST")
+            .header(header::CONTENT_TYPE, content_type)
+            .body(axum::body::Body::from(body))
+            .expect("a request")
+    }
+
+    /// Field names the parsers know, and others; never the honeypot (a filled one is a 202 by design).
+    fn key() -> impl Strategy<Value = String> {
+        prop_oneof![
+            prop::sample::select(vec![
+                "first_name",
+                "last_name",
+                "email",
+                "consent",
+                "processing",
+                "talent_pool",
+                "source",
+                "answers",
+                "credentials",
+                "demographics",
+                "interests",
+                "departments",
+                "content_type",
+                "size",
+                "purpose",
+                "draft_id",
+                "redirect",
+                "utm_source",
+                "type",
+            ])
+            .prop_map(str::to_string),
+            "[a-z_]{1,10}".prop_filter("not the honeypot", |k| k != "website"),
+        ]
+    }
+
+    /// Scalars that can never make a valid body (no `@` for an email, no `/` for a media type).
+    fn scalar() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just("null".to_string()),
+            any::<bool>().prop_map(|b| b.to_string()),
+            any::<i64>().prop_map(|n| n.to_string()),
+            "[a-z ]{0,8}".prop_map(|s| format!("\"{s}\"")),
+        ]
+    }
+
+    /// A JSON text with `width` fields beside one chain nested `depth` deep, built as text so the
+    /// test itself never holds a deep value.
+    fn json_body() -> impl Strategy<Value = Vec<u8>> {
+        let depth = prop_oneof![0..40usize, 0..3_000usize, Just(50_000usize)];
+        let width = prop_oneof![0..20usize, 0..2_000usize];
+        (depth, width, key(), scalar(), prop::collection::vec((key(), scalar()), 1..8), any::<u64>()).prop_map(
+            |(depth, width, k, leaf, fields, seed)| {
+                let mut out = String::from("{");
+                for i in 0..width {
+                    let (name, value) = &fields[i % fields.len()];
+                    out.push_str(&format!("\"{name}{i}\":{value},"));
+                }
+                out.push_str(&format!("\"{k}\":"));
+                let mut closers = String::new();
+                for level in 0..depth {
+                    if (seed >> (level % 64)) & 1 == 0 {
+                        out.push_str(&format!("{{\"{k}\":"));
+                        closers.push('}');
+                    } else {
+                        out.push('[');
+                        closers.push(']');
+                    }
+                }
+                out.push_str(&leaf);
+                out.extend(closers.chars().rev());
+                out.push('}');
+                out.into_bytes()
+            },
+        )
+    }
+
+    /// A form with `width` fields and one name of `depth` dotted parts.
+    fn form_body() -> impl Strategy<Value = Vec<u8>> {
+        let depth = prop_oneof![1..6usize, 1..3_000usize, Just(50_000usize)];
+        let width = prop_oneof![0..20usize, 0..1_000usize];
+        let name = prop::collection::vec(key(), 1..4).prop_map(|parts| parts.join("."));
+        (depth, width, key(), prop::collection::vec(name, 1..8), "[a-z0-9]{0,10}").prop_map(
+            |(depth, width, k, names, value)| {
+                let mut pairs: Vec<String> =
+                    (0..width).map(|i| format!("{}={value}", names[i % names.len()])).collect();
+                // Very deep names use one-letter parts so they still fit in the size limit.
+                let part = if depth > 3_000 { &k[..1] } else { k.as_str() };
+                pairs.push(format!("{}={value}", vec![part; depth].join(".")));
+                pairs.join("&").into_bytes()
+            },
+        )
+    }
+
+    fn check_all(content_type: &str, body: &[u8]) -> Result<(), TestCaseError> {
+        let rt = tokio::runtime::Builder::new_current_thread().build().expect("a runtime");
+        for route in ROUTES.iter().filter(|r| !r.needs_token()) {
+            let req = request(content_type, body.to_vec());
+            let Some(result) = rt.block_on(parse_public(route.method, route.path, req)) else { continue };
+            let status = result.err().map(|e| e.status().as_u16());
+            prop_assert!(
+                status.is_some_and(|s| (400..500).contains(&s)),
+                "{} {} answered {status:?} to a {content_type} body of {} bytes",
+                route.method,
+                route.path,
+                body.len()
+            );
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+        #[test]
+        fn deep_and_wide_json_bodies_get_a_4xx_from_every_public_route(body in json_body()) {
+            check_all("application/json", &body)?;
+            check_all("application/x-www-form-urlencoded", &body)?;
+        }
+
+        #[test]
+        fn deep_and_wide_form_bodies_get_a_4xx_from_every_public_route(body in form_body()) {
+            check_all("application/x-www-form-urlencoded", &body)?;
+            check_all("application/json; charset=utf-8", &body)?;
+        }
+    }
+
+    #[test]
+    fn every_public_route_that_reads_a_body_is_covered() {
+        let rt = tokio::runtime::Builder::new_current_thread().build().expect("a runtime");
+        let covered = ROUTES
+            .iter()
+            .filter(|r| !r.needs_token())
+            .filter(|r| {
+                rt.block_on(parse_public(r.method, r.path, request("application/json", b"{}".to_vec()))).is_some()
+            })
+            .count();
+        assert_eq!(covered, 4);
     }
 }

@@ -61,6 +61,17 @@ impl Caller {
         }
     }
 
+    /// Admins only: what acts on a person as a whole rather than on a job's applicants (a person's
+    /// export, erasure and consent records) and demographic data even in aggregate. Checked before
+    /// anything is read, so the answer says nothing about whether the person exists.
+    pub fn require_admin(&self) -> Result<(), ApiError> {
+        if self.role == Role::Admin {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden("this needs the admin role".into()))
+        }
+    }
+
     /// The one job-scope check. A hiring manager not on the job's team does not learn that it
     /// exists (404); one on the team may read and give feedback but not manage (403).
     pub fn authorize_job(&self, team_subs: &[&str], action: JobAction) -> Result<(), ApiError> {
@@ -132,5 +143,15 @@ mod tests {
         assert!(hm.authorize_job(&["hm"], JobAction::Feedback).is_ok());
         assert!(matches!(hm.authorize_job(&["hm"], JobAction::Manage), Err(ApiError::Forbidden(_))));
         assert!(matches!(hm.authorize_job(&["other"], JobAction::Read), Err(ApiError::NotFound)));
+    }
+
+    #[test]
+    fn only_admins_pass_the_admin_check() {
+        let admin = Caller { sub: "a".into(), role: Role::Admin };
+        assert!(admin.require_admin().is_ok());
+        for role in [Role::Recruiter, Role::HiringManager] {
+            let caller = Caller { sub: "x".into(), role };
+            assert!(matches!(caller.require_admin(), Err(ApiError::Forbidden(_))), "{role:?}");
+        }
     }
 }

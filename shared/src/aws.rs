@@ -4,7 +4,7 @@ use crate::config::Config;
 use aws_config::{retry::RetryConfig, timeout::TimeoutConfig, BehaviorVersion, SdkConfig};
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::context::BeforeSerializationInterceptorContextRef;
-use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::interceptors::{Intercept, SharedInterceptor};
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
@@ -32,12 +32,22 @@ impl Aws {
     }
 
     pub fn from_sdk(sdk: &SdkConfig, config: &Config) -> Self {
-        let dynamo = aws_sdk_dynamodb::config::Builder::from(sdk).interceptor(CountCalls).build();
-        let s3 = aws_sdk_s3::config::Builder::from(sdk)
-            .force_path_style(config.s3_force_path_style)
-            .interceptor(CountCalls)
-            .build();
-        let ses = aws_sdk_sesv2::config::Builder::from(sdk).interceptor(CountCalls).build();
+        Self::from_sdk_checked(sdk, config, None)
+    }
+
+    /// Like [`Aws::from_sdk`], with one more interceptor on every client: the local stack's IAM check,
+    /// which refuses what the function's policy in the template would refuse in AWS.
+    pub fn from_sdk_checked(sdk: &SdkConfig, config: &Config, check: Option<SharedInterceptor>) -> Self {
+        let mut dynamo = aws_sdk_dynamodb::config::Builder::from(sdk).interceptor(CountCalls);
+        let mut s3 =
+            aws_sdk_s3::config::Builder::from(sdk).force_path_style(config.s3_force_path_style).interceptor(CountCalls);
+        let mut ses = aws_sdk_sesv2::config::Builder::from(sdk).interceptor(CountCalls);
+        if let Some(check) = check {
+            dynamo.push_interceptor(check.clone());
+            s3.push_interceptor(check.clone());
+            ses.push_interceptor(check);
+        }
+        let (dynamo, s3, ses) = (dynamo.build(), s3.build(), ses.build());
         Self {
             dynamo: aws_sdk_dynamodb::Client::from_conf(dynamo),
             s3: aws_sdk_s3::Client::from_conf(s3),

@@ -78,6 +78,53 @@ pub fn job_posting(job: &Job, company: &str, careers_url: &str, url: &str) -> Va
     posting
 }
 
+/// JSON text made safe to put inside an HTML `<script>` element, as a career page does with a
+/// JobPosting (`<script type="application/ld+json">`): `<`, `>` and `&` become `\u003c`, `\u003e`
+/// and `\u0026` (and U+2028, U+2029 their escapes), so no text in it (`</script>`, `<!--`) can end
+/// the element or change how it is read. Those characters occur in JSON only inside strings, so the
+/// result is the same JSON value.
+pub fn script_safe_json(json: &str) -> String {
+    let mut out = String::with_capacity(json.len());
+    for c in json.chars() {
+        match c {
+            '<' => out.push_str("\\u003c"),
+            '>' => out.push_str("\\u003e"),
+            '&' => out.push_str("\\u0026"),
+            '\u{2028}' => out.push_str("\\u2028"),
+            '\u{2029}' => out.push_str("\\u2029"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod script_safe_tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn a_title_cannot_end_the_script_element() {
+        let v = json!({"title": "Nurse</script><script>alert(1)</script><!-- & \u{2028}\u{2029}"});
+        let safe = script_safe_json(&v.to_string());
+        assert!(!safe.contains('<') && !safe.contains('>') && !safe.contains('&'), "{safe}");
+        assert!(!safe.contains('\u{2028}') && !safe.contains('\u{2029}'));
+        assert!(safe.contains("\\u003c/script\\u003e"));
+        assert_eq!(serde_json::from_str::<Value>(&safe).unwrap(), v);
+    }
+
+    proptest! {
+        #[test]
+        fn any_text_reads_back_the_same_and_holds_nothing_html_reads(text in "\\PC*|.*", tricky in prop::sample::select(vec!["</script>", "</SCRIPT >", "<!--", "-->", "]]>", "&amp;", "\u{2028}", "\u{2029}"])) {
+            let v = json!({"title": format!("{text}{tricky}{text}"), "list": [tricky, {"k": text}]});
+            let safe = script_safe_json(&v.to_string());
+            let held = safe.contains(['<', '>', '&', '\u{2028}', '\u{2029}']);
+            prop_assert!(!held, "{}", safe);
+            prop_assert_eq!(serde_json::from_str::<Value>(&safe).unwrap(), v);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -46,6 +46,10 @@ pub async fn delete_all_versions(s3: &aws_sdk_s3::Client, bucket: &str, key: &st
     }
 }
 
+/// How long a presigned upload URL stays valid: long enough to send a 10 MB resume or a 50 MB CSV
+/// from a slow connection, short enough that a leaked URL is soon useless.
+pub const UPLOAD_URL_TTL: Duration = Duration::from_secs(5 * 60);
+
 fn presigning(now: DateTime<Utc>, ttl: Duration) -> Result<PresigningConfig, StoreError> {
     PresigningConfig::builder()
         .start_time(now.into())
@@ -54,7 +58,9 @@ fn presigning(now: DateTime<Utc>, ttl: Duration) -> Result<PresigningConfig, Sto
         .map_err(|e| StoreError::Unavailable(format!("presigning: {e}")))
 }
 
-/// A link that reads one object for `ttl` (a resume, an export's files).
+/// A link that reads one object for `ttl` (a resume, an export's files). It always downloads: the
+/// signed `response-content-disposition` makes S3 answer `Content-Disposition: attachment`, so a file
+/// someone uploaded (an HTML or SVG posing as a resume) is never rendered by the browser that opens it.
 pub async fn presigned_get(
     s3: &aws_sdk_s3::Client,
     bucket: &str,
@@ -66,10 +72,25 @@ pub async fn presigned_get(
         .get_object()
         .bucket(bucket)
         .key(key)
+        .response_content_disposition(attachment(key))
         .presigned(presigning(now, ttl)?)
         .await
         .map_err(|e| StoreError::Unavailable(format!("presigning: {e}")))?;
     Ok(req.uri().to_string())
+}
+
+/// `attachment`, named after the key's last part when that is a plain file name (keys are made
+/// here, `resumes/<id>.pdf`, but a name is only quoted when nothing in it needs escaping).
+fn attachment(key: &str) -> String {
+    let name = key.rsplit('/').next().unwrap_or_default();
+    let plain = !name.is_empty()
+        && !name.starts_with('.')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'));
+    if plain {
+        format!("attachment; filename=\"{name}\"")
+    } else {
+        "attachment".to_string()
+    }
 }
 
 /// A PUT of exactly this type and size for `ttl`: both are signed, so S3 refuses anything else.
@@ -90,4 +111,17 @@ pub async fn presigned_put(
         .presigned(presigning(now, ttl)?)
         .await
         .map_err(|e| StoreError::Unavailable(format!("presigning: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::attachment;
+
+    #[test]
+    fn downloads_are_attachments_named_only_when_plain() {
+        assert_eq!(attachment("resumes/01J0ABC.pdf"), "attachment; filename=\"01J0ABC.pdf\"");
+        for odd in ["resumes/a\"b.pdf", "resumes/", "resumes/.hidden", "resumes/a b.pdf", "resumes/é.pdf"] {
+            assert_eq!(attachment(odd), "attachment", "{odd}");
+        }
+    }
 }

@@ -33,6 +33,7 @@ pub mod prospect;
 pub mod report;
 pub mod routes;
 pub mod stage;
+pub mod startup;
 pub mod store;
 pub mod token;
 pub mod upload;

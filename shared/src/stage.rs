@@ -32,6 +32,10 @@ pub fn default_stages() -> Vec<Stage> {
     ]
 }
 
+/// Ids beginning with `_` are Rapport's own: report counters sit beside the stages' under such
+/// names (`_to_hire`, see `store::TIME_TO_HIRE`), so a stage may never take one.
+pub const RESERVED_PREFIX: char = '_';
+
 /// Parses one stage object; its id is a slug so it is safe in keys and URLs.
 pub fn parse_stage(f: &mut Fields) -> Option<Stage> {
     let id: Option<Line<1, 40>> = f.req("id");
@@ -44,6 +48,10 @@ pub fn parse_stage(f: &mut Fields) -> Option<Stage> {
         }
         if EXITS.contains(&id.0.as_str()) {
             f.error("id", "rejected and withdrawn are exits, not stages");
+            return None;
+        }
+        if id.starts_with(RESERVED_PREFIX) {
+            f.error("id", "must not begin with _ (reserved for Rapport's own keys)");
             return None;
         }
     }
@@ -89,6 +97,21 @@ mod tests {
         reversed.reverse();
         assert!(check_stages(&reversed).is_err());
         assert!(check_stages(&[]).is_err());
+    }
+
+    #[test]
+    fn stage_ids_that_could_meet_internal_keys_are_refused() {
+        use crate::error::ApiError;
+        let parse = |id: &str| {
+            Fields::parse(serde_json::json!({"id": id, "name": "X", "kind": "screen"}), parse_stage).map(|s| s.id)
+        };
+        assert_eq!(parse("phone_screen").unwrap(), "phone_screen");
+        for id in [crate::store::TIME_TO_HIRE, "_", "_x"] {
+            match parse(id) {
+                Err(ApiError::Validation(errors)) => assert_eq!(errors[0].field, "id", "{id}"),
+                other => panic!("{id}: {other:?}"),
+            }
+        }
     }
 }
 

@@ -392,6 +392,19 @@ async fn prior_applicants_import_once_with_per_line_errors_and_consent_asked_onc
 }
 
 #[tokio::test]
+async fn an_import_upload_url_lives_five_minutes() {
+    let app = spawn_app().await;
+    let token = app.token("recruiter").await;
+    let res =
+        app.post("/api/prospects/import/uploads").bearer_auth(&token).json(&json!({"size": 100})).send().await.unwrap();
+    assert_eq!(res.status(), 201);
+    let up: Value = res.json().await.unwrap();
+    let url = reqwest::Url::parse(up["url"].as_str().unwrap()).unwrap();
+    let expires = url.query_pairs().find(|(k, _)| k == "X-Amz-Expires").map(|(_, v)| v.into_owned());
+    assert_eq!(expires.as_deref(), Some("300"), "{url}");
+}
+
+#[tokio::test]
 async fn nurture_keeps_to_its_budget_backs_off_when_throttled_and_records_rejections() {
     let start = Utc.with_ymd_and_hms(2026, 12, 1, 9, 0, 0).unwrap();
     let (app, _clock) = spawn_app_at(start).await;

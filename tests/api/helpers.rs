@@ -41,6 +41,7 @@ pub async fn spawn_app_with(change: impl FnOnce(&mut Options)) -> TestApp {
         allowed_origins: vec![ORIGIN.to_string()],
         draft_abandon_after: chrono::Duration::hours(24),
         run_schedules: false,
+        adjust_policy: None,
         clock: None,
         // Tests send bursts from one address; the limiter has its own test.
         rate_limit_per_minute: 100_000,

@@ -58,11 +58,12 @@ async fn an_application_is_one_write_transaction_one_email_and_credited_to_its_b
     assert!(sent[0]["text"].as_str().unwrap().contains("Hi Ada"));
     assert!(sent[0]["html"].as_str().unwrap().contains("<strong>Registered Nurse</strong>"));
 
-    // The same person again, however they type their address: the same ids, no second record or email.
+    // The same person again, however they type their address: the same answer as the first time
+    // (so it does not tell whether they had applied), no second record or email.
     let mut again = application(&email.to_uppercase());
     again["first_name"] = json!("Augusta");
     let res = app.post(&format!("/careers/jobs/{job}/applications")).json(&again).send().await.unwrap();
-    assert_eq!(res.status(), 200);
+    assert_eq!(res.status(), 201);
     assert_eq!(res.json::<Value>().await.unwrap(), ids);
     assert_eq!(count(&app, &job).await, 1);
     assert_eq!(app.emails_to(&email).await.len(), 1);
@@ -76,16 +77,12 @@ async fn a_hundred_concurrent_identical_submissions_make_one_application_and_one
     let body = application(&email);
     let sends = (0..100).map(|_| app.post(&url).json(&body).send());
     let responses = futures_util::future::join_all(sends).await;
-    let mut created = 0;
     let mut ids = std::collections::BTreeSet::new();
     for res in responses {
         let res = res.unwrap();
-        let status = res.status().as_u16();
-        assert!(status == 200 || status == 201, "{status}");
-        created += usize::from(status == 201);
+        assert_eq!(res.status(), 201, "every submission is answered as the first was");
         ids.insert(res.json::<Value>().await.unwrap().to_string());
     }
-    assert_eq!(created, 1);
     assert_eq!(ids.len(), 1, "every answer names the same application");
     assert_eq!(count(&app, &job).await, 1);
     assert_eq!(app.emails_to(&email).await.len(), 1);
@@ -298,7 +295,7 @@ async fn an_idempotency_key_replays_and_refuses_another_request() {
     assert_eq!(first.status(), 201);
     let ids: Value = first.json().await.unwrap();
     let again = app.post(&url).header("idempotency-key", "k-1").json(&application(&email)).send().await.unwrap();
-    assert_eq!(again.status(), 200);
+    assert_eq!(again.status(), 201, "a replay answers as the first request was answered");
     assert_eq!(again.json::<Value>().await.unwrap(), ids);
     let other =
         app.post(&url).header("idempotency-key", "k-1").json(&application("someone@example.com")).send().await.unwrap();
@@ -358,6 +355,58 @@ async fn a_resume_goes_to_s3_through_a_presigned_put_and_is_checked_when_referen
     ] {
         problem(app.post("/careers/uploads").json(&bad).send().await.unwrap(), 422).await;
     }
+}
+
+/// One query parameter of a URL.
+fn query_param(url: &str, name: &str) -> Option<String> {
+    reqwest::Url::parse(url).unwrap().query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
+}
+
+#[tokio::test]
+async fn an_upload_url_lives_five_minutes_and_a_resume_link_always_downloads() {
+    let app = spawn_app().await;
+    let (job, email) = open_job(&app).await;
+    // An HTML page posing as a plain-text resume: opened in a browser from S3 it would run.
+    let text = b"<html><script>alert(document.domain)</script></html>\n".to_vec();
+    let before = chrono::Utc::now();
+    let res = app
+        .post("/careers/uploads")
+        .json(&json!({"content_type": "text/plain", "size": text.len(), "purpose": "resume"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let u: Value = res.json().await.unwrap();
+    let upload_url = u["upload_url"].as_str().unwrap();
+    assert_eq!(query_param(upload_url, "X-Amz-Expires").as_deref(), Some("300"), "{upload_url}");
+    let expires_at: chrono::DateTime<chrono::Utc> = u["expires_at"].as_str().unwrap().parse().unwrap();
+    let ttl = expires_at - before;
+    assert!(ttl > chrono::Duration::minutes(4) && ttl <= chrono::Duration::minutes(5) + chrono::Duration::seconds(5));
+    let mut put = app.http.put(upload_url).body(text.clone());
+    for (k, v) in u["headers"].as_object().unwrap() {
+        put = put.header(k, v.as_str().unwrap());
+    }
+    assert!(put.send().await.unwrap().status().is_success());
+    let mut body = application(&email);
+    body["resume_key"] = u["key"].clone();
+    let res = app.post(&format!("/careers/jobs/{job}/applications")).json(&body).send().await.unwrap();
+    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+    let ids: Value = res.json().await.unwrap();
+
+    // The recruiter's link names the download in its signed query, and S3 answers with it.
+    let token = app.token("recruiter").await;
+    let a: Value =
+        app.get_json(&format!("/api/applications/{}", ids["application_id"].as_str().unwrap()), &token).await;
+    let link = a["resume_url"].as_str().unwrap();
+    let disposition = query_param(link, "response-content-disposition").expect("a forced disposition");
+    assert!(disposition.starts_with("attachment"), "{disposition}");
+    assert!(link.contains("response-content-disposition=attachment"), "{link}");
+    assert_eq!(query_param(link, "X-Amz-Expires").as_deref(), Some("300"));
+    let res = app.http.get(link).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let header = res.headers()["content-disposition"].to_str().unwrap().to_string();
+    assert!(header.starts_with("attachment"), "{header}");
+    assert_eq!(res.bytes().await.unwrap().to_vec(), text);
 }
 
 #[tokio::test]
@@ -453,4 +502,102 @@ async fn public_form_posts_are_rate_limited_per_client_and_form() {
     for _ in 0..5 {
         assert_eq!(app.post("/careers/unsubscribe").query(&[("token", &token)]).send().await.unwrap().status(), 200);
     }
+}
+
+#[tokio::test]
+async fn a_form_field_name_of_fifty_thousand_parts_is_a_4xx_and_the_stack_answers_after() {
+    let app = spawn_app().await;
+    let (job, email) = open_job(&app).await;
+    let url = format!("/careers/jobs/{job}/applications");
+    let deep_name = vec!["a"; 50_000].join(".");
+    let body = format!("first_name=Ada&last_name=L&email={email}&consent.processing=on&{deep_name}=x");
+    let res =
+        app.post(&url).header("content-type", "application/x-www-form-urlencoded").body(body).send().await.unwrap();
+    let p = problem(res, 400).await;
+    assert!(p["detail"].as_str().unwrap().contains("form field name"), "{p}");
+    // JSON nested past any body of the API, and past serde_json's own limit.
+    for depth in [33, 100_000] {
+        let deep = format!("{{\"first_name\": {}{}}}", "[".repeat(depth), "]".repeat(depth));
+        let res = app.post(&url).header("content-type", "application/json").body(deep).send().await.unwrap();
+        problem(res, 400).await;
+    }
+    assert_eq!(count(&app, &job).await, 0, "nothing is stored");
+
+    // The stack is still there and serves the next person.
+    assert_eq!(app.get("/careers/jobs").send().await.unwrap().status(), 200);
+    let res = app.post(&url).json(&application(&email)).send().await.unwrap();
+    assert_eq!(res.status(), 201);
+    assert_eq!(count(&app, &job).await, 1);
+}
+
+#[tokio::test]
+async fn a_redirect_is_accepted_only_with_exactly_an_allowed_origin() {
+    let app = spawn_app().await;
+    let (job, _) = open_job(&app).await;
+    let no_redirects = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let post = |email: String, redirect: String| {
+        let form = vec![
+            ("first_name", "Grace".to_string()),
+            ("last_name", "Hopper".to_string()),
+            ("email", email),
+            ("consent.processing", "on".to_string()),
+            ("redirect", redirect),
+        ];
+        no_redirects.post(format!("{}/careers/jobs/{job}/applications", app.url)).form(&form).send()
+    };
+    let email = |n: usize| format!("grace.{n}.{}@example.com", ulid::Ulid::generate().to_string().to_lowercase());
+    // The career site here is the stack itself (`http://127.0.0.1:<port>`), plus ORIGIN.
+    let port = app.url.rsplit(':').next().unwrap();
+    let host = app.url.rsplit_once(':').unwrap().0;
+    let look_alikes = [
+        format!("{host}:{}/thanks", &port[..port.len() - 1]), // a prefix of the career site's origin
+        format!("{host}/thanks"),                             // the same host on the default port
+        "https://careers.example.co/thanks".to_string(),      // a prefix of an allowed origin
+        "https://careers.example.com.evil.example/thanks".to_string(),
+        "http://careers.example.com/thanks".to_string(), // another scheme
+        "https://careers.example.com:444/thanks".to_string(),
+    ];
+    for (i, redirect) in look_alikes.iter().enumerate() {
+        let res = post(email(i), redirect.clone()).await.unwrap();
+        assert_eq!(error_fields(&problem(res, 422).await), vec!["redirect"], "{redirect}");
+    }
+    assert_eq!(count(&app, &job).await, 0);
+    for (i, redirect) in [format!("{}/thanks", app.url), format!("{ORIGIN}:443/thanks")].into_iter().enumerate() {
+        let res = post(email(100 + i), redirect.clone()).await.unwrap();
+        assert_eq!(res.status(), 303, "{redirect}");
+        assert_eq!(res.headers()["location"], redirect.as_str());
+    }
+}
+
+#[tokio::test]
+async fn a_repeated_application_is_answered_exactly_as_the_first() {
+    let app = spawn_app().await;
+    let (job, email) = open_job(&app).await;
+    let url = format!("/careers/jobs/{job}/applications");
+    let first = app.post(&url).json(&application(&email)).send().await.unwrap();
+    let (status, body) = (first.status(), first.text().await.unwrap());
+    assert_eq!(status, 201);
+    let again = app.post(&url).json(&application(&email)).send().await.unwrap();
+    assert_eq!((again.status(), again.text().await.unwrap()), (status, body));
+
+    // A form post: the same redirect, whether or not the person had applied.
+    let no_redirects = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let other = format!("form.{email}");
+    let form = [
+        ("first_name", "Grace"),
+        ("last_name", "Hopper"),
+        ("email", other.as_str()),
+        ("consent.processing", "on"),
+        ("redirect", "https://careers.example.com/thank-you"),
+    ];
+    let mut answers = Vec::new();
+    for _ in 0..2 {
+        let res = no_redirects.post(format!("{}{url}", app.url)).form(&form).send().await.unwrap();
+        answers.push((res.status(), res.headers()["location"].clone(), res.text().await.unwrap()));
+    }
+    assert_eq!(answers[0].0, 303);
+    assert_eq!(answers[0], answers[1]);
+    assert_eq!(count(&app, &job).await, 2);
+    assert_eq!(app.emails_to(&email).await.len(), 1, "no second email");
+    assert_eq!(app.emails_to(&other).await.len(), 1, "no second email");
 }

@@ -359,3 +359,53 @@ async fn a_jd_file_round_trips_byte_for_byte_and_markdown_becomes_the_descriptio
     problem(res, 403).await;
     assert_eq!(app.get(&path).bearer_auth(&hm).send().await.unwrap().status(), 200, "the hiring team may read it");
 }
+
+#[tokio::test]
+async fn a_job_title_cannot_end_the_script_its_json_ld_is_put_in() {
+    let app = spawn_app().await;
+    let token = app.token("recruiter").await;
+    let title = "Nurse \u{2028}</script><script>alert(1)</script><!-- A&E";
+    let id = app.open_job(&token, |b| b["title"] = json!(title)).await;
+    let res = app.get(&format!("/careers/jobs/{id}")).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["content-type"], "application/json; charset=utf-8");
+    let raw = res.text().await.unwrap();
+    // What a career page pastes into <script type="application/ld+json"> holds nothing HTML reads.
+    for bad in ["<", ">", "&", "\u{2028}", "\u{2029}"] {
+        assert!(!raw.contains(bad), "{bad:?} in {raw}");
+    }
+    let public: Value = serde_json::from_str(&raw).unwrap();
+    assert_eq!(public["title"], title);
+    assert_eq!(public["json_ld"]["title"], title);
+    assert!(public["json_ld"]["description"].as_str().unwrap().starts_with("<p>"), "the same JSON, only escaped");
+}
+
+#[tokio::test]
+async fn stage_ids_that_collide_with_internal_keys_are_refused() {
+    let app = spawn_app().await;
+    let token = app.token("recruiter").await;
+    let stages = |id: &str| {
+        json!([{"id": "applied", "name": "Applied", "kind": "new"}, {"id": id, "name": "Sneaky", "kind": "screen"},
+               {"id": "hired", "name": "Hired", "kind": "hired"}])
+    };
+    for id in [rapport::store::TIME_TO_HIRE, "_screen"] {
+        let mut body = job_body();
+        body["stages"] = stages(id);
+        let res = app.post("/api/jobs").bearer_auth(&token).json(&body).send().await.unwrap();
+        assert_eq!(error_fields(&problem(res, 422).await), vec!["stages[1].id"], "{id}");
+    }
+    // Nor by a later edit.
+    let job = app.create_job(&token, job_body()).await;
+    let res = app
+        .patch(&format!("/api/jobs/{}", job["id"].as_str().unwrap()))
+        .bearer_auth(&token)
+        .json(&json!({"expected_version": 1, "stages": stages(rapport::store::TIME_TO_HIRE)}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(error_fields(&problem(res, 422).await), vec!["stages[1].id"]);
+    // Underscores inside an id are fine.
+    let mut body = job_body();
+    body["stages"] = stages("phone_screen");
+    app.create_job(&token, body).await;
+}

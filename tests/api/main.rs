@@ -3,11 +3,13 @@
 mod helpers;
 
 mod auth;
+mod binaries;
 mod browser;
 mod contract;
 mod crm;
 mod feeds;
 mod gateway;
+mod iam;
 mod intake;
 mod jobs;
 mod matrix;
@@ -16,3 +18,4 @@ mod pool;
 mod privacy;
 mod recount;
 mod reports;
+mod ses_events;

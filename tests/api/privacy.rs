@@ -125,10 +125,12 @@ async fn a_person_is_exported_whole_then_erased_from_every_item_and_file() {
         app.post("/_local/run/nurture").query(&[("now", rfc3339(start))]).send().await.unwrap().json().await.unwrap();
     assert_eq!(r["sent"], 1, "{r}");
 
-    // The export holds all of it.
+    // The export holds all of it; only an admin may take it.
     let hm = app.token_for(json!({"role": "hiring_manager", "sub": "hm-on-team"})).await;
     problem(app.get(&format!("/api/candidates/{cid}/export")).bearer_auth(&hm).send().await.unwrap(), 403).await;
-    let x: Value = app.get_json(&format!("/api/candidates/{cid}/export"), &token).await;
+    problem(app.get(&format!("/api/candidates/{cid}/export")).bearer_auth(&token).send().await.unwrap(), 403).await;
+    let admin = app.token_for(json!({"role": "admin", "sub": "adm-1"})).await;
+    let x: Value = app.get_json(&format!("/api/candidates/{cid}/export"), &admin).await;
     assert_eq!(x["candidate"]["email"], email.as_str());
     assert_eq!(x["candidate"]["phone"], phone);
     let a = &x["applications"][0];
@@ -145,11 +147,15 @@ async fn a_person_is_exported_whole_then_erased_from_every_item_and_file() {
         .any(|e| e["subject"].as_str().is_some_and(|s| s.contains("Jobs at"))));
     assert_eq!(x["enrolments"][0]["campaign_id"], cmp);
     let file = &x["files"][0];
-    let fetched = app.http.get(file["url"].as_str().unwrap()).send().await.unwrap().bytes().await.unwrap();
-    assert_eq!(fetched.to_vec(), pdf, "the file link works");
+    let url = file["url"].as_str().unwrap();
+    assert!(url.contains("response-content-disposition=attachment"), "{url}");
+    let res = app.http.get(url).send().await.unwrap();
+    let disposition = res.headers()["content-disposition"].to_str().unwrap().to_string();
+    assert!(disposition.starts_with("attachment"), "the file downloads, never renders: {disposition}");
+    assert_eq!(res.bytes().await.unwrap().to_vec(), pdf, "the file link works");
     // The same export by prospect id.
     let by_prospect: Value =
-        app.get_json(&format!("/api/candidates/{}/export", x["person"]["prospect_id"].as_str().unwrap()), &token).await;
+        app.get_json(&format!("/api/candidates/{}/export", x["person"]["prospect_id"].as_str().unwrap()), &admin).await;
     assert_eq!(by_prospect["candidate"]["email"], email.as_str());
 
     // The audit log has who exported whom, with ids only.
@@ -160,8 +166,9 @@ async fn a_person_is_exported_whole_then_erased_from_every_item_and_file() {
         .map(|i| (i["who"].as_s().unwrap().as_str(), i["target"].as_s().unwrap().as_str()))
         .collect();
     let target = format!("/api/candidates/{cid}/export");
-    assert!(exports.contains(&("rec-1", target.as_str())), "the export is audited: {exports:?}");
+    assert!(exports.contains(&("adm-1", target.as_str())), "the export is audited: {exports:?}");
     assert!(exports.contains(&("hm-on-team", target.as_str())), "so is a refused attempt: {exports:?}");
+    assert!(exports.contains(&("rec-1", target.as_str())), "a recruiter's too: {exports:?}");
     let all_audit = format!("{audit:?}");
     assert!(!all_audit.contains(&email) && !all_audit.contains(first), "no personal data in the audit log");
 
@@ -171,16 +178,18 @@ async fn a_person_is_exported_whole_then_erased_from_every_item_and_file() {
     // A crash halfway: the tombstone is written and the candidate item is gone, nothing else yet.
     let st = &app.stack.state;
     let (person, _) = st.store.resolve_person(&cid).await.unwrap().unwrap();
-    st.store.begin_erasure(&person, "rec-1", start).await.unwrap();
+    st.store.begin_erasure(&person, "adm-1", start).await.unwrap();
     let cand_key = std::collections::HashMap::from([
         ("pk".to_string(), aws_sdk_dynamodb::types::AttributeValue::S(format!("CAND#{cid}"))),
         ("sk".to_string(), aws_sdk_dynamodb::types::AttributeValue::S("CAND".into())),
     ]);
     st.store.delete_keys(vec![cand_key]).await.unwrap();
-    // The retry finds the person through the tombstone and finishes.
+    // A recruiter may not erase; the admin's retry finds the person through the tombstone and finishes.
     let res = app.http.delete(format!("{}/api/candidates/{cid}", app.url)).bearer_auth(&token).send().await.unwrap();
+    problem(res, 403).await;
+    let res = app.http.delete(format!("{}/api/candidates/{cid}", app.url)).bearer_auth(&admin).send().await.unwrap();
     assert_eq!(res.status(), 204);
-    let res = app.http.delete(format!("{}/api/candidates/{cid}", app.url)).bearer_auth(&token).send().await.unwrap();
+    let res = app.http.delete(format!("{}/api/candidates/{cid}", app.url)).bearer_auth(&admin).send().await.unwrap();
     assert_eq!(res.status(), 204, "a repeat changes nothing");
 
     let (text, objects) = everything_stored(&app).await;
@@ -194,7 +203,7 @@ async fn a_person_is_exported_whole_then_erased_from_every_item_and_file() {
     let sources_after: Value =
         app.get_json("/api/reports/sources?group=source&from=2026-11-01&to=2026-12-31", &token).await;
     assert_eq!(sources_before, sources_after, "report counts are unchanged");
-    problem(app.get(&format!("/api/candidates/{cid}/export")).bearer_auth(&token).send().await.unwrap(), 410).await;
+    problem(app.get(&format!("/api/candidates/{cid}/export")).bearer_auth(&admin).send().await.unwrap(), 410).await;
     problem(app.get(&format!("/api/applications/{aid}")).bearer_auth(&token).send().await.unwrap(), 404).await;
 
     // Re-importing the address neither re-adds nor emails the person.
@@ -322,7 +331,8 @@ async fn consent_is_kept_per_purpose_and_a_withdrawal_stops_the_next_email() {
     )
     .await;
 
-    let x: Value = app.get_json(&format!("/api/candidates/{cid}/export"), &token).await;
+    let admin = app.token_for(json!({"role": "admin", "sub": "adm-2"})).await;
+    let x: Value = app.get_json(&format!("/api/candidates/{cid}/export"), &admin).await;
     let mut latest: Vec<(String, bool, String)> = x["consents"]["latest"]
         .as_array()
         .unwrap()
@@ -363,22 +373,25 @@ async fn consent_is_kept_per_purpose_and_a_withdrawal_stops_the_next_email() {
     };
     assert_eq!(run(start).await["sent"], 1);
 
-    // The person says on the phone: no more emails. A hiring manager may not record it.
+    // The person says on the phone: no more emails. Only an admin may record it: not a hiring
+    // manager, not a recruiter.
     let path = format!("/api/candidates/{cid}/consents/marketing_email");
     let hm = app.token_for(json!({"role": "hiring_manager", "sub": "hm-on-team"})).await;
+    for refused in [&hm, &token] {
+        let res = app
+            .http
+            .put(format!("{}{path}", app.url))
+            .bearer_auth(refused)
+            .json(&json!({"given": false}))
+            .send()
+            .await
+            .unwrap();
+        problem(res, 403).await;
+    }
     let res = app
         .http
         .put(format!("{}{path}", app.url))
-        .bearer_auth(&hm)
-        .json(&json!({"given": false}))
-        .send()
-        .await
-        .unwrap();
-    problem(res, 403).await;
-    let res = app
-        .http
-        .put(format!("{}{path}", app.url))
-        .bearer_auth(&token)
+        .bearer_auth(&admin)
         .json(&json!({"given": false, "note": "asked by phone"}))
         .send()
         .await
@@ -387,7 +400,7 @@ async fn consent_is_kept_per_purpose_and_a_withdrawal_stops_the_next_email() {
     let bad = app
         .http
         .put(format!("{}/api/candidates/{cid}/consents/astrology", app.url))
-        .bearer_auth(&token)
+        .bearer_auth(&admin)
         .json(&json!({"given": true}))
         .send()
         .await
@@ -400,7 +413,7 @@ async fn consent_is_kept_per_purpose_and_a_withdrawal_stops_the_next_email() {
         app.emails_to(&email).await.iter().filter(|e| e["subject"].as_str().unwrap().starts_with("Jobs at")).count(),
         1
     );
-    let x: Value = app.get_json(&format!("/api/candidates/{cid}/export"), &token).await;
+    let x: Value = app.get_json(&format!("/api/candidates/{cid}/export"), &admin).await;
     let withdrawal = x["consents"]["history"]
         .as_array()
         .unwrap()
@@ -408,7 +421,7 @@ async fn consent_is_kept_per_purpose_and_a_withdrawal_stops_the_next_email() {
         .find(|c| c["given"] == false)
         .expect("the withdrawal is in the history")
         .clone();
-    assert_eq!((withdrawal["method"].as_str(), withdrawal["by"].as_str()), (Some("recruiter"), Some("rec-2")));
+    assert_eq!((withdrawal["method"].as_str(), withdrawal["by"].as_str()), (Some("recruiter"), Some("adm-2")));
 }
 
 #[tokio::test]
@@ -466,15 +479,19 @@ async fn demographic_answers_stay_apart_and_are_reported_only_in_aggregate() {
     assert!(!serde_json::to_string(&stored).unwrap().contains("not_a_veteran"));
     problem(app.get(&format!("/api/reports/demographics?job_id={job}")).bearer_auth(&hm).send().await.unwrap(), 403)
         .await;
+    // Nor do recruiters: the report is an admin's.
+    problem(app.get(&format!("/api/reports/demographics?job_id={job}")).bearer_auth(&token).send().await.unwrap(), 403)
+        .await;
 
-    let r: Value = app.get_json(&format!("/api/reports/demographics?job_id={job}"), &token).await;
+    let admin = app.token("admin").await;
+    let r: Value = app.get_json(&format!("/api/reports/demographics?job_id={job}"), &admin).await;
     assert_eq!(r["questions"]["gender"]["female"], json!({"applicants": 6, "hires": "<5"}), "{r}");
     assert_eq!(r["questions"]["gender"]["male"], json!({"applicants": "<5", "hires": 0}));
     assert_eq!(r["questions"]["veteran"]["not_a_veteran"]["applicants"], 8);
 
     // The person's own export has them, apart from the application.
     let x: Value =
-        app.get_json(&format!("/api/candidates/{}/export", first["candidate_id"].as_str().unwrap()), &token).await;
+        app.get_json(&format!("/api/candidates/{}/export", first["candidate_id"].as_str().unwrap()), &admin).await;
     assert_eq!(x["demographics"][0]["gender"], "female");
     assert!(!x["applications"][0].to_string().contains("not_a_veteran"));
 }
@@ -483,12 +500,13 @@ async fn demographic_answers_stay_apart_and_are_reported_only_in_aggregate() {
 async fn someone_who_comes_back_after_an_erasure_can_be_erased_again() {
     let app = spawn_app().await;
     let token = app.token("recruiter").await;
+    let admin = app.token("admin").await;
     let email = unique("twice");
     let id = add_sourced(&app, &token, &email).await["id"].as_str().unwrap().to_string();
-    let erase = || app.http.delete(format!("{}/api/candidates/{id}", app.url)).bearer_auth(&token).send();
+    let erase = || app.http.delete(format!("{}/api/candidates/{id}", app.url)).bearer_auth(&admin).send();
     assert_eq!(erase().await.unwrap().status(), 204);
     assert!(!everything_stored(&app).await.0.contains(&email));
-    problem(app.get(&format!("/api/candidates/{id}/export")).bearer_auth(&token).send().await.unwrap(), 410).await;
+    problem(app.get(&format!("/api/candidates/{id}/export")).bearer_auth(&admin).send().await.unwrap(), 410).await;
     let again = app
         .post("/api/prospects")
         .bearer_auth(&token)
@@ -510,7 +528,7 @@ async fn someone_who_comes_back_after_an_erasure_can_be_erased_again() {
         .unwrap()
         .to_string();
     assert_eq!(app.get(link.strip_prefix(&app.url).unwrap()).send().await.unwrap().status(), 200);
-    let x: Value = app.get_json(&format!("/api/candidates/{id}/export"), &token).await;
+    let x: Value = app.get_json(&format!("/api/candidates/{id}/export"), &admin).await;
     assert_eq!(x["prospect"]["status"], "active", "{x}");
     assert_eq!(erase().await.unwrap().status(), 204);
     assert!(!everything_stored(&app).await.0.contains(&email), "erased again");

@@ -177,7 +177,7 @@ async fn create_import_upload(
         "text/csv",
         size,
         st.clock.now(),
-        std::time::Duration::from_secs(15 * 60),
+        rapport::files::UPLOAD_URL_TTL,
     )
     .await?;
     Ok(json(

@@ -15,7 +15,6 @@ use rapport::email::{Letter, Needs};
 use rapport::error::ApiError;
 use rapport::ids::{ApplicationId, CandidateId, DraftId, JobId};
 use rapport::job::{Job, JobStatus};
-use rapport::parse::form_to_json;
 use rapport::prospect::{confirm_token, PersonRef, Subscription, CONFIRM, UNSUBSCRIBE};
 use rapport::store::Confirmed;
 use rapport::store::{NewApplication, NotCreated};
@@ -41,8 +40,8 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// How long a presigned upload URL stays valid.
-const UPLOAD_URL_TTL: Duration = Duration::from_secs(15 * 60);
+/// How long a presigned upload URL stays valid (5 minutes).
+const UPLOAD_URL_TTL: Duration = rapport::files::UPLOAD_URL_TTL;
 
 async fn create_upload(State(st): State<AppState>, JsonBody(body): JsonBody) -> Result<Response, ApiError> {
     let req = UploadRequest::parse(body)?;
@@ -89,15 +88,26 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
 /// Only the career site's own pages, or an allowed origin, may be a form's `redirect`.
 fn checked_redirect(st: &AppState, redirect: Option<&str>) -> Result<Option<String>, ApiError> {
     let Some(r) = redirect else { return Ok(None) };
-    let origin = url::Url::parse(r)
-        .ok()
-        .filter(|u| matches!(u.scheme(), "https" | "http"))
-        .map(|u| u.origin().ascii_serialization());
-    let allowed = |o: &str| st.config.allowed_origins.iter().any(|a| a == o) || st.config.careers_url.starts_with(o);
-    match origin {
-        Some(o) if allowed(&o) => Ok(Some(r.to_string())),
-        _ => Err(ApiError::field("redirect", "must be a page of the career site")),
+    let allowed = st.config.allowed_origins.iter().chain(std::iter::once(&st.config.careers_url));
+    if same_origin_as_any(r, allowed.map(String::as_str)) {
+        Ok(Some(r.to_string()))
+    } else {
+        Err(ApiError::field("redirect", "must be a page of the career site"))
     }
+}
+
+/// Whether `url` is an http(s) URL whose origin (scheme, host and port, the default port filled in)
+/// is exactly that of one of `allowed`: never a prefix or a look-alike (`https://jobs.acme.co` is
+/// not `https://jobs.acme.com`).
+fn same_origin_as_any<'a>(url: &str, mut allowed: impl Iterator<Item = &'a str>) -> bool {
+    let origin = |u: &str| {
+        url::Url::parse(u)
+            .ok()
+            .filter(|u| matches!(u.scheme(), "https" | "http") && u.host().is_some())
+            .map(|u| (u.scheme().to_string(), u.host_str().map(str::to_ascii_lowercase), u.port_or_known_default()))
+    };
+    let Some(wanted) = origin(url) else { return false };
+    allowed.any(|a| origin(a).as_ref() == Some(&wanted))
 }
 
 /// Checks an upload an application references and moves it under `resumes/`. The size and the
@@ -225,10 +235,7 @@ async fn apply(
     headers: HeaderMap,
     body: FormOrJson,
 ) -> Result<Response, ApiError> {
-    let (value, is_form) = match body {
-        FormOrJson::Json(v) => (v, false),
-        FormOrJson::Form(bytes) => (form_to_json(&bytes, CHECKBOXES), true),
-    };
+    let (value, is_form) = body.into_value(CHECKBOXES)?;
     let fingerprint = st.signer.keyed_hash("idempotency-body", &value.to_string());
     let input = match Submission::parse(value)? {
         // A bot filled the hidden field: it hears "accepted" and nothing is stored.
@@ -372,11 +379,13 @@ async fn apply(
             }
         }
     }
-    let (status, application_id, candidate_id) = match outcome {
-        Some(Outcome::Created(a, c)) => (StatusCode::CREATED, a, c),
+    // A repeat answers exactly as the first request was answered, so the answer never tells whether
+    // that person had applied already.
+    let (application_id, candidate_id) = match outcome {
+        Some(Outcome::Created(a, c)) => (a, c),
         Some(Outcome::Existing(a, c)) => {
             drop_copy(&st, resume.as_deref()).await;
-            (StatusCode::OK, a, c)
+            (a, c)
         }
         None => {
             drop_copy(&st, resume.as_deref()).await;
@@ -387,7 +396,7 @@ async fn apply(
         let to = redirect.unwrap_or_else(|| format!("/careers/thanks?application_id={application_id}"));
         return Ok((StatusCode::SEE_OTHER, [(header::LOCATION, to)]).into_response());
     }
-    Ok(json(status, &json!({"application_id": application_id, "candidate_id": candidate_id})))
+    Ok(json(StatusCode::CREATED, &json!({"application_id": application_id, "candidate_id": candidate_id})))
 }
 
 async fn start_draft(
@@ -554,4 +563,26 @@ async fn unsubscribe(State(st): State<AppState>, q: QueryMap) -> Result<Response
         }
     }
     Ok(page(StatusCode::OK, "You are unsubscribed", "<p>You will not get any more emails from us.</p>"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same_origin_as_any;
+
+    #[test]
+    fn a_redirect_must_have_exactly_an_allowed_origin() {
+        let allowed = ["https://jobs.acme.com", "http://localhost:3000"];
+        let ok = |u: &str| same_origin_as_any(u, allowed.iter().copied());
+        assert!(ok("https://jobs.acme.com/thanks?x=1"));
+        assert!(ok("https://JOBS.acme.com:443/thanks"));
+        assert!(ok("http://localhost:3000/"));
+        assert!(!ok("https://jobs.acme.co/thanks"), "a prefix of an allowed origin");
+        assert!(!ok("https://jobs.acme.com.evil.example/"));
+        assert!(!ok("http://jobs.acme.com/thanks"), "another scheme");
+        assert!(!ok("https://jobs.acme.com:8443/thanks"), "another port");
+        assert!(!ok("http://localhost/"));
+        assert!(!ok("http://localhost:30/"));
+        assert!(!ok("javascript:alert(1)"));
+        assert!(!ok("/careers/thanks"));
+    }
 }

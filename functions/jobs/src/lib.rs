@@ -8,7 +8,7 @@ use http::{header, StatusCode};
 use rapport::api::{check, json, no_route, path_id, AppState, JsonBody, QueryMap};
 use rapport::auth::{Caller, JobAction};
 use rapport::error::{ApiError, FieldError, StoreError};
-use rapport::feed::job_posting;
+use rapport::feed::{job_posting, script_safe_json};
 use rapport::ids::JobId;
 use rapport::job::{CloseReason, DescriptionFile, DescriptionType, Job, JobSpec, JobStatus, MAX_DESCRIPTION_FILE};
 use rapport::parse::Fields;
@@ -188,7 +188,10 @@ async fn careers_read(State(st): State<AppState>, Path(id): Path<String>) -> Res
     let cfg = &st.config;
     let mut view = job.public_view(&cfg.careers_url);
     view["json_ld"] = job_posting(&job, &cfg.company_name, &cfg.careers_url, &job.url(&cfg.careers_url));
-    Ok(public(json(StatusCode::OK, &view)).into_response())
+    // Career pages put `json_ld` inside a <script>: the answer's JSON has no `<`, `>` or `&` (they are
+    // \u escapes, the same JSON), so a job's text cannot end that element however it is pasted in.
+    let body = script_safe_json(&view.to_string());
+    Ok(public((StatusCode::OK, [(header::CONTENT_TYPE, "application/json; charset=utf-8")], body).into_response()))
 }
 
 async fn feed(State(st): State<AppState>, uri: http::Uri, headers: http::HeaderMap) -> Result<Response, ApiError> {

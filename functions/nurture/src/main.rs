@@ -1,12 +1,11 @@
 //! Lambda entry point for EventBridge Scheduler (`{"task": …, "scheduled_time": …}`) and for SES
 //! bounce and complaint events from EventBridge.
 use lambda_runtime::{service_fn, Error, LambdaEvent};
-use rapport::api::AppState;
 use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    let state = AppState::from_env().await?;
+    let state = rapport::startup::state().await?;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let state = state.clone();
         async move {

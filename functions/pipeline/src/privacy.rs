@@ -1,5 +1,6 @@
-//! A person's access and erasure requests (admins and recruiters; both audited like every route of
-//! this function). `{id}` is a candidate id, or a prospect id for someone who never applied.
+//! A person's access and erasure requests and consent records: admins only (a recruiter or hiring
+//! manager gets 403 before anything is read); audited like every route of this function. `{id}` is a
+//! candidate id, or a prospect id for someone who never applied.
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use http::StatusCode;
@@ -9,7 +10,7 @@ use rapport::error::ApiError;
 
 /// `GET /api/candidates/{id}/export`: everything held on the person, as one JSON document.
 pub async fn export(State(st): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Response, ApiError> {
-    caller.require_staff()?;
+    caller.require_admin()?;
     let (person, tomb) = st.store.resolve_person(&id).await?.ok_or(ApiError::NotFound)?;
     if tomb.is_some() {
         return Err(ApiError::Gone("this person's data was erased".into()));
@@ -21,7 +22,7 @@ pub async fn export(State(st): State<AppState>, caller: Caller, Path(id): Path<S
 /// `DELETE /api/candidates/{id}`: erasure. 204 once done, and again for a repeat; a retry after a
 /// failure finishes what the first attempt started.
 pub async fn erase(State(st): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Response, ApiError> {
-    caller.require_staff()?;
+    caller.require_admin()?;
     let (person, tomb) = st.store.resolve_person(&id).await?.ok_or(ApiError::NotFound)?;
     if tomb.as_ref().is_some_and(|t| t.done_at.is_some()) {
         return Ok(StatusCode::NO_CONTENT.into_response());
@@ -30,7 +31,7 @@ pub async fn erase(State(st): State<AppState>, caller: Caller, Path(id): Path<St
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-/// `PUT /api/candidates/{id}/consents/{purpose} {given, note?}`: a recruiter records what the person
+/// `PUT /api/candidates/{id}/consents/{purpose} {given, note?}`: an admin records what the person
 /// told them (agreeing, or withdrawing: effective for the next email). Answers the latest records.
 pub async fn record_consent(
     State(st): State<AppState>,
@@ -39,7 +40,7 @@ pub async fn record_consent(
     rapport::api::JsonBody(body): rapport::api::JsonBody,
 ) -> Result<Response, ApiError> {
     use rapport::consent::{Consent, Method, Purpose};
-    caller.require_staff()?;
+    caller.require_admin()?;
     let purpose: Purpose = purpose.parse().map_err(|_| ApiError::NotFound)?;
     let (given, note) = rapport::consent::parse_recorded(body)?;
     let (person, tomb) = st.store.resolve_person(&id).await?.ok_or(ApiError::NotFound)?;

@@ -247,10 +247,10 @@ fn spend_csv(figures: &serde_json::Value, by_source: bool) -> Result<String, csv
 }
 
 /// `GET /api/reports/demographics?job_id=`: applicants and hires per voluntary demographic answer,
-/// all time, with counts under five shown as "<5". Admins and recruiters only: hiring managers never
+/// all time, with counts under five shown as "<5". Admins only: recruiters and hiring managers never
 /// see demographic data, not even in aggregate.
 async fn demographics_report(State(st): State<AppState>, caller: Caller, q: QueryMap) -> Result<Response, ApiError> {
-    caller.require_staff()?;
+    caller.require_admin()?;
     let job = match q.get("job_id") {
         None => None,
         Some(raw) => {

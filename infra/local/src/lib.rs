@@ -2,11 +2,16 @@
 //! APIs served by the emulator (moto server). `make dev` runs it; the integration tests spawn it.
 pub mod bootstrap;
 pub mod emails;
+pub mod eventbridge;
 pub mod gateway;
+pub mod iam;
+pub mod runtime;
+pub mod sam;
 pub mod token;
 
 use anyhow::Context as _;
 use aws_sdk_dynamodb::config::{Credentials, Region};
+use aws_smithy_runtime_api::client::interceptors::SharedInterceptor;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -14,7 +19,7 @@ use axum::{Json, Router};
 use gateway::Gateway;
 use http::StatusCode;
 use rapport::api::{json, AppState};
-use rapport::aws::{timeouts, Aws};
+use rapport::aws::Aws;
 use rapport::clock::{Clock, SystemClock};
 use rapport::{ApiError, Config};
 use std::collections::HashMap;
@@ -43,11 +48,17 @@ pub struct Options {
     pub clock: Option<rapport::SharedClock>,
     /// Run the EventBridge schedules here (make dev); tests run tasks through `/_local/run` instead.
     pub run_schedules: bool,
+    /// Changes a function's policy before the stack holds it to it (the IAM test removes an action).
+    pub adjust_policy: Option<fn(iam::Policy) -> iam::Policy>,
 }
 
 pub struct Stack {
     pub url: String,
+    /// Unrestricted clients, for bootstrap and for tests that look behind the API's back; the
+    /// functions themselves each run with clients held to their own role's policy.
     pub state: AppState,
+    /// Every AWS call a function made that its policy refused.
+    pub iam: iam::Ledger,
     pub issuer: Issuer,
     pub moto_url: String,
     shutdown: Option<oneshot::Sender<()>>,
@@ -55,33 +66,103 @@ pub struct Stack {
     schedules: Vec<JoinHandle<()>>,
 }
 
-/// Each function's router, by the name the route table and the template use.
-pub fn functions(state: &AppState) -> HashMap<&'static str, Router> {
-    HashMap::from([
-        ("jobs", rapport_jobs::router(state.clone())),
-        ("intake", rapport_intake::router(state.clone())),
-        ("pipeline", rapport_pipeline::router(state.clone())),
-        ("reports", rapport_reports::router(state.clone())),
-        ("crm", rapport_crm::router(state.clone())),
-    ])
+/// Every function of the template, by the name the route table and the template use.
+pub const FUNCTIONS: &[&str] = &["jobs", "intake", "pipeline", "reports", "crm", "nurture"];
+
+/// Each HTTP function's router, each over its own state.
+pub fn functions(states: &HashMap<&'static str, AppState>) -> anyhow::Result<HashMap<&'static str, Router>> {
+    let state = |name: &str| states.get(name).cloned().with_context(|| format!("no state for function {name}"));
+    Ok(HashMap::from([
+        ("jobs", rapport_jobs::router(state("jobs")?)),
+        ("intake", rapport_intake::router(state("intake")?)),
+        ("pipeline", rapport_pipeline::router(state("pipeline")?)),
+        ("reports", rapport_reports::router(state("reports")?)),
+        ("crm", rapport_crm::router(state("crm")?)),
+    ]))
 }
 
-/// The AWS SDK pointed at the emulator, with the same timeouts and retries as in Lambda.
-pub async fn emulator_aws(moto_url: &str, config: &Config) -> Aws {
-    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+/// The AWS SDK pointed at the emulator. Retries as in Lambda, but no attempt timeout: a busy machine
+/// slows the emulator, and a slow answer must not fail a test (Lambda's own timeouts stay in `Aws::load`).
+pub async fn emulator_sdk(moto_url: &str) -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
         .endpoint_url(moto_url)
         .credentials_provider(Credentials::new("local", "local", None, None, "rapport-local"))
-        .timeout_config(timeouts())
+        .timeout_config(
+            aws_config::timeout::TimeoutConfig::builder()
+                .connect_timeout(std::time::Duration::from_secs(10))
+                .operation_timeout(std::time::Duration::from_secs(300))
+                .build(),
+        )
         .load()
-        .await;
-    Aws::from_sdk(&sdk, config)
+        .await
+}
+
+/// The functions' configuration, read by the parser Lambda uses from the variables the template sets.
+fn config(opts: &Options, url: &str) -> anyhow::Result<Config> {
+    use base64::Engine as _;
+    let prefix = opts.name_prefix.to_ascii_lowercase();
+    let env = HashMap::from([
+        ("RAPPORT_TABLE", format!("{prefix}-main")),
+        ("RAPPORT_BUCKET", format!("{prefix}-files")),
+        ("RAPPORT_SENDER", "Acme Health Careers <careers@acme-health.example>".into()),
+        ("SES_CONFIGURATION_SET", format!("{prefix}-email")),
+        ("COMPANY_NAME", "Acme Health".into()),
+        ("CAREERS_URL", url.to_string()),
+        ("PUBLIC_API_URL", url.to_string()),
+        ("ALLOWED_ORIGINS", opts.allowed_origins.join(",")),
+        // The key is text in the environment; raw bytes are carried as base64.
+        (
+            "SIGNING_KEY",
+            String::from_utf8(opts.signing_key.clone())
+                .unwrap_or_else(|e| base64::engine::general_purpose::STANDARD.encode(e.into_bytes())),
+        ),
+        ("S3_FORCE_PATH_STYLE", "true".into()),
+        ("DRAFT_ABANDON_AFTER", format!("{}s", opts.draft_abandon_after.num_seconds())),
+        ("RATE_LIMIT_PER_MINUTE", opts.rate_limit_per_minute.to_string()),
+        ("POSTAL_ADDRESS", "Acme Health, 1 Infirmary Street, Leeds LS1 2AA, United Kingdom".into()),
+        // The emulator has no quota; pacing is still exercised, just quickly.
+        ("SES_MAX_SEND_RATE", "50".into()),
+        ("IMPORT_CONSENT_POLICY", "ask".into()),
+        ("RETENTION_DAYS", "730".into()),
+    ]);
+    Config::from_lookup(|k| env.get(k).cloned()).map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+/// One state per function, its AWS clients held to that function's role in the template.
+fn function_states(
+    sam: &sam::SamFunctions,
+    sdk: &aws_config::SdkConfig,
+    config: &Config,
+    clock: &rapport::SharedClock,
+    opts: &Options,
+    ledger: &iam::Ledger,
+) -> anyhow::Result<HashMap<&'static str, AppState>> {
+    let names = HashMap::from([
+        ("MainTable", config.table.clone()),
+        ("FilesBucket", config.bucket.clone()),
+        ("EmailConfigurationSet", config.ses_configuration_set.clone().unwrap_or_default()),
+    ]);
+    let mut states = HashMap::new();
+    for name in FUNCTIONS {
+        let mut policy = iam::Policy::new(name, sam.function(name)?, &names)?;
+        if let Some(adjust) = opts.adjust_policy {
+            policy = adjust(policy);
+        }
+        let check = iam::Enforce { policy: Arc::new(policy), ledger: ledger.clone() };
+        let aws = Aws::from_sdk_checked(sdk, config, Some(SharedInterceptor::new(check)));
+        states.insert(*name, AppState::new(config.clone(), aws, clock.clone()));
+    }
+    Ok(states)
 }
 
 #[derive(Clone)]
 struct Local {
     issuer: Issuer,
-    state: AppState,
+    /// The nurture function's state: schedules and SES events invoke it.
+    nurture: AppState,
+    /// The EventBridge rules that target nurture in the template, by logical id.
+    nurture_rules: Arc<std::collections::BTreeMap<String, serde_json::Value>>,
     http: reqwest::Client,
     moto_url: String,
 }
@@ -90,42 +171,27 @@ pub async fn spawn(opts: Options) -> anyhow::Result<Stack> {
     let listener =
         TcpListener::bind(("127.0.0.1", opts.port)).await.with_context(|| format!("binding port {}", opts.port))?;
     let url = format!("http://{}", listener.local_addr()?);
-    let prefix = opts.name_prefix.to_ascii_lowercase();
-    let config = Config {
-        table: format!("{prefix}-main"),
-        bucket: format!("{prefix}-files"),
-        sender: "Acme Health Careers <careers@acme-health.example>".into(),
-        ses_configuration_set: Some(format!("{prefix}-email")),
-        company_name: "Acme Health".into(),
-        careers_url: url.clone(),
-        public_api_url: url.clone(),
-        allowed_origins: opts.allowed_origins.clone(),
-        signing_key: opts.signing_key.clone(),
-        s3_force_path_style: true,
-        draft_abandon_after: opts.draft_abandon_after,
-        rate_limit_per_minute: opts.rate_limit_per_minute,
-        exit_reasons: rapport::stage::ReasonCodes::default(),
-        dashboard_login_url: None,
-        postal_address: "Acme Health, 1 Infirmary Street, Leeds LS1 2AA, United Kingdom".into(),
-        // The emulator has no quota; pacing is still exercised, just quickly.
-        ses_max_send_rate: 50.0,
-        import_asks_consent: true,
-        retention_days: 730,
-    };
-    let aws = emulator_aws(&opts.moto_url, &config).await;
+    let config = config(&opts, &url)?;
+    let sdk = emulator_sdk(&opts.moto_url).await;
     let clock: Arc<dyn Clock> = opts.clock.clone().unwrap_or_else(|| Arc::new(SystemClock));
-    let state = AppState::new(config, aws, clock);
+    let ledger = if opts.adjust_policy.is_some() { iam::Ledger::private() } else { iam::Ledger::default() };
+    // What the template gives each function in AWS: its role's policy, its event rules.
+    let sam = sam::SamFunctions::from_env()?;
+    let states = function_states(&sam, &sdk, &config, &clock, &opts, &ledger)?;
+    let state = AppState::new(config.clone(), Aws::from_sdk(&sdk, &config), clock);
     bootstrap::resources(&state).await?;
     let seeded = if opts.seed { bootstrap::seed(&state).await? > 0 } else { false };
     let issuer = Issuer::new(opts.jwt_key.clone(), format!("{url}/_local"));
-    let functions = functions(&state);
+    let functions = functions(&states)?;
     for name in rapport::routes::functions() {
         anyhow::ensure!(functions.contains_key(name), "no router for function {name}");
     }
     let gw = Arc::new(Gateway { functions, issuer: issuer.clone(), allowed_origins: opts.allowed_origins.clone() });
+    let nurture = states.get("nurture").cloned().context("no state for the nurture function")?;
     let local = Local {
         issuer: issuer.clone(),
-        state: state.clone(),
+        nurture: nurture.clone(),
+        nurture_rules: Arc::new(sam.function("nurture")?.event_rules.clone()),
         http: reqwest::Client::new(),
         moto_url: opts.moto_url.clone(),
     };
@@ -137,7 +203,7 @@ pub async fn spawn(opts: Options) -> anyhow::Result<Stack> {
         .route("/_local/ses-events", post(ses_event))
         .with_state(local)
         .merge(gateway::router(gw));
-    let schedules = if opts.run_schedules { start_schedules(state.clone()) } else { Vec::new() };
+    let schedules = if opts.run_schedules { start_schedules(nurture) } else { Vec::new() };
     let (tx, rx) = oneshot::channel::<()>();
     let server = tokio::spawn(async move {
         let _ = axum::serve(listener, app)
@@ -160,7 +226,7 @@ pub async fn spawn(opts: Options) -> anyhow::Result<Stack> {
             .token;
         bootstrap::demo_activity(&url, &token).await.context("seeding demo activity")?;
     }
-    Ok(Stack { url, state, issuer, moto_url: opts.moto_url, shutdown: Some(tx), server, schedules })
+    Ok(Stack { url, state, iam: ledger, issuer, moto_url: opts.moto_url, shutdown: Some(tx), server, schedules })
 }
 
 impl Stack {
@@ -207,18 +273,20 @@ async fn run_task(
     Path(task): Path<String>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    let now = q.get("now").cloned().unwrap_or_else(|| rapport::clock::rfc3339(l.state.clock.now()));
+    let now = q.get("now").cloned().unwrap_or_else(|| rapport::clock::rfc3339(l.nurture.clock.now()));
     let payload = serde_json::json!({"task": task, "scheduled_time": now});
     let task = match rapport_nurture::Task::parse(&payload) {
         Ok(t) => t,
         Err(e) => return rename_field(e, "scheduled_time", "now").into_response(),
     };
     let budget = match q.get("budget_ms").map(|b| b.parse::<u64>()) {
-        None => std::time::Duration::from_secs(60),
+        // Lambda's longest timeout: on a busy machine the emulator is slow, and a run that stops at its
+        // budget is a different outcome (tests of the budget pass `budget_ms`).
+        None => std::time::Duration::from_secs(900),
         Some(Ok(ms)) => std::time::Duration::from_millis(ms),
         Some(Err(_)) => return ApiError::field("budget_ms", "must be a whole number of milliseconds").into_response(),
     };
-    let (result, calls) = rapport::aws::count_calls(rapport_nurture::run(&l.state, &task, budget)).await;
+    let (result, calls) = rapport::aws::count_calls(rapport_nurture::run(&l.nurture, &task, budget)).await;
     let mut res = match result {
         Ok(report) => json(StatusCode::OK, &report),
         Err(e) => e.into_response(),
@@ -230,9 +298,15 @@ async fn run_task(
     res
 }
 
-/// What EventBridge does in AWS with a configuration set's events: hand them to the nurture function.
+/// What EventBridge does in AWS with a configuration set's events: hand those that match one of the
+/// template's rules for the nurture function to it; others go nowhere (`{"matched": false}`).
 async fn ses_event(State(l): State<Local>, body: axum::Json<serde_json::Value>) -> Response {
-    match rapport_nurture::handle(&l.state, &body.0, std::time::Duration::from_secs(60)).await {
+    match eventbridge::matches_any(&l.nurture_rules, &body.0) {
+        Ok(true) => {}
+        Ok(false) => return json(StatusCode::OK, &serde_json::json!({"matched": false})),
+        Err(e) => return ApiError::Unavailable(format!("the template's event pattern: {e:#}")).into_response(),
+    }
+    match rapport_nurture::handle(&l.nurture, &body.0, std::time::Duration::from_secs(60)).await {
         Ok(report) => json(StatusCode::OK, &report),
         Err(e) => e.into_response(),
     }

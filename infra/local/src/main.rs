@@ -90,6 +90,7 @@ async fn main() -> anyhow::Result<()> {
         jwt_key,
         seed: env_or("SEED", "1") != "0",
         run_schedules: true,
+        adjust_policy: None,
         clock: None,
         rate_limit_per_minute: env_or("RATE_LIMIT_PER_MINUTE", "20")
             .parse()
@@ -109,13 +110,15 @@ async fn main() -> anyhow::Result<()> {
     println!(
         "\nRapport is running.\n  API          {url}\n  career jobs  {url}/careers/jobs\n  emulator     {moto_url}\n  data         {dir}\n\n\
          Recruiter token (12 h):\n  export TOKEN={rec}\n\
-         Hiring-manager token (12 h, on the seeded nursing job):\n  export HM_TOKEN={hm}\n\n\
+         Hiring-manager token (12 h, on the seeded nursing job):\n  export HM_TOKEN={hm}\n\
+         Admin token (12 h; privacy requests and the demographics report are admins' only):\n  export ADMIN_TOKEN={admin}\n\n\
          Try: curl -H \"Authorization: Bearer $TOKEN\" {url}/api/jobs\n\
          Ctrl-C stops everything (data is kept; RESET=1 starts empty).\n",
         url = stack.url,
         dir = dir.display(),
         rec = token("recruiter"),
         hm = token("hiring_manager"),
+        admin = token("admin"),
     );
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     tokio::select! {
