@@ -14,7 +14,6 @@ import sys
 
 import yaml
 from samtranslator.model.exceptions import InvalidDocumentException
-from samtranslator.parser.parser import Parser
 from samtranslator.translator.transform import transform
 
 PSEUDO = {
@@ -125,7 +124,7 @@ def main(template_path, out_path):
         if res["Type"] == "AWS::Serverless::Function":
             res["Properties"]["CodeUri"] = "s3://rapport-artifacts/code.zip"
     try:
-        expanded = transform(template, params, NoManagedPolicies(), Parser())
+        expanded = transform(template, params, NoManagedPolicies())
     except InvalidDocumentException as e:
         sys.exit("the SAM translator refused the template: %s" % "; ".join(str(c) for c in e.causes))
     resources = expanded["Resources"]
@@ -156,6 +155,8 @@ def main(template_path, out_path):
             "managed_policies": role.get("ManagedPolicyArns", []),
             "statements": statements,
             "event_rules": rules,
+            "timeout": props.get("Timeout", 3),
+            "memory_size": props.get("MemorySize", 128),
         }
     with open(out_path, "w") as f:
         json.dump({"functions": functions}, f, indent=1, sort_keys=True)

@@ -4,7 +4,7 @@
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-log="$root/target/moto-test.log"
+log="$root/target/moto-test-$port.log"
 mkdir -p "$root/target"
 # What each function is given in AWS (environment, IAM policy, event rules), from the template as SAM expands it.
 "$root/.venv/bin/python" "$root/infra/local/expand_template.py" "$root/infra/template.yaml" "$root/target/sam-functions.json"

@@ -77,7 +77,7 @@ async fn read_limited(req: Request) -> Result<bytes::Bytes, ApiError> {
 
 /// Well-formed JSON no deeper than [`crate::parse::MAX_JSON_DEPTH`]: the depth is checked on the
 /// bytes first, so nothing after parsing (serialising, dropping, patching) ever walks a deep value.
-fn parse_json(bytes: &[u8]) -> Result<serde_json::Value, ApiError> {
+pub fn parse_json(bytes: &[u8]) -> Result<serde_json::Value, ApiError> {
     use crate::parse::{json_too_deep, MAX_JSON_DEPTH};
     if json_too_deep(bytes, MAX_JSON_DEPTH) {
         return Err(ApiError::BadRequest(format!("JSON may nest objects and arrays at most {MAX_JSON_DEPTH} deep")));

@@ -24,7 +24,7 @@ impl Aws {
     /// `AWS_ENDPOINT_URL` points every client at an emulator).
     pub async fn load(config: &Config) -> Self {
         let sdk = aws_config::defaults(BehaviorVersion::latest())
-            .timeout_config(timeouts())
+            .timeout_config(timeouts(config.aws_attempt_timeout))
             .retry_config(RetryConfig::standard().with_max_attempts(3))
             .load()
             .await;
@@ -57,12 +57,13 @@ impl Aws {
 }
 
 /// Short attempts, bounded operations: a request fails fast with 503 rather than hanging the function.
-pub fn timeouts() -> TimeoutConfig {
-    TimeoutConfig::builder()
-        .connect_timeout(Duration::from_secs(2))
-        .operation_attempt_timeout(Duration::from_secs(5))
-        .operation_timeout(Duration::from_secs(12))
-        .build()
+/// Without an attempt timeout (a busy emulator), only the operation is bounded.
+pub fn timeouts(attempt: Option<Duration>) -> TimeoutConfig {
+    let builder = TimeoutConfig::builder().connect_timeout(Duration::from_secs(2));
+    match attempt {
+        Some(a) => builder.operation_attempt_timeout(a).operation_timeout(Duration::from_secs(12)).build(),
+        None => builder.operation_timeout(Duration::from_secs(300)).build(),
+    }
 }
 
 /// The AWS operations one request made, in order, as (service, operation).

@@ -45,6 +45,9 @@ pub struct Config {
     /// Where the dashboard sends people to sign in (the Cognito hosted UI's implicit-grant URL,
     /// returning an `id_token`); unset on the local stack (`DASHBOARD_LOGIN_URL`).
     pub dashboard_login_url: Option<String>,
+    /// How long one attempt of an AWS call may take before it is retried (`RAPPORT_AWS_ATTEMPT_TIMEOUT`:
+    /// a duration, default `5s`, or `none`, which the tests use against a busy emulator).
+    pub aws_attempt_timeout: Option<std::time::Duration>,
 }
 
 impl std::fmt::Debug for Config {
@@ -155,6 +158,17 @@ impl Config {
                 chrono::Duration::zero()
             }),
         };
+        let aws_attempt_timeout = match get("RAPPORT_AWS_ATTEMPT_TIMEOUT").filter(|s| !s.is_empty()).as_deref() {
+            None => Some(std::time::Duration::from_secs(5)),
+            Some("none") => None,
+            Some(raw) => match parse_duration(raw).and_then(|d| d.to_std().ok()) {
+                Some(d) => Some(d),
+                None => {
+                    errors.insert("RAPPORT_AWS_ATTEMPT_TIMEOUT", "must be a duration such as 5s, or none".to_string());
+                    None
+                }
+            },
+        };
         if !errors.is_empty() {
             return Err(ConfigError(errors));
         }
@@ -177,6 +191,7 @@ impl Config {
             import_asks_consent,
             retention_days,
             dashboard_login_url: get("DASHBOARD_LOGIN_URL").filter(|s| s.starts_with("https://")),
+            aws_attempt_timeout,
         })
     }
 }
@@ -222,6 +237,7 @@ mod tests {
                 "IMPORT_CONSENT_POLICY" => "none".to_string(),
                 "RETENTION_DAYS" => "365".to_string(),
                 "EXIT_REASONS" => String::new(),
+                "RAPPORT_AWS_ATTEMPT_TIMEOUT" => String::new(),
                 _ => "v".to_string(),
             })
         };
@@ -238,6 +254,13 @@ mod tests {
         assert_eq!(parse_duration("2d"), Some(chrono::Duration::days(2)));
         assert_eq!(parse_duration("0h"), None);
         assert_eq!(parse_duration("24"), None);
+        assert_eq!(c.aws_attempt_timeout, Some(std::time::Duration::from_secs(5)));
+        let none =
+            Config::from_lookup(|k| if k == "RAPPORT_AWS_ATTEMPT_TIMEOUT" { Some("none".into()) } else { env(k) });
+        assert_eq!(none.unwrap().aws_attempt_timeout, None);
+        let bad =
+            Config::from_lookup(|k| if k == "RAPPORT_AWS_ATTEMPT_TIMEOUT" { Some("soon".into()) } else { env(k) });
+        assert!(bad.unwrap_err().0.contains_key("RAPPORT_AWS_ATTEMPT_TIMEOUT"));
         assert!(!format!("{c:?}").contains("xxxx"), "the key never reaches logs");
     }
 }

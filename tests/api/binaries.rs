@@ -25,7 +25,9 @@ fn environment(app: &TestApp, name: &str) -> BTreeMap<String, String> {
 /// Starts `name`'s debug binary with `env`.
 async fn start(name: &str, env: &BTreeMap<String, String>) -> Function {
     let binary = runtime::binary("debug", name).unwrap_or_else(|e| panic!("{e}"));
-    let api = RuntimeApi::start(&env["AWS_LAMBDA_FUNCTION_NAME"]).await.unwrap();
+    let sam = SamFunctions::from_env().expect("the expanded template");
+    let timeout = std::time::Duration::from_secs(sam.function(name).unwrap().timeout);
+    let api = RuntimeApi::start_with_timeout(&env["AWS_LAMBDA_FUNCTION_NAME"], timeout).await.unwrap();
     Function::spawn(name, api, &binary, env).unwrap()
 }
 

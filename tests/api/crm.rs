@@ -479,3 +479,25 @@ async fn one_person_in_two_campaigns_gets_one_email_a_run_and_the_cap_holds() {
     assert_eq!(nurture(&app, start + Duration::days(15)).await.0["sent"], 0);
     assert_eq!(nurture(&app, start + Duration::days(31)).await.0["sent"], 1);
 }
+
+#[tokio::test]
+async fn only_an_admin_may_mark_a_pending_prospect_as_consenting() {
+    let app = spawn_app().await;
+    let recruiter = app.token("recruiter").await;
+    let email = format!("pending.{}@example.com", ulid::Ulid::generate().to_string().to_lowercase());
+    let p = add_prospect(&app, &recruiter, json!({"email": email})).await;
+    assert_eq!(p["status"], "pending_consent", "{p}");
+    let path = format!("/api/prospects/{}", p["id"].as_str().unwrap());
+
+    // Skipping someone's double opt-in is an override: a recruiter may not, and nothing changes.
+    let res = app.patch(&path).bearer_auth(&recruiter).json(&json!({"consent": true})).send().await.unwrap();
+    problem(res, 403).await;
+    let res = app.patch(&path).bearer_auth(&recruiter).json(&json!({"tags": ["icu"]})).send().await.unwrap();
+    let after: Value = res.json().await.unwrap();
+    assert_eq!(after["status"], "pending_consent", "{after}");
+
+    let admin = app.token("admin").await;
+    let res = app.patch(&path).bearer_auth(&admin).json(&json!({"consent": true})).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.json::<Value>().await.unwrap()["status"], "active");
+}

@@ -280,7 +280,7 @@ async fn cold_starts(config: &rapport::Config) -> anyhow::Result<Value> {
     let mut subjects = vec![ColdSubject {
         name: "hello-lambda",
         binary: dir.join("hello-lambda"),
-        env: runtime::lambda_environment("hello-lambda"),
+        env: runtime::lambda_environment("hello-lambda", runtime::FUNCTION_MEMORY_MB),
         event: HttpEvent::get("/careers/widget.js").to_event()?,
         expect: "200",
     }];

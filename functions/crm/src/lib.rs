@@ -111,6 +111,10 @@ async fn patch_prospect(
 ) -> Result<Response, ApiError> {
     caller.require_staff()?;
     let input = ProspectInput::parse(body, false)?;
+    // Marking someone who has not confirmed as consenting skips their double opt-in: an override.
+    if input.consent.is_some() {
+        caller.require_admin()?;
+    }
     if !id.chars().all(|c| c.is_ascii_hexdigit()) || id.len() != 40 {
         return Err(ApiError::NotFound);
     }
@@ -214,8 +218,7 @@ async fn import_prospects(
             body.to_vec()
         }
         "application/json" => {
-            let value: serde_json::Value =
-                serde_json::from_slice(&body).map_err(|e| ApiError::BadRequest(format!("not JSON: {e}")))?;
+            let value = rapport::api::parse_json(&body)?;
             let key = rapport::parse::Fields::parse(value, |f| {
                 let key: Option<rapport::parse::Line<1, 100>> = f.req("upload_key");
                 let key = key?.0;

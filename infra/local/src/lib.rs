@@ -81,19 +81,14 @@ pub fn functions(states: &HashMap<&'static str, AppState>) -> anyhow::Result<Has
     ]))
 }
 
-/// The AWS SDK pointed at the emulator. Retries as in Lambda, but no attempt timeout: a busy machine
-/// slows the emulator, and a slow answer must not fail a test (Lambda's own timeouts stay in `Aws::load`).
-pub async fn emulator_sdk(moto_url: &str) -> aws_config::SdkConfig {
+/// The AWS SDK pointed at the emulator, with the functions' retries and timeouts (the stack's config sets
+/// no attempt timeout: a busy machine slows the emulator, and a slow answer must not fail a test).
+pub async fn emulator_sdk(moto_url: &str, config: &Config) -> aws_config::SdkConfig {
     aws_config::defaults(aws_config::BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
         .endpoint_url(moto_url)
         .credentials_provider(Credentials::new("local", "local", None, None, "rapport-local"))
-        .timeout_config(
-            aws_config::timeout::TimeoutConfig::builder()
-                .connect_timeout(std::time::Duration::from_secs(10))
-                .operation_timeout(std::time::Duration::from_secs(300))
-                .build(),
-        )
+        .timeout_config(rapport::aws::timeouts(config.aws_attempt_timeout))
         .load()
         .await
 }
@@ -118,6 +113,7 @@ fn config(opts: &Options, url: &str) -> anyhow::Result<Config> {
                 .unwrap_or_else(|e| base64::engine::general_purpose::STANDARD.encode(e.into_bytes())),
         ),
         ("S3_FORCE_PATH_STYLE", "true".into()),
+        ("RAPPORT_AWS_ATTEMPT_TIMEOUT", "none".into()),
         ("DRAFT_ABANDON_AFTER", format!("{}s", opts.draft_abandon_after.num_seconds())),
         ("RATE_LIMIT_PER_MINUTE", opts.rate_limit_per_minute.to_string()),
         ("POSTAL_ADDRESS", "Acme Health, 1 Infirmary Street, Leeds LS1 2AA, United Kingdom".into()),
@@ -172,7 +168,7 @@ pub async fn spawn(opts: Options) -> anyhow::Result<Stack> {
         TcpListener::bind(("127.0.0.1", opts.port)).await.with_context(|| format!("binding port {}", opts.port))?;
     let url = format!("http://{}", listener.local_addr()?);
     let config = config(&opts, &url)?;
-    let sdk = emulator_sdk(&opts.moto_url).await;
+    let sdk = emulator_sdk(&opts.moto_url, &config).await;
     let clock: Arc<dyn Clock> = opts.clock.clone().unwrap_or_else(|| Arc::new(SystemClock));
     let ledger = if opts.adjust_policy.is_some() { iam::Ledger::private() } else { iam::Ledger::default() };
     // What the template gives each function in AWS: its role's policy, its event rules.

@@ -35,10 +35,11 @@ use tokio::task::JoinHandle;
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 /// Lambda's limit on a synchronous invocation's payload and response.
 pub const MAX_PAYLOAD_BYTES: usize = 6 * 1024 * 1024;
-/// The template's `Timeout` (Globals): the deadline Lambda gives each invocation.
+/// The deadline of an invocation when none is given (the template's Globals `Timeout`); functions
+/// started from the template get their own (`SamFunction::timeout`).
 pub const FUNCTION_TIMEOUT: Duration = Duration::from_secs(15);
-/// The template's `MemorySize` (Globals).
-pub const FUNCTION_MEMORY_MB: u32 = 256;
+/// The template's Globals `MemorySize`, likewise.
+pub const FUNCTION_MEMORY_MB: u64 = 256;
 const ACCOUNT: &str = "123456789012";
 const REGION: &str = "us-east-1";
 
@@ -118,6 +119,8 @@ struct Shared {
     /// Woken on every change: an event queued, delivered or answered, an init error, the API closing.
     changed: Notify,
     function_arn: String,
+    /// The function's `Timeout`: each invocation's deadline is this far from its delivery.
+    timeout: Duration,
 }
 
 impl Shared {
@@ -136,12 +139,18 @@ pub struct RuntimeApi {
 impl RuntimeApi {
     /// Serves the Runtime API for the function named `function_name` (used in its ARN).
     pub async fn start(function_name: &str) -> anyhow::Result<Self> {
+        Self::start_with_timeout(function_name, FUNCTION_TIMEOUT).await
+    }
+
+    /// A Runtime API whose invocations have `timeout` to run, as the function's `Timeout` gives them.
+    pub async fn start_with_timeout(function_name: &str, timeout: Duration) -> anyhow::Result<Self> {
         let listener = TcpListener::bind(("127.0.0.1", 0)).await.context("binding the Runtime API")?;
         let addr = listener.local_addr()?;
         let shared = Arc::new(Shared {
             inner: Mutex::new(Inner::default()),
             changed: Notify::new(),
             function_arn: format!("arn:aws:lambda:{REGION}:{ACCOUNT}:function:{function_name}"),
+            timeout,
         });
         let app = Router::new()
             .route("/2018-06-01/runtime/invocation/next", get(next))
@@ -225,7 +234,7 @@ async fn next(State(s): State<Arc<Shared>>) -> Response {
         };
         if let Some(q) = event {
             s.changed.notify_waiters();
-            let deadline = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default() + FUNCTION_TIMEOUT;
+            let deadline = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default() + s.timeout;
             let epoch = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
             let (root, parent): (u128, u64) = (rand::random(), rand::random());
             let trace = format!("Root=1-{epoch:08x}-{:024x};Parent={parent:016x};Sampled=0", root >> 32);
@@ -485,12 +494,12 @@ pub fn binary(profile: &str, name: &str) -> anyhow::Result<PathBuf> {
 
 /// What Lambda itself puts in every function's environment (less `AWS_LAMBDA_RUNTIME_API`, which
 /// [`Function::spawn`] sets), for the deployed function called `function_name`.
-pub fn lambda_environment(function_name: &str) -> BTreeMap<String, String> {
+pub fn lambda_environment(function_name: &str, memory_mb: u64) -> BTreeMap<String, String> {
     let day = chrono::Utc::now().format("%Y/%m/%d");
     let stream = format!("{day}/[$LATEST]{:032x}", rand::random::<u128>());
     [
         ("AWS_LAMBDA_FUNCTION_NAME", function_name.to_string()),
-        ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", FUNCTION_MEMORY_MB.to_string()),
+        ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", memory_mb.to_string()),
         ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST".to_string()),
         ("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/{function_name}")),
         ("AWS_LAMBDA_LOG_STREAM_NAME", stream),
@@ -512,6 +521,8 @@ pub fn emulator_environment(endpoint: &str) -> BTreeMap<String, String> {
         ("AWS_ACCESS_KEY_ID", "local"),
         ("AWS_SECRET_ACCESS_KEY", "local"),
         ("S3_FORCE_PATH_STYLE", "true"),
+        // A busy machine slows the emulator: no attempt timeout for it to trip (Lambda keeps 5 s).
+        ("RAPPORT_AWS_ATTEMPT_TIMEOUT", "none"),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -572,7 +583,7 @@ pub fn function_environment(
         env.insert(k.clone(), filled);
     }
     env.extend(emulator_environment(endpoint));
-    env.extend(lambda_environment(&format!("rapport-{}", function.logical_id)));
+    env.extend(lambda_environment(&format!("rapport-{}", function.logical_id), function.memory_size));
     Ok(env)
 }
 

@@ -25,6 +25,20 @@ pub struct SamFunction {
     pub statements: Vec<serde_json::Value>,
     /// EventBridge rules targeting the function: their `EventPattern`s by logical id.
     pub event_rules: BTreeMap<String, serde_json::Value>,
+    /// The function's `Timeout` in seconds and `MemorySize` in MB (Globals merged in).
+    #[serde(default = "default_timeout")]
+    pub timeout: u64,
+    #[serde(default = "default_memory")]
+    pub memory_size: u64,
+}
+
+/// Lambda's defaults when a template sets neither.
+fn default_timeout() -> u64 {
+    3
+}
+
+fn default_memory() -> u64 {
+    128
 }
 
 impl SamFunctions {
