@@ -88,8 +88,9 @@ def item_level_rollback():
 
 
 def queue_faults(environ, start_response, faults):
-    """`POST /_rapport/faults {"ses_send": [{"to": address, "fault": "throttle"|"reject"}, ...]}`: the next
-    SES v2 send to that address fails so (once per entry). Tests use it to see what the code does when SES
+    """`POST /_rapport/faults {"ses_send": [{"to": address, "fault": "throttle"|"reject"|"lost_answer"}, ...]}`:
+    the next SES v2 send to that address fails so (once per entry); `lost_answer` lets SES take the email
+    and then answers 500, as when a response is lost after the send. Tests use it to see what the code does when SES
     says no; keyed by recipient, so tests running side by side never see each other's faults."""
     size = int(environ.get("CONTENT_LENGTH") or 0)
     body = json.loads(environ["wsgi.input"].read(size) or b"{}")
@@ -102,6 +103,7 @@ def ses_fault(kind, start_response):
     code, status = {
         "throttle": ("TooManyRequestsException", "429 Too Many Requests"),
         "reject": ("MessageRejected", "400 Bad Request"),
+        "lost_answer": ("InternalFailure", "500 Internal Server Error"),
     }[kind]
     body = json.dumps({"message": f"injected {code}"}).encode()
     start_response(status, [("Content-Type", "application/json"), ("x-amzn-ErrorType", code),
@@ -129,10 +131,12 @@ class Serialised:
                 raw = environ["wsgi.input"].read(size)
                 to = json.loads(raw or b"{}").get("Destination", {}).get("ToAddresses", [])
                 hit = next((f for f in self.faults if f.get("to") in to), None)
+                environ["wsgi.input"] = io.BytesIO(raw)
                 if hit is not None:
                     self.faults.remove(hit)
+                    if hit["fault"] == "lost_answer":
+                        list(self.app(environ, lambda *_: None))
                     return ses_fault(hit["fault"], start_response)
-                environ["wsgi.input"] = io.BytesIO(raw)
             # Produce the whole body inside the lock: a WSGI app may answer with a lazy iterable.
             return list(self.app(environ, start_response))
 

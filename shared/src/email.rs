@@ -181,6 +181,10 @@ pub enum SendFailure {
     Throttled(String),
     /// SES refused this message (`MessageRejected`): trying again will not help.
     Rejected(String),
+    /// No answer, or a server error: SES may have taken the email, so it must never be sent again
+    /// automatically.
+    Unknown(String),
+    /// Refused before SES could take it (a bad request, a missing configuration set): not sent.
     Other(StoreError),
 }
 
@@ -232,7 +236,9 @@ impl Mailer {
     /// Sends one message as Raw content; returns SES's message id.
     pub async fn send(&self, msg: &Outgoing) -> Result<String, StoreError> {
         self.send_tagged(msg, &[]).await.map_err(|e| match e {
-            SendFailure::Throttled(m) | SendFailure::Rejected(m) => StoreError::Unavailable(m),
+            SendFailure::Throttled(m) | SendFailure::Rejected(m) | SendFailure::Unknown(m) => {
+                StoreError::Unavailable(m)
+            }
             SendFailure::Other(e) => e,
         })
     }
@@ -240,7 +246,6 @@ impl Mailer {
     /// Sends with SES message tags (they come back on bounce and complaint events), telling apart
     /// what the nurture task treats differently.
     pub async fn send_tagged(&self, msg: &Outgoing, tags: &[(&str, &str)]) -> Result<String, SendFailure> {
-        use aws_sdk_sesv2::operation::send_email::SendEmailError as E;
         let raw = to_mime(&self.sender, msg).map_err(|e| SendFailure::Other(StoreError::Corrupt(e.to_string())))?;
         let raw = RawMessage::builder()
             .data(Blob::new(raw))
@@ -258,20 +263,12 @@ impl Mailer {
                 req = req.email_tags(tag);
             }
         }
-        match req.send().await {
+        // One attempt: the SDK's retry after a timeout or a 5xx could send the same email twice.
+        let once = aws_sdk_sesv2::config::Builder::default()
+            .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(1));
+        match req.customize().config_override(once).send().await {
             Ok(out) => Ok(out.message_id.unwrap_or_default()),
-            Err(e) => {
-                let text = aws_sdk_sesv2::error::DisplayErrorContext(&e).to_string();
-                // SES's messages can name the recipient: only the error's code travels on (to logs and
-                // the send ledger).
-                let code = |c: &str| c.to_string();
-                Err(match e.as_service_error() {
-                    Some(E::TooManyRequestsException(_)) => SendFailure::Throttled(code("TooManyRequestsException")),
-                    Some(E::LimitExceededException(_)) => SendFailure::Throttled(code("LimitExceededException")),
-                    Some(E::MessageRejected(_)) => SendFailure::Rejected(code("MessageRejected")),
-                    _ => SendFailure::Other(StoreError::Unavailable(text)),
-                })
-            }
+            Err(e) => Err(classify(e)),
         }
     }
 
@@ -279,6 +276,32 @@ impl Mailer {
     pub async fn max_send_rate(&self) -> Option<f64> {
         let out = self.ses.get_account().send().await.ok()?;
         out.send_quota().map(|q| q.max_send_rate()).filter(|r| *r > 0.0)
+    }
+}
+
+/// Tells apart what SES surely did not take from what it may have taken. SES's messages can name the
+/// recipient: only an error's code travels on (to logs and the send ledger).
+fn classify(e: aws_sdk_sesv2::error::SdkError<aws_sdk_sesv2::operation::send_email::SendEmailError>) -> SendFailure {
+    use aws_sdk_sesv2::error::SdkError;
+    use aws_sdk_sesv2::operation::send_email::SendEmailError as E;
+    match &e {
+        SdkError::ServiceError(se) => {
+            let code = aws_sdk_sesv2::error::ProvideErrorMetadata::code(se.err()).unwrap_or("Unknown").to_string();
+            match se.err() {
+                E::TooManyRequestsException(_) | E::LimitExceededException(_) => SendFailure::Throttled(code),
+                E::MessageRejected(_) => SendFailure::Rejected(code),
+                _ if se.raw().status().is_server_error() => SendFailure::Unknown(code),
+                _ => SendFailure::Other(StoreError::Unavailable(format!("ses: {code}"))),
+            }
+        }
+        // Never left the process.
+        SdkError::ConstructionFailure(_) => {
+            SendFailure::Other(StoreError::Unavailable("ses: request not built".into()))
+        }
+        // Sent, or perhaps sent, with no answer read.
+        SdkError::TimeoutError(_) => SendFailure::Unknown("timeout".into()),
+        SdkError::DispatchFailure(_) => SendFailure::Unknown("dispatch failure".into()),
+        _ => SendFailure::Unknown("no readable answer".into()),
     }
 }
 

@@ -103,7 +103,8 @@ pub async fn export(st: &AppState, p: &PersonKeys, held: &Holdings, now: DateTim
             emails.push(
                 json!({"kind": "nurture", "campaign_id": attr(i, "campaign_id"), "subject": attr(i, "subject"),
                                "sent_at": attr(i, "sent_at"), "claimed_at": attr(i, "claimed_at"),
-                               "rejected": attr(i, "rejected"), "message_id": attr(i, "message_id")}),
+                               "rejected": attr(i, "rejected"), "unknown_at": attr(i, "unknown_at"),
+                               "message_id": attr(i, "message_id")}),
             );
         } else if k.starts_with("ENROL#") {
             enrolments.push(json!({"campaign_id": attr(i, "campaign_id"), "enrolled_at": attr(i, "enrolled_at"),

@@ -18,9 +18,10 @@ async fn add_prospect(app: &TestApp, token: &str, body: Value) -> Value {
 /// Runs the nurture task at `at`; returns its report and the AWS operations it made.
 async fn nurture(app: &TestApp, at: DateTime<Utc>) -> (Value, Vec<String>) {
     let res = app.post("/_local/run/nurture").query(&[("now", rfc3339(at))]).send().await.unwrap();
-    assert_eq!(res.status(), 200);
-    let ops = calls(&res);
-    (res.json().await.unwrap(), ops)
+    let (status, ops) = (res.status(), calls(&res));
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(status, 200, "{body}");
+    (body, ops)
 }
 
 fn header<'a>(email: &'a Value, name: &str) -> Option<&'a str> {
@@ -432,9 +433,8 @@ async fn nurture_keeps_to_its_budget_backs_off_when_throttled_and_records_reject
     let r: Value = res.json().await.unwrap();
     assert_eq!((r["complete"].as_bool(), r["enrolled"].as_u64(), r["sent"].as_u64()), (Some(false), Some(0), Some(0)));
 
-    // SES refuses one message for good, and throttles another past the SDK's three attempts.
-    let throttle = json!({"to": people[1], "fault": "throttle"});
-    let faults = json!({"ses_send": [{"to": people[0], "fault": "reject"}, throttle, throttle, throttle]});
+    // SES refuses one message for good, and throttles another (each email is one attempt).
+    let faults = json!({"ses_send": [{"to": people[0], "fault": "reject"}, {"to": people[1], "fault": "throttle"}]});
     let res = app.http.post(format!("{}/_rapport/faults", app.stack.moto_url)).json(&faults).send().await.unwrap();
     assert!(res.status().is_success());
     let (first, _) = nurture(&app, start).await;
@@ -451,6 +451,37 @@ async fn nurture_keeps_to_its_budget_backs_off_when_throttled_and_records_reject
     assert_eq!(nurture(&app, start + Duration::minutes(30)).await.0["sent"], 0);
     let r: Value = app.get_json(&format!("/api/reports/nurture?campaign_id={id}"), &token).await;
     assert_eq!((r["sent"].as_u64(), r["rejected"].as_u64()), (Some(2), Some(1)), "{r}");
+}
+
+#[tokio::test]
+async fn an_email_whose_answer_is_lost_is_sent_once_marked_unknown_and_never_resent() {
+    let start = Utc.with_ymd_and_hms(2026, 12, 1, 9, 0, 0).unwrap();
+    let (app, _clock) = spawn_app_at(start).await;
+    let token = app.token("recruiter").await;
+    app.open_job(&token, |b| b["required_credentials"] = json!([])).await;
+    let email = unique("lost");
+    add_prospect(&app, &token, json!({"email": email, "consent": true})).await;
+    let id = app
+        .active_campaign(
+            &token,
+            json!({"name": "Lost", "segment": {}, "steps": [
+                {"after_days": 0, "content": {"kind": "jobs"}}, {"after_days": 3, "content": {"kind": "jobs"}}]}),
+        )
+        .await;
+
+    // SES takes the email and the answer is a 500 (as when it times out): one attempt, no retry.
+    let faults = json!({"ses_send": [{"to": email, "fault": "lost_answer"}]});
+    let res = app.http.post(format!("{}/_rapport/faults", app.stack.moto_url)).json(&faults).send().await.unwrap();
+    assert!(res.status().is_success());
+    let (first, _) = nurture(&app, start).await;
+    assert_eq!((first["unknown"].as_u64(), first["sent"].as_u64()), (Some(1), Some(0)), "{first}");
+    assert_eq!(app.emails_to(&email).await.len(), 1, "the SDK's retry sent it again");
+    // Later runs never resend the step; the campaign goes on to its next step when it is due.
+    assert_eq!(nurture(&app, start + Duration::minutes(15)).await.0["sent"], 0);
+    assert_eq!(app.emails_to(&email).await.len(), 1);
+    assert_eq!(nurture(&app, start + Duration::days(3)).await.0["sent"], 1);
+    let r: Value = app.get_json(&format!("/api/reports/nurture?campaign_id={id}"), &token).await;
+    assert_eq!((r["sent"].as_u64(), r["unknown"].as_u64()), (Some(1), Some(1)), "{r}");
 }
 
 #[tokio::test]

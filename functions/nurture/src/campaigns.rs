@@ -13,7 +13,7 @@ use rapport::email::{Letter, SendFailure};
 use rapport::error::ApiError;
 use rapport::job::Job;
 use rapport::prospect::Prospect;
-use rapport::store::{prospect_of, Claim, SentNurture};
+use rapport::store::{prospect_of, Claim, Outcome, SentNurture};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -27,6 +27,7 @@ struct Counts {
     enrolled: u64,
     sent: u64,
     rejected: u64,
+    unknown: u64,
     skipped: u64,
     ended: u64,
     deferred: u64,
@@ -41,8 +42,8 @@ pub async fn run(st: &AppState, now: DateTime<Utc>, deadline: Instant) -> Result
     let changed = enrol_changed(st, &active, now, deadline, &mut n).await?;
     let sent = send_due(st, &campaigns, now, deadline, &mut n).await?;
     let complete = swept && changed && sent;
-    tracing::info!(n.enrolled, n.sent, n.rejected, n.skipped, n.ended, n.deferred, complete, "nurture run");
-    Ok(json!({"task": "nurture", "enrolled": n.enrolled, "sent": n.sent, "rejected": n.rejected,
+    tracing::info!(n.enrolled, n.sent, n.rejected, n.unknown, n.skipped, n.ended, n.deferred, complete, "nurture run");
+    Ok(json!({"task": "nurture", "enrolled": n.enrolled, "sent": n.sent, "rejected": n.rejected, "unknown": n.unknown,
               "skipped": n.skipped, "ended": n.ended, "deferred": n.deferred, "complete": complete}))
 }
 
@@ -264,34 +265,21 @@ async fn send_due(
             next_send = Instant::now() + interval;
             let mut recent: Vec<DateTime<Utc>> =
                 p.recent_sends.iter().copied().filter(|t| *t > now - chrono::Duration::days(30)).collect();
-            match st.mailer.send_tagged(&msg, &[("campaign", &c.id)]).await {
+            let said: String;
+            let outcome = match st.mailer.send_tagged(&msg, &[("campaign", &c.id)]).await {
                 Ok(id) => {
-                    recent.push(now);
-                    let sent = SentNurture {
-                        enrolment: e,
-                        message_id: Some(&id),
-                        rejected: None,
-                        story_id,
-                        recent_sends: recent,
-                        next_due,
-                        now,
-                    };
-                    st.store.record_nurture(sent).await?;
-                    n.sent += 1;
+                    said = id;
+                    Outcome::Sent(&said)
                 }
                 Err(SendFailure::Rejected(why)) => {
                     tracing::warn!(campaign = %c.id, error = %why, "SES rejected a nurture email");
-                    let sent = SentNurture {
-                        enrolment: e,
-                        message_id: None,
-                        rejected: Some(&why),
-                        story_id: None,
-                        recent_sends: recent,
-                        next_due,
-                        now,
-                    };
-                    st.store.record_nurture(sent).await?;
-                    n.rejected += 1;
+                    said = why;
+                    Outcome::Rejected(&said)
+                }
+                Err(SendFailure::Unknown(why)) => {
+                    tracing::warn!(campaign = %c.id, error = %why, "no answer from SES: the email is marked unknown");
+                    said = why;
+                    Outcome::Unknown(&said)
                 }
                 Err(SendFailure::Throttled(why)) => {
                     // Back off: give the claim back and leave the rest to the next run.
@@ -300,8 +288,23 @@ async fn send_due(
                     return Ok(false);
                 }
                 Err(SendFailure::Other(err)) => {
+                    // Refused before SES could take it: the claim goes back.
                     st.store.release_claim(e).await?;
                     return Err(err.into());
+                }
+            };
+            if !matches!(outcome, Outcome::Rejected(_)) {
+                recent.push(now);
+            }
+            let sent = SentNurture { enrolment: e, outcome, story_id, recent_sends: recent, next_due, now };
+            st.store.record_nurture(sent).await?;
+            match outcome {
+                Outcome::Sent(_) => n.sent += 1,
+                Outcome::Rejected(_) => n.rejected += 1,
+                Outcome::Unknown(_) => {
+                    // SES may be in trouble: one email at risk a run, not a page of them.
+                    n.unknown += 1;
+                    return Ok(false);
                 }
             }
         }

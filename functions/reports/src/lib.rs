@@ -279,7 +279,7 @@ async fn nurture_report(State(st): State<AppState>, caller: Caller, q: QueryMap)
     Ok(json(
         StatusCode::OK,
         &json!({"campaign_id": c.id, "name": c.name, "enrolled": get("enrolled"), "sent": get("sent"),
-                "rejected": get("rejected"), "unsubscribed": get("unsubscribed"), "bounced": get("bounced"),
+                "rejected": get("rejected"), "unknown": get("unknown"), "unsubscribed": get("unsubscribed"), "bounced": get("bounced"),
                 "complained": get("complained"), "applied": get("applied"), "hired": get("hired")}),
     ))
 }

@@ -137,14 +137,34 @@ pub enum Claim {
 /// What one nurture email did, for the ledger and the prospect.
 pub struct SentNurture<'a> {
     pub enrolment: &'a Enrolment,
-    pub message_id: Option<&'a str>,
-    /// SES refused it (`MessageRejected`): recorded, and the enrolment moves on.
-    pub rejected: Option<&'a str>,
+    pub outcome: Outcome<'a>,
     pub story_id: Option<&'a str>,
     /// The prospect's sends of the last 30 days, this one included.
     pub recent_sends: Vec<DateTime<Utc>>,
     pub next_due: Option<DateTime<Utc>>,
     pub now: DateTime<Utc>,
+}
+
+/// What SES did with a nurture email. Every outcome is final: the enrolment moves on.
+#[derive(Clone, Copy, Debug)]
+pub enum Outcome<'a> {
+    /// Taken, with SES's message id.
+    Sent(&'a str),
+    /// Refused for good (`MessageRejected`).
+    Rejected(&'a str),
+    /// No answer (a timeout, a 5xx): perhaps sent, so never sent again.
+    Unknown(&'a str),
+}
+
+impl Outcome<'_> {
+    /// The campaign counter it adds to.
+    pub fn counter(&self) -> &'static str {
+        match self {
+            Outcome::Sent(_) => "sent",
+            Outcome::Rejected(_) => "rejected",
+            Outcome::Unknown(_) => "unknown",
+        }
+    }
 }
 
 impl Store {
@@ -510,7 +530,8 @@ impl Store {
             return Ok(Claim::Ours);
         }
         let held = self.get(text(&k, "pk").unwrap_or_default(), text(&k, "sk").unwrap_or_default()).await?;
-        let done = held.as_ref().is_some_and(|i| i.contains_key("sent_at") || i.contains_key("rejected"));
+        let done =
+            held.as_ref().is_some_and(|i| ["sent_at", "rejected", "unknown_at"].iter().any(|a| i.contains_key(*a)));
         let claimed_at = held.as_ref().and_then(|i| time(i, "claimed_at"));
         Ok(match claimed_at {
             _ if done => Claim::Done,
@@ -540,14 +561,18 @@ impl Store {
         let e = sent.enrolment;
         let mut tx = Tx::default();
         let mut values = vec![(":at", s(rfc3339(sent.now)))];
-        let expression = match (sent.message_id, sent.rejected) {
-            (Some(m), _) => {
+        let expression = match sent.outcome {
+            Outcome::Sent(m) => {
                 values.push((":m", s(m)));
                 "SET sent_at = :at, message_id = :m"
             }
-            (None, r) => {
-                values.push((":r", s(r.unwrap_or("rejected"))));
+            Outcome::Rejected(r) => {
+                values.push((":r", s(r)));
                 "SET rejected_at = :at, rejected = :r"
+            }
+            Outcome::Unknown(why) => {
+                values.push((":u", s(why)));
+                "SET unknown_at = :at, unknown_reason = :u"
             }
         };
         tx.update(
@@ -585,7 +610,8 @@ impl Store {
                 condition: Some("step IN (:at, :next)"),
             },
         );
-        if sent.message_id.is_some() {
+        // Perhaps sent counts as sent toward the person's cap.
+        if !matches!(sent.outcome, Outcome::Rejected(_)) {
             let mut values = vec![(":recent", s(serde_json::to_string(&sent.recent_sends).unwrap_or_default()))];
             let mut expression = "SET recent_sends = :recent".to_string();
             if let Some(story) = sent.story_id {
@@ -604,7 +630,7 @@ impl Store {
                 },
             );
         }
-        count_campaign(&mut tx, t, &e.campaign_id, if sent.message_id.is_some() { "sent" } else { "rejected" });
+        count_campaign(&mut tx, t, &e.campaign_id, sent.outcome.counter());
         match tx.commit(self).await {
             Ok(()) => Ok(()),
             Err(TxError::Store(e)) => Err(e),

@@ -62,7 +62,7 @@ pub mod schema;
 pub mod tx;
 
 pub use consents::consent_of;
-pub use crm::{pool_marks, prospect_of, Claim, Enrolment, PoolRecord, ProspectFilter, SentNurture};
+pub use crm::{pool_marks, prospect_of, Claim, Enrolment, Outcome, PoolRecord, ProspectFilter, SentNurture};
 pub use intake::{draft_of, ApplicationLookup, NewApplication, NotCreated};
 pub use jobs::{FeedState, JobFilter};
 pub use pipeline::{
