@@ -66,6 +66,37 @@ pub fn timeouts(attempt: Option<Duration>) -> TimeoutConfig {
     }
 }
 
+/// What an AWS error may tell the logs: its kind, code and HTTP status, never the message, which can
+/// quote a key, an address or an item's values.
+pub fn code<E, R>(err: &aws_smithy_runtime_api::client::result::SdkError<E, R>) -> String
+where
+    E: aws_smithy_types::error::metadata::ProvideErrorMetadata,
+    R: std::fmt::Debug + HttpStatus,
+{
+    use aws_smithy_runtime_api::client::result::SdkError;
+    match err {
+        SdkError::ServiceError(se) => {
+            format!("{} ({})", se.err().code().unwrap_or("unknown service error"), se.raw().status_code())
+        }
+        SdkError::ConstructionFailure(_) => "request not built".into(),
+        SdkError::TimeoutError(_) => "timeout".into(),
+        SdkError::DispatchFailure(_) => "dispatch failure".into(),
+        SdkError::ResponseError(_) => "unreadable response".into(),
+        _ => "unknown error".into(),
+    }
+}
+
+/// The HTTP status of a raw response, for [`code`].
+pub trait HttpStatus {
+    fn status_code(&self) -> u16;
+}
+
+impl HttpStatus for aws_smithy_runtime_api::http::Response {
+    fn status_code(&self) -> u16 {
+        self.status().as_u16()
+    }
+}
+
 /// The AWS operations one request made, in order, as (service, operation).
 #[derive(Debug, Default, Clone)]
 pub struct Calls(Arc<Mutex<Vec<(String, String)>>>);
@@ -116,5 +147,28 @@ impl Intercept for CountCalls {
             let _ = CALLS.try_with(|c| c.push(meta.service(), meta.name()));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_smithy_runtime_api::client::result::SdkError;
+    use aws_smithy_runtime_api::http::{Response, StatusCode};
+    use aws_smithy_types::body::SdkBody;
+
+    #[test]
+    fn an_aws_error_logs_its_code_never_its_message() {
+        let err = aws_sdk_dynamodb::operation::put_item::PutItemError::generic(
+            aws_smithy_types::error::ErrorMetadata::builder()
+                .code("ValidationException")
+                .message("One or more parameter values were invalid: ada@example.com")
+                .build(),
+        );
+        let raw = Response::new(StatusCode::try_from(400).unwrap(), SdkBody::from("ada@example.com"));
+        let text = code(&SdkError::service_error(err, raw));
+        assert_eq!(text, "ValidationException (400)");
+        let e = serde_json::from_str::<u32>("\"ada@example.com\"").unwrap_err();
+        assert!(!crate::error::json_error(&e).contains("ada"), "{}", crate::error::json_error(&e));
     }
 }

@@ -4,6 +4,12 @@ use http::{header, HeaderValue, StatusCode};
 use serde::Serialize;
 
 /// One bad field of a request, named by its path (`location.country`, `hiring_team[1].sub`).
+/// What a JSON error may tell the logs: its kind and place, never the text it quotes (which can be an
+/// address or a name from a stored item).
+pub fn json_error(e: &serde_json::Error) -> String {
+    format!("{:?} JSON error at line {} column {}", e.classify(), e.line(), e.column())
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FieldError {
     pub field: String,

@@ -18,7 +18,7 @@ pub async fn delete_all_versions(s3: &aws_sdk_s3::Client, bucket: &str, key: &st
             .prefix(key)
             .send()
             .await
-            .map_err(|e| unavailable(aws_sdk_s3::error::DisplayErrorContext(&e).to_string()))?;
+            .map_err(|e| unavailable(crate::aws::code(&e)))?;
         let mut ids = Vec::new();
         for (k, v) in page
             .versions()
@@ -42,7 +42,7 @@ pub async fn delete_all_versions(s3: &aws_sdk_s3::Client, bucket: &str, key: &st
             .delete(delete)
             .send()
             .await
-            .map_err(|e| unavailable(aws_sdk_s3::error::DisplayErrorContext(&e).to_string()))?;
+            .map_err(|e| unavailable(crate::aws::code(&e)))?;
     }
 }
 

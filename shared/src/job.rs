@@ -102,7 +102,8 @@ pub struct JobSpec {
 }
 
 /// Upper bound on a stored description; the DynamoDB item limit is 400 KB.
-const MAX_DESCRIPTION: usize = 100_000;
+/// The longest `description_html`, in characters (a file's converted HTML included).
+pub const MAX_DESCRIPTION: usize = 100_000;
 
 impl JobSpec {
     /// Parses a job from the request body, listing every bad field.
@@ -257,6 +258,16 @@ crate::choice!(DescriptionType {
 pub const MAX_DESCRIPTION_FILE: usize = 5 * 1024 * 1024;
 
 impl DescriptionType {
+    /// The file name's extension a download gets.
+    pub fn extension(self) -> &'static str {
+        match self {
+            DescriptionType::Markdown => "md",
+            DescriptionType::Html => "html",
+            DescriptionType::Pdf => "pdf",
+            DescriptionType::Docx => "docx",
+        }
+    }
+
     pub fn matches(self, bytes: &[u8]) -> bool {
         match self {
             DescriptionType::Pdf => bytes.starts_with(b"%PDF-"),
@@ -290,6 +301,14 @@ pub struct DescriptionFile {
     pub size: u64,
     pub sha256: String,
     pub uploaded_at: DateTime<Utc>,
+}
+
+impl DescriptionFile {
+    /// Where the bytes are kept: named by their hash, so an upload that loses the job's version check
+    /// leaves the file the job refers to untouched.
+    pub fn key(&self, job: &JobId) -> String {
+        format!("jd/{job}/{}", self.sha256)
+    }
 }
 
 impl Job {

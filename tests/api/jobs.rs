@@ -295,6 +295,38 @@ async fn unknown_and_malformed_ids_are_404() {
 }
 
 #[tokio::test]
+async fn a_jd_file_too_long_once_converted_changes_nothing_and_html_is_served_as_a_download() {
+    let app = spawn_app().await;
+    let token = app.token("recruiter").await;
+    let job = app.create_job(&token, job_body()).await;
+    let path = format!("/api/jobs/{}/description", job["id"].as_str().unwrap());
+    let put = |body: String| {
+        app.http
+            .put(format!("{}{path}", app.url))
+            .bearer_auth(&token)
+            .header("content-type", "text/html")
+            .body(body)
+            .send()
+    };
+    let first = "<h1>Nurse</h1><p>Care.</p><script>alert(document.cookie)</script>".to_string();
+    let res = put(first).await.unwrap();
+    assert_eq!(res.status(), 200);
+    let saved: Value = res.json().await.unwrap();
+
+    // Under the 5 MB file limit, over the description's 100,000 characters: refused, nothing written.
+    let long = format!("<p>{}</p>", "care ".repeat(30_000));
+    problem(put(long).await.unwrap(), 413).await;
+    let now: Value = app.get_json(&format!("/api/jobs/{}", job["id"].as_str().unwrap()), &token).await;
+    assert_eq!((&now["version"], &now["description_file"]), (&saved["version"], &saved["description_file"]));
+    let got = app.get(&path).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(got.status(), 200);
+    let h = got.headers().clone();
+    assert_eq!(h["x-content-type-options"], "nosniff");
+    assert!(h["content-disposition"].to_str().unwrap().starts_with("attachment"), "{h:?}");
+    assert!(got.text().await.unwrap().starts_with("<h1>Nurse</h1>"), "the earlier file is still the job's");
+}
+
+#[tokio::test]
 async fn a_jd_file_round_trips_byte_for_byte_and_markdown_becomes_the_description() {
     let app = spawn_app().await;
     let token = app.token("recruiter").await;

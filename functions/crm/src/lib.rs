@@ -375,7 +375,7 @@ async fn read_upload(st: &AppState, key: &str) -> Result<Vec<u8>, ApiError> {
         if e.as_service_error().is_some_and(|e| e.is_no_such_key()) {
             ApiError::field("upload_key", "nothing was uploaded under this key")
         } else {
-            ApiError::Unavailable(format!("s3: {}", aws_sdk_s3::error::DisplayErrorContext(&e)))
+            ApiError::Unavailable(format!("s3: {}", rapport::aws::code(&e)))
         }
     })?;
     if obj.content_length().unwrap_or(0) > MAX_UPLOADED_IMPORT {

@@ -119,9 +119,7 @@ async fn take_resume(st: &AppState, key: &UploadKey, application: &ApplicationId
     let head = match s3.head_object().bucket(bucket).key(&key.0).send().await {
         Ok(h) => h,
         Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => return Err(missing()),
-        Err(e) => {
-            return Err(ApiError::Unavailable(format!("s3 head: {}", aws_sdk_s3::error::DisplayErrorContext(&e))))
-        }
+        Err(e) => return Err(ApiError::Unavailable(format!("s3 head: {}", rapport::aws::code(&e)))),
     };
     let size = head.content_length.unwrap_or(0);
     if size <= 0 || size as u64 > MAX_RESUME_BYTES {
@@ -135,7 +133,7 @@ async fn take_resume(st: &AppState, key: &UploadKey, application: &ApplicationId
         .range("bytes=0-63")
         .send()
         .await
-        .map_err(|e| ApiError::Unavailable(format!("s3 get: {}", aws_sdk_s3::error::DisplayErrorContext(&e))))?
+        .map_err(|e| ApiError::Unavailable(format!("s3 get: {}", rapport::aws::code(&e))))?
         .body
         .collect()
         .await
@@ -152,7 +150,7 @@ async fn take_resume(st: &AppState, key: &UploadKey, application: &ApplicationId
         .content_type(file_type.as_str())
         .send()
         .await
-        .map_err(|e| ApiError::Unavailable(format!("s3 copy: {}", aws_sdk_s3::error::DisplayErrorContext(&e))))?;
+        .map_err(|e| ApiError::Unavailable(format!("s3 copy: {}", rapport::aws::code(&e))))?;
     Ok(dest)
 }
 

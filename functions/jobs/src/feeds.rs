@@ -81,7 +81,7 @@ impl Upload {
                 .content_type(self.content_type)
                 .send()
                 .await
-                .map_err(|e| unavailable("s3 create multipart", aws_sdk_s3::error::DisplayErrorContext(&e)))?;
+                .map_err(|e| unavailable("s3 create multipart", rapport::aws::code(&e)))?;
             self.multipart = Some((out.upload_id.unwrap_or_default(), Vec::new()));
         }
         let part: Vec<u8> = std::mem::take(buf);
@@ -103,7 +103,7 @@ impl Upload {
             .body(ByteStream::from(part))
             .send()
             .await
-            .map_err(|e| unavailable("s3 upload part", aws_sdk_s3::error::DisplayErrorContext(&e)))?;
+            .map_err(|e| unavailable("s3 upload part", rapport::aws::code(&e)))?;
         parts.push(CompletedPart::builder().part_number(number).set_e_tag(out.e_tag).build());
         Ok(())
     }
@@ -131,7 +131,7 @@ impl Upload {
                     .body(ByteStream::from(rest))
                     .send()
                     .await
-                    .map_err(|e| unavailable("s3 put", aws_sdk_s3::error::DisplayErrorContext(&e)))?;
+                    .map_err(|e| unavailable("s3 put", rapport::aws::code(&e)))?;
                 Ok((hash, true))
             }
             Some((upload_id, _)) if unchanged => {
@@ -141,7 +141,7 @@ impl Upload {
                     .upload_id(upload_id)
                     .send()
                     .await
-                    .map_err(|e| unavailable("s3 abort", aws_sdk_s3::error::DisplayErrorContext(&e)))?;
+                    .map_err(|e| unavailable("s3 abort", rapport::aws::code(&e)))?;
                 Ok((hash, false))
             }
             Some(started) => {
@@ -157,7 +157,7 @@ impl Upload {
                     .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
                     .send()
                     .await
-                    .map_err(|e| unavailable("s3 complete", aws_sdk_s3::error::DisplayErrorContext(&e)))?;
+                    .map_err(|e| unavailable("s3 complete", rapport::aws::code(&e)))?;
                 Ok((hash, true))
             }
         }
@@ -268,7 +268,7 @@ pub async fn serve(st: &AppState, path: &str, headers: &HeaderMap) -> Result<Res
         Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => {
             return Err(ApiError::NotFound);
         }
-        Err(e) => return Err(unavailable("s3 get", aws_sdk_s3::error::DisplayErrorContext(&e))),
+        Err(e) => return Err(unavailable("s3 get", rapport::aws::code(&e))),
     };
     if out.content_length.unwrap_or(0) > MAX_INLINE {
         let presigning = aws_sdk_s3::presigning::PresigningConfig::expires_in(std::time::Duration::from_secs(300))

@@ -10,7 +10,9 @@ use rapport::auth::{Caller, JobAction};
 use rapport::error::{ApiError, FieldError, StoreError};
 use rapport::feed::{job_posting, script_safe_json};
 use rapport::ids::JobId;
-use rapport::job::{CloseReason, DescriptionFile, DescriptionType, Job, JobSpec, JobStatus, MAX_DESCRIPTION_FILE};
+use rapport::job::{
+    CloseReason, DescriptionFile, DescriptionType, Job, JobSpec, JobStatus, MAX_DESCRIPTION, MAX_DESCRIPTION_FILE,
+};
 use rapport::parse::Fields;
 use rapport::store::{JobFilter, Page};
 use serde_json::Value;
@@ -198,12 +200,10 @@ async fn feed(State(st): State<AppState>, uri: http::Uri, headers: http::HeaderM
     feeds::serve(&st, uri.path(), &headers).await
 }
 
-fn description_key(job: &JobId) -> String {
-    format!("jd/{job}")
-}
-
 /// The job-description file itself, kept in the bucket. Markdown and HTML also become the job's
-/// sanitised `description_html`. The type is checked against the file's first bytes.
+/// sanitised `description_html`. The type is checked against the file's first bytes. Everything is
+/// checked before anything is written; the bytes go to a key of their own, which becomes the job's only
+/// through its version-checked save, so a refused or conflicting upload changes nothing.
 async fn put_description(
     State(st): State<AppState>,
     caller: Caller,
@@ -237,27 +237,48 @@ async fn put_description(
         }
         None => None,
     };
+    if html.as_ref().is_some_and(|h| h.chars().count() > MAX_DESCRIPTION) {
+        return Err(ApiError::PayloadTooLarge(format!(
+            "the file makes a description of more than {MAX_DESCRIPTION} characters"
+        )));
+    }
     use sha2::Digest;
-    let sha256 = format!("{:x}", sha2::Sha256::digest(&body));
-    let size = body.len() as u64;
+    let now = st.clock.now();
+    let file = DescriptionFile {
+        content_type: kind,
+        size: body.len() as u64,
+        sha256: format!("{:x}", sha2::Sha256::digest(&body)),
+        uploaded_at: now,
+    };
+    let key = file.key(&job.id);
+    let previous = job.description_file.as_ref().map(|f| f.key(&job.id)).filter(|k| *k != key);
     st.aws
         .s3
         .put_object()
         .bucket(&st.config.bucket)
-        .key(description_key(&job.id))
+        .key(&key)
         .content_type(kind.as_str())
         .body(aws_sdk_s3::primitives::ByteStream::from(body))
         .send()
         .await
-        .map_err(|e| ApiError::Unavailable(format!("s3 put: {}", aws_sdk_s3::error::DisplayErrorContext(&e))))?;
-    let now = st.clock.now();
+        .map_err(|e| ApiError::Unavailable(format!("s3 put: {}", rapport::aws::code(&e))))?;
     let mut spec = job.spec.clone();
     if let Some(html) = html {
         spec.description_html = html;
     }
     let mut updated = job.with_spec(spec, now);
-    updated.description_file = Some(DescriptionFile { content_type: kind, size, sha256, uploaded_at: now });
-    match save(&st, &job, &updated).await {
+    updated.description_file = Some(file);
+    let saved = save(&st, &job, &updated).await;
+    // The loser's bytes (or, once saved, the file they replace) belong to no job: best effort, as an
+    // object left behind holds nothing personal.
+    let orphan = match &saved {
+        Ok(()) => previous,
+        Err(_) => Some(key),
+    };
+    if let Some(orphan) = orphan {
+        let _ = st.aws.s3.delete_object().bucket(&st.config.bucket).key(orphan).send().await;
+    }
+    match saved {
         Ok(()) => Ok(json(StatusCode::OK, &updated)),
         Err(StoreError::ConditionFailed) => Err(stale(&job)),
         Err(e) => Err(e.into()),
@@ -276,10 +297,20 @@ async fn get_description(
         .s3
         .get_object()
         .bucket(&st.config.bucket)
-        .key(description_key(&job.id))
+        .key(file.key(&job.id))
         .send()
         .await
-        .map_err(|e| ApiError::Unavailable(format!("s3 get: {}", aws_sdk_s3::error::DisplayErrorContext(&e))))?;
+        .map_err(|e| ApiError::Unavailable(format!("s3 get: {}", rapport::aws::code(&e))))?;
     let bytes = out.body.collect().await.map_err(|e| ApiError::Unavailable(format!("s3 read: {e}")))?.into_bytes();
-    Ok(([(header::CONTENT_TYPE, file.content_type.as_str())], bytes).into_response())
+    // A recruiter's HTML opened in the browser would run on the API's origin: always a download.
+    let disposition = format!("attachment; filename=\"job-{}.{}\"", job.id, file.content_type.extension());
+    Ok((
+        [
+            (header::CONTENT_TYPE, file.content_type.as_str().to_string()),
+            (header::CONTENT_DISPOSITION, disposition),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_string()),
+        ],
+        bytes,
+    )
+        .into_response())
 }

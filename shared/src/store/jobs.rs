@@ -63,7 +63,7 @@ fn to_item(job: &Job) -> Result<HashMap<String, AttributeValue>, StoreError> {
 fn from_item(item: &HashMap<String, AttributeValue>) -> Result<Job, StoreError> {
     let doc =
         item.get("doc").and_then(|v| v.as_s().ok()).ok_or_else(|| StoreError::Corrupt("job without doc".into()))?;
-    serde_json::from_str(doc).map_err(|e| StoreError::Corrupt(format!("job doc: {e}")))
+    serde_json::from_str(doc).map_err(|e| StoreError::Corrupt(format!("job doc: {}", crate::error::json_error(&e))))
 }
 
 impl Store {

@@ -75,7 +75,7 @@ pub use reports::FunnelCounts;
 use crate::clock::SharedClock;
 use crate::cursor::Cursors;
 use crate::error::{ApiError, StoreError};
-use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::AttributeValue;
 use std::collections::{BTreeMap, HashMap};
 
@@ -131,12 +131,12 @@ impl Store {
 fn store_error<E, R>(err: SdkError<E, R>) -> StoreError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
+    R: std::fmt::Debug + crate::aws::HttpStatus,
 {
     if err.code() == Some("ConditionalCheckFailedException") {
         return StoreError::ConditionFailed;
     }
-    StoreError::Unavailable(DisplayErrorContext(&err).to_string())
+    StoreError::Unavailable(crate::aws::code(&err))
 }
 
 /// A table key.
@@ -148,7 +148,7 @@ fn key(pk: impl Into<String>, sk: impl Into<String>) -> HashMap<String, Attribut
 fn doc<T: serde::de::DeserializeOwned>(item: &HashMap<String, AttributeValue>) -> Result<T, StoreError> {
     let raw =
         item.get("doc").and_then(|v| v.as_s().ok()).ok_or_else(|| StoreError::Corrupt("item without doc".into()))?;
-    serde_json::from_str(raw).map_err(|e| StoreError::Corrupt(e.to_string()))
+    serde_json::from_str(raw).map_err(|e| StoreError::Corrupt(crate::error::json_error(&e)))
 }
 
 fn to_doc<T: serde::Serialize>(v: &T) -> Result<AttributeValue, StoreError> {
