@@ -164,6 +164,55 @@ impl Letter<'_> {
     }
 }
 
+/// Why an opt-in email goes out, which decides what may stop it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OptinFor {
+    /// The person filled in the talent-pool form this moment: an earlier unsubscribe (or erasure) does
+    /// not stop it, since confirming lifts it; a bounce or complaint does.
+    SignUp,
+    /// A form's tick that the person left behind: every suppression holds.
+    DropOff,
+}
+
+/// The double opt-in email: a link to the page whose button confirms. `Ok(true)`: sent.
+pub async fn send_optin(
+    st: &crate::api::AppState,
+    email_hash: &str,
+    to: &Email,
+    first_name: Option<String>,
+    why: OptinFor,
+) -> Result<bool, crate::ApiError> {
+    let now = st.clock.now();
+    let url = format!(
+        "{}/careers/talent-pool/confirm?token={}",
+        st.config.public_api_url,
+        crate::prospect::confirm_token(&st.signer, email_hash, now)
+    );
+    let ctx = serde_json::json!({"first_name": first_name, "company": st.config.company_name, "confirm_url": url});
+    let msg = Letter {
+        to,
+        to_name: first_name,
+        email_hash,
+        subject: format!("Confirm your subscription to {}", st.config.company_name),
+        template: "optin",
+        context: ctx,
+        campaign: None,
+    }
+    .compose(st)
+    .map_err(|e| crate::ApiError::Unavailable(format!("template: {e}")))?;
+    let suppressed = st.store.suppression(email_hash).await?;
+    let suppressed = match why {
+        OptinFor::SignUp => suppressed.filter(|r| r != "unsubscribed" && r != "erased"),
+        OptinFor::DropOff => suppressed,
+    };
+    let needs = Needs { purpose: None, known: Some((suppressed, true)) };
+    let Some(id) = st.mailer.deliver(&st.store, email_hash, needs, &msg).await? else {
+        return Ok(false);
+    };
+    st.store.record_send(format!("EMAIL#{email_hash}"), "optin", &id, now).await?;
+    Ok(true)
+}
+
 /// What an email needs before it may go.
 #[derive(Debug, Clone, Default)]
 pub struct Needs {

@@ -90,6 +90,7 @@ pub const ROUTES: &[Route] = &[
     intake("GET", "/careers/widget.js"),
     intake("POST", "/careers/talent-pool"),
     intake("GET", "/careers/talent-pool/confirm"),
+    intake("POST", "/careers/talent-pool/confirm"),
     intake("GET", "/careers/unsubscribe"),
     intake("POST", "/careers/unsubscribe"),
 ];

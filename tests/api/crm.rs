@@ -339,7 +339,7 @@ async fn prior_applicants_import_once_with_per_line_errors_and_consent_asked_onc
     // Bo says yes.
     let text = asked[0]["text"].as_str().unwrap();
     let confirm = text.split_whitespace().find(|w| w.contains("/careers/talent-pool/confirm?token=")).unwrap();
-    assert_eq!(app.get(confirm.strip_prefix(&app.url).unwrap()).send().await.unwrap().status(), 200);
+    assert_eq!(app.confirm(confirm.strip_prefix(&app.url).unwrap()).await.status(), 200);
     let bo_p = st.store.prospect(&st.email_hash(&rapport::email::Email::parse(&bo).unwrap())).await.unwrap().unwrap();
     assert_eq!(bo_p.status.as_str(), "active");
     assert!(bo_p.origins.iter().any(|o| o.as_str() == "imported"));

@@ -145,6 +145,16 @@ impl TestApp {
             .collect()
     }
 
+    /// Follows a confirmation link as a person does: the page it opens changes nothing and shows a
+    /// button, whose POST confirms. Returns the POST's answer.
+    pub async fn confirm(&self, path: &str) -> reqwest::Response {
+        let page = self.get(path).send().await.unwrap();
+        assert_eq!(page.status(), 200);
+        let html = page.text().await.unwrap();
+        assert!(html.contains("method=\"post\""), "{html}");
+        self.post(path).send().await.unwrap()
+    }
+
     /// The emails SES sent to one address (the emulator is shared, so addresses are unique per test).
     pub async fn emails_to(&self, email: &str) -> Vec<Value> {
         let all: Value = self.get("/_local/emails").send().await.unwrap().json().await.unwrap();

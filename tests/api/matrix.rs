@@ -306,6 +306,13 @@ fn rows(ids: &Ids) -> Vec<Row> {
             public(200),
         ),
         row(
+            "POST",
+            "/careers/talent-pool/confirm",
+            format!("/careers/talent-pool/confirm?token={}", ids.confirm_token),
+            none(),
+            public(200),
+        ),
+        row(
             "GET",
             "/careers/unsubscribe",
             format!("/careers/unsubscribe?token={}", ids.unsubscribe_token),

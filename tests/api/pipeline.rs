@@ -174,7 +174,7 @@ async fn a_silver_medalist_without_consent_gets_one_request_and_joins_only_by_co
         .find(|w| w.contains("confirm?token="))
         .unwrap()
         .to_string();
-    let page = app.get(link.strip_prefix(&app.url).unwrap()).send().await.unwrap();
+    let page = app.confirm(link.strip_prefix(&app.url).unwrap()).await;
     assert_eq!(page.status(), 200);
     let p = st.store.prospect_by_email_hash(&hash).await.unwrap().unwrap();
     assert_eq!(p["status"].as_s().unwrap(), "active");

@@ -35,7 +35,11 @@ async fn double_opt_in_makes_one_prospect_once_confirmed() {
     assert_eq!(before["status"].as_s().unwrap(), "pending_consent");
 
     let link = confirm_path(&app, &sent[0]);
-    let page = app.get(&link).send().await.unwrap();
+    // Opening the link (as a mail scanner does) confirms nothing.
+    assert_eq!(app.get(&link).send().await.unwrap().status(), 200);
+    let opened = st.store.prospect_by_email_hash(&hash).await.unwrap().unwrap();
+    assert_eq!(opened["status"].as_s().unwrap(), "pending_consent");
+    let page = app.confirm(&link).await;
     assert_eq!(page.status(), 200);
     assert!(page.text().await.unwrap().contains("subscribed"));
     let after = st.store.prospect_by_email_hash(&hash).await.unwrap().unwrap();
@@ -45,10 +49,11 @@ async fn double_opt_in_makes_one_prospect_once_confirmed() {
     assert!(after["credentials"].as_s().unwrap().contains("RN"));
     assert!(after["talent_pool_consent"].as_s().unwrap().contains("confirmation_link"));
     assert!(!after.contains_key("pending_interests"));
-    assert_eq!(app.get(&link).send().await.unwrap().status(), 200, "a second click is harmless");
+    assert_eq!(app.confirm(&link).await.status(), 200, "a second click is harmless");
 
     let forged = format!("{}x", link);
     assert_eq!(app.get(&forged).send().await.unwrap().status(), 400);
+    assert_eq!(app.post(&forged).send().await.unwrap().status(), 400);
     let res = app
         .post("/careers/talent-pool")
         .json(&json!({"email": "nope", "interests": {}, "consent": {"talent_pool": false}}))
@@ -95,4 +100,29 @@ async fn unsubscribe_needs_a_post_and_is_repeatable() {
     let res = app.post("/careers/unsubscribe").query(&[("token", &confirm)]).send().await.unwrap();
     assert_eq!(res.status(), 400, "a confirmation token is not an unsubscribe token");
     assert_eq!(app.post("/careers/unsubscribe").send().await.unwrap().status(), 400);
+}
+
+#[tokio::test]
+async fn the_public_form_changes_nothing_about_a_known_person_until_they_confirm() {
+    let app = spawn_app().await;
+    let email = unique_email();
+    let mut sub = subscription(&email);
+    sub["first_name"] = json!("Ada");
+    app.post("/careers/talent-pool").json(&sub).send().await.unwrap();
+    let link = confirm_path(&app, &app.emails_to(&email).await[0]);
+    assert_eq!(app.confirm(&link).await.status(), 200);
+    let st = &app.stack.state;
+    let hash = st.email_hash(&Email::parse(&email).unwrap());
+    let known = st.store.prospect_by_email_hash(&hash).await.unwrap().unwrap();
+    assert_eq!(known["first_name"].as_s().unwrap(), "Ada");
+
+    // Someone else sends the form with Ada's address and their own text for the greeting.
+    let hostile = json!({"email": email, "first_name": "Click evil.example", "last_name": "now",
+                         "interests": {"departments": ["Spam"]}, "consent": {"talent_pool": true}});
+    assert_eq!(app.post("/careers/talent-pool").json(&hostile).send().await.unwrap().status(), 202);
+    let after = st.store.prospect_by_email_hash(&hash).await.unwrap().unwrap();
+    for attr in ["first_name", "interests", "status", "updated_at", "origins"] {
+        assert_eq!(after.get(attr), known.get(attr), "{attr} changed before any confirmation");
+    }
+    assert!(!after.contains_key("last_name"));
 }

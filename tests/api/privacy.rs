@@ -527,7 +527,7 @@ async fn someone_who_comes_back_after_an_erasure_can_be_erased_again() {
         .find(|w| w.contains("/talent-pool/confirm?token="))
         .unwrap()
         .to_string();
-    assert_eq!(app.get(link.strip_prefix(&app.url).unwrap()).send().await.unwrap().status(), 200);
+    assert_eq!(app.confirm(link.strip_prefix(&app.url).unwrap()).await.status(), 200);
     let x: Value = app.get_json(&format!("/api/candidates/{id}/export"), &admin).await;
     assert_eq!(x["prospect"]["status"], "active", "{x}");
     assert_eq!(erase().await.unwrap().status(), 204);

@@ -11,11 +11,11 @@ use rapport::attribution::attribute;
 use rapport::clock::rfc3339;
 use rapport::consent::Purpose;
 use rapport::draft::{Draft, DraftInput, DraftStatus};
-use rapport::email::{Letter, Needs};
+use rapport::email::{send_optin, Letter, Needs, OptinFor};
 use rapport::error::ApiError;
 use rapport::ids::{ApplicationId, CandidateId, DraftId, JobId};
 use rapport::job::{Job, JobStatus};
-use rapport::prospect::{confirm_token, PersonRef, Subscription, CONFIRM, UNSUBSCRIBE};
+use rapport::prospect::{PersonRef, Subscription, CONFIRM, UNSUBSCRIBE};
 use rapport::store::Confirmed;
 use rapport::store::{NewApplication, NotCreated};
 use rapport::upload::{UploadKey, UploadRequest, MAX_RESUME_BYTES};
@@ -34,7 +34,7 @@ pub fn router(state: AppState) -> Router {
         .merge(limited)
         .route("/careers/thanks", get(thanks))
         .route("/careers/widget.js", get(widget))
-        .route("/careers/talent-pool/confirm", get(confirm))
+        .route("/careers/talent-pool/confirm", get(confirm_page).post(confirm))
         .route("/careers/unsubscribe", get(unsubscribe_page).post(unsubscribe))
         .fallback(no_route)
         .with_state(state)
@@ -461,32 +461,7 @@ async fn subscribe(State(st): State<AppState>, JsonBody(body): JsonBody) -> Resu
     let now = st.clock.now();
     let hash = st.email_hash(&sub.email);
     if st.store.subscribe(&hash, &sub, now).await? {
-        let url = format!(
-            "{}/careers/talent-pool/confirm?token={}",
-            st.config.public_api_url,
-            confirm_token(&st.signer, &hash, now)
-        );
-        let ctx = json!({"first_name": sub.first_name, "company": st.config.company_name, "confirm_url": url});
-        let msg = Letter {
-            to: &sub.email,
-            to_name: sub.first_name.clone(),
-            email_hash: &hash,
-            subject: format!("Confirm your subscription to {}", st.config.company_name),
-            template: "optin",
-            context: ctx,
-            campaign: None,
-        }
-        .compose(&st)
-        .map_err(|e| ApiError::Unavailable(format!("template: {e}")))?;
-        // The person asked for this one just now, so an earlier unsubscribe does not stop it (confirming
-        // lifts it); a bounce or complaint does.
-        let suppressed = st.store.suppression(&hash).await?.filter(|r| r != "unsubscribed" && r != "erased");
-        let Some(id) =
-            st.mailer.deliver(&st.store, &hash, Needs { purpose: None, known: Some((suppressed, true)) }, &msg).await?
-        else {
-            return Ok(json(StatusCode::ACCEPTED, &json!({"status": "confirmation_sent"})));
-        };
-        st.store.record_send(format!("EMAIL#{hash}"), "optin", &id, now).await?;
+        send_optin(&st, &hash, &sub.email, sub.first_name.clone(), OptinFor::SignUp).await?;
     }
     // The same answer whether or not the address was known: the form reveals nothing.
     Ok(json(StatusCode::ACCEPTED, &json!({"status": "confirmation_sent"})))
@@ -496,6 +471,30 @@ fn token_param(q: &QueryMap) -> Option<String> {
     q.get("token").map(str::to_string)
 }
 
+/// Shows a button and changes nothing: mail scanners fetch links, and only the person's click may
+/// confirm.
+async fn confirm_page(State(st): State<AppState>, q: QueryMap) -> Response {
+    let Some(token) = token_param(&q).filter(|t| st.signer.verify::<PersonRef>(CONFIRM, t, st.clock.now()).is_some())
+    else {
+        return page(
+            StatusCode::BAD_REQUEST,
+            "This link does not work",
+            "<p>It may have expired. Sign up again to get a new one.</p>",
+        );
+    };
+    let action = format!("/careers/talent-pool/confirm?token={}", escape(&token));
+    page(
+        StatusCode::OK,
+        "Confirm your subscription",
+        &format!(
+            "<p>Hear from {} about jobs that fit you?</p><form method=\"post\" action=\"{action}\">\
+             <button type=\"submit\">Confirm</button></form>",
+            escape(&st.config.company_name)
+        ),
+    )
+}
+
+/// The button's POST: the token is the authority.
 async fn confirm(State(st): State<AppState>, q: QueryMap) -> Result<Response, ApiError> {
     let now = st.clock.now();
     let Some(person) = token_param(&q).and_then(|t| st.signer.verify::<PersonRef>(CONFIRM, &t, now)) else {

@@ -2,6 +2,7 @@
 //! each change it makes is conditional on the state it found.
 use chrono::{DateTime, Utc};
 use rapport::api::AppState;
+use rapport::email::{send_optin, OptinFor};
 use rapport::error::ApiError;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
@@ -92,18 +93,25 @@ pub async fn run(st: &AppState, task: &Task, budget: Duration) -> Result<Value, 
 const PAGE: i32 = 100;
 
 /// Turns drafts older than `DRAFT_ABANDON_AFTER` into drop-offs, a page at a time, until none are
-/// left or the time budget is spent (the next run resumes: abandoned drafts leave the index).
+/// left or the time budget is spent (the next run resumes: abandoned drafts leave the index). A
+/// drop-off who ticked the talent-pool box gets the opt-in email, once for the draft; only their
+/// confirmation puts them in the pool. Anyone can type an address into a form.
 async fn drafts(st: &AppState, now: DateTime<Utc>, deadline: Instant) -> Result<Value, ApiError> {
     let cutoff = now - st.config.draft_abandon_after;
-    let (mut abandoned, mut to_pool, mut complete) = (0, 0, false);
+    let (mut abandoned, mut asked, mut complete) = (0, 0, false);
     while Instant::now() < deadline {
         let page = st.store.stale_drafts(cutoff, PAGE).await?;
         let mut progress = false;
         for draft in &page {
-            if st.store.abandon_draft(draft, &st.email_hash(&draft.email), now).await? {
-                progress = true;
-                abandoned += 1;
-                to_pool += usize::from(draft.talent_pool);
+            if !st.store.abandon_draft(draft).await? {
+                continue;
+            }
+            progress = true;
+            abandoned += 1;
+            let hash = st.email_hash(&draft.email);
+            if draft.talent_pool && st.store.request_drop_off_optin(&hash, draft, now).await? {
+                let name = draft.first_name.clone();
+                asked += usize::from(send_optin(st, &hash, &draft.email, name, OptinFor::DropOff).await?);
             }
         }
         // A short page, or one whose drafts were all handled already (the index lags a little): done.
@@ -112,8 +120,8 @@ async fn drafts(st: &AppState, now: DateTime<Utc>, deadline: Instant) -> Result<
             break;
         }
     }
-    tracing::info!(abandoned, to_pool, complete, "drafts swept");
-    Ok(json!({"task": "drafts", "abandoned": abandoned, "added_to_pool": to_pool, "complete": complete}))
+    tracing::info!(abandoned, asked, complete, "drafts swept");
+    Ok(json!({"task": "drafts", "abandoned": abandoned, "optin_sent": asked, "complete": complete}))
 }
 
 #[cfg(test)]

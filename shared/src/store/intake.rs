@@ -408,10 +408,10 @@ impl Store {
         out.items().iter().map(draft_of).collect()
     }
 
-    /// Marks a draft abandoned, counts the drop-off and, with consent, adds the person to the CRM
-    /// pool (or adds the origin to their prospect record): one transaction, conditional on the draft
-    /// still being open, so a repeated run changes nothing. `Ok(false)`: someone else got there first.
-    pub async fn abandon_draft(&self, d: &Draft, email_hash: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
+    /// Marks a draft abandoned and counts the drop-off: one transaction, conditional on the draft still
+    /// being open, so a repeated run changes nothing (and the opt-in that may follow goes once for
+    /// the draft). `Ok(false)`: someone else got there first.
+    pub async fn abandon_draft(&self, d: &Draft) -> Result<bool, StoreError> {
         let t = &self.table;
         let mut tx = Tx::default();
         tx.update(
@@ -429,44 +429,6 @@ impl Store {
             },
         );
         count_funnel(&mut tx, t, &d.job_id, d.created_at.date_naive(), &["dropped"]);
-        if d.talent_pool {
-            let given = crate::consent::Consent::talent_pool(
-                d.created_at,
-                crate::consent::Method::Form,
-                crate::application::CONSENT_TEXT_VERSION,
-            );
-            super::consents::record_in(&mut tx, t, email_hash, &given)?;
-            let mut values = vec![
-                (":email", s(&d.email.0)),
-                (":origin", AttributeValue::Ss(vec!["drop_off".into()])),
-                (":now", s(rfc3339(now))),
-                (":active", s("active")),
-                (":job", AttributeValue::Ss(vec![d.job_id.to_string()])),
-            ];
-            let mut expression = String::from(
-                "SET email = if_not_exists(email, :email), created_at = if_not_exists(created_at, :now), \
-                 #status = if_not_exists(#status, :active), updated_at = :now",
-            );
-            if let Some(name) = &d.first_name {
-                expression.push_str(", first_name = if_not_exists(first_name, :first)");
-                values.push((":first", s(name)));
-            }
-            let (marks, mark_values) = super::crm::pool_marks(email_hash, now);
-            expression.push_str(marks);
-            values.extend(mark_values);
-            expression.push_str(" ADD origins :origin, jobs_started :job");
-            tx.update(
-                "prospect",
-                t,
-                Change {
-                    key: key(format!("EMAIL#{email_hash}"), "PROSPECT"),
-                    expression,
-                    names: &[("#status", "status")],
-                    values,
-                    condition: None,
-                },
-            );
-        }
         match tx.commit(self).await {
             Ok(()) => Ok(true),
             Err(TxError::Failed(_)) | Err(TxError::Conflict) => Ok(false),

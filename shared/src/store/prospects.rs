@@ -29,6 +29,8 @@ struct Pending<'a> {
     credentials: String,
     origin: &'static str,
     silver_medal: Option<String>,
+    /// A drop-off's tick asks to join, but brings no interests: what an earlier sign-up left pending stays.
+    keep_pending: bool,
 }
 
 /// At most one opt-in email an hour per address, so the form cannot be used to flood someone.
@@ -51,6 +53,7 @@ impl Store {
             credentials: serde_json::to_string(&sub.credentials).unwrap_or_default(),
             origin: "subscriber",
             silver_medal: None,
+            keep_pending: false,
         };
         self.set_pending(email_hash, pending, now).await
     }
@@ -72,10 +75,43 @@ impl Store {
             credentials: serde_json::to_string(&c.credentials).unwrap_or_default(),
             origin: "silver_medalist",
             silver_medal: Some(silver_medal.to_string()),
+            keep_pending: false,
         };
         self.set_pending(email_hash, pending, now).await
     }
 
+    /// A drop-off who ticked the talent-pool box: pending like a sign-up, unless they are in the pool
+    /// already (then nothing changes). `Ok(true)`: send the opt-in email now.
+    pub async fn request_drop_off_optin(
+        &self,
+        email_hash: &str,
+        d: &crate::draft::Draft,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let current = self.get(format!("EMAIL#{email_hash}"), "PROSPECT").await?;
+        if current
+            .as_ref()
+            .and_then(|i| i.get("status"))
+            .and_then(|v| v.as_s().ok())
+            .is_some_and(|s| s != "pending_consent")
+        {
+            return Ok(false);
+        }
+        let pending = Pending {
+            email: &d.email.0,
+            first_name: d.first_name.as_deref(),
+            last_name: None,
+            interests: serde_json::to_string(&crate::prospect::Interests::default()).unwrap_or_default(),
+            credentials: "[]".into(),
+            origin: "drop_off",
+            silver_medal: None,
+            keep_pending: true,
+        };
+        self.set_pending(email_hash, pending, now).await
+    }
+
+    /// Keeps what a sign-up asks for beside the record, applied only by the person's own confirmation:
+    /// the form is public, so it must not change a known person's name, interests or status.
     async fn set_pending(&self, email_hash: &str, p: Pending<'_>, now: DateTime<Utc>) -> Result<bool, StoreError> {
         let mut values: Vec<(&str, AttributeValue)> = vec![
             (":email", s(p.email)),
@@ -85,17 +121,27 @@ impl Store {
             (":credentials", s(p.credentials)),
             (":origin", s(p.origin)),
         ];
-        let mut expression = String::from(
-            "SET email = :email, created_at = if_not_exists(created_at, :now), updated_at = :now, \
-             #status = if_not_exists(#status, :pending), pending_interests = :interests, \
-             pending_credentials = :credentials, pending_origin = :origin",
+        let keep = |attr: &str, value: &str| {
+            if p.keep_pending {
+                format!("{attr} = if_not_exists({attr}, {value})")
+            } else {
+                format!("{attr} = {value}")
+            }
+        };
+        let mut expression = format!(
+            "SET email = if_not_exists(email, :email), created_at = if_not_exists(created_at, :now), \
+             updated_at = if_not_exists(updated_at, :now), pending_at = :now, \
+             #status = if_not_exists(#status, :pending), {}, {}, {}",
+            keep("pending_interests", ":interests"),
+            keep("pending_credentials", ":credentials"),
+            keep("pending_origin", ":origin"),
         );
         if let Some(f) = p.first_name {
-            expression.push_str(", first_name = :first");
+            expression.push_str(&format!(", {}", keep("pending_first_name", ":first")));
             values.push((":first", s(f)));
         }
         if let Some(l) = p.last_name {
-            expression.push_str(", last_name = :last");
+            expression.push_str(&format!(", {}", keep("pending_last_name", ":last")));
             values.push((":last", s(l)));
         }
         if let Some(m) = p.silver_medal {
@@ -150,6 +196,17 @@ impl Store {
         let origin =
             item.get("pending_origin").and_then(|v| v.as_s().ok()).cloned().unwrap_or_else(|| "subscriber".into());
         let silver = item.contains_key("pending_silver_medal");
+        // The names the person gave with the sign-up they confirm now.
+        let names: String = ["first_name", "last_name"]
+            .iter()
+            .filter(|a| item.contains_key(&format!("pending_{a}")))
+            .map(|a| format!(", {a} = pending_{a}"))
+            .collect();
+        let drop_names: String = ["first_name", "last_name"]
+            .iter()
+            .filter(|a| item.contains_key(&format!("pending_{a}")))
+            .map(|a| format!(", pending_{a}"))
+            .collect();
         let (marks, mark_values) = super::crm::pool_marks(email_hash, now);
         // The credential types, as a set the pool's filters read.
         let mut kinds: Vec<String> = item
@@ -172,8 +229,9 @@ impl Store {
                 key: key(format!("EMAIL#{email_hash}"), "PROSPECT"),
                 expression: format!(
                     "SET #status = :active, interests = pending_interests, credentials = pending_credentials, \
-                     talent_pool_consent = :consent, updated_at = :now{}{marks}{} \
-                     REMOVE pending_interests, pending_credentials, pending_origin{} ADD origins :origin",
+                     talent_pool_consent = :consent, updated_at = :now{names}{}{marks}{} \
+                     REMOVE pending_interests, pending_credentials, pending_origin, pending_at{drop_names}{} \
+                     ADD origins :origin",
                     if silver { ", silver_medal = pending_silver_medal" } else { "" },
                     if kinds.is_empty() { "" } else { ", credential_types = :kinds" },
                     if silver { ", pending_silver_medal" } else { "" },
