@@ -5,8 +5,9 @@ use crate::config::Config;
 use crate::cursor::Cursors;
 use crate::email::Mailer;
 use crate::error::{ApiError, FieldError};
+use crate::keys::Keys;
 use crate::store::{PageRequest, Store};
-use crate::token::Signer;
+use crate::token::{Hasher, Signer};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::response::{IntoResponse, Response};
 use http::{header, request::Parts, StatusCode};
@@ -22,35 +23,40 @@ pub struct AppState {
     pub aws: Aws,
     pub store: Store,
     pub mailer: Mailer,
+    /// Signs links and cursors with the current signing key; verifies with any key still held.
     pub signer: Signer,
+    /// Keyed hashes of stored values (addresses, idempotency keys), with the key never rotated.
+    pub hasher: Hasher,
     /// The career site's and this API's hosts: visits from them are not outside referrals.
     pub own_hosts: Arc<Vec<String>>,
 }
 
 impl AppState {
-    pub fn new(config: Config, aws: Aws, clock: SharedClock) -> Self {
-        let store =
-            Store::new(aws.dynamo.clone(), config.table.clone(), Cursors::new(&config.signing_key), clock.clone());
+    pub fn new(config: Config, aws: Aws, keys: Keys, clock: SharedClock) -> Self {
+        let signer = Signer::new(keys.signing);
+        let store = Store::new(aws.dynamo.clone(), config.table.clone(), Cursors::new(signer.clone()), clock.clone());
         let mailer = Mailer::new(aws.ses.clone(), config.sender.clone(), config.ses_configuration_set.clone());
-        let signer = Signer::new(&config.signing_key);
+        let hasher = Hasher::new(&keys.email_hash);
         let own_hosts = [&config.careers_url, &config.public_api_url]
             .iter()
             .filter_map(|u| url::Url::parse(u).ok()?.host_str().map(|h| h.trim_start_matches("www.").to_string()))
             .collect();
-        Self { config: Arc::new(config), clock, aws, store, mailer, signer, own_hosts: Arc::new(own_hosts) }
+        Self { config: Arc::new(config), clock, aws, store, mailer, signer, hasher, own_hosts: Arc::new(own_hosts) }
     }
 
-    /// What a Lambda function builds once at start: logging, the typed config, the AWS clients.
+    /// What a Lambda function builds once at start: logging, the typed config, the AWS clients, the
+    /// keys (read from Secrets Manager here, once per instance).
     pub async fn from_env() -> Result<Self, crate::config::ConfigError> {
         crate::logging::init();
         let config = Config::from_env()?;
         let aws = Aws::load(&config).await;
-        Ok(Self::new(config, aws, Arc::new(crate::clock::SystemClock)))
+        let keys = Keys::load(&config, &aws.secrets).await?;
+        Ok(Self::new(config, aws, keys, Arc::new(crate::clock::SystemClock)))
     }
 
     /// The keyed hash under which a person's email is stored and looked up.
     pub fn email_hash(&self, email: &crate::email::Email) -> String {
-        self.signer.keyed_hash("email", &email.0)
+        self.hasher.keyed_hash("email", &email.0)
     }
 }
 
@@ -247,7 +253,7 @@ pub async fn rate_limit(
     let now = st.clock.now();
     let window = now.timestamp() - now.timestamp().rem_euclid(60);
     let window_start = chrono::DateTime::from_timestamp(window, 0).unwrap_or(now);
-    let who = st.signer.keyed_hash("rate", &format!("{ip}|{route}"));
+    let who = st.hasher.keyed_hash("rate", &format!("{ip}|{route}"));
     match st.store.count_request(&who, window_start, st.config.rate_limit_per_minute).await {
         Ok(true) => next.run(req).await,
         Ok(false) => ApiError::TooManyRequests { retry_after_seconds: (window + 60 - now.timestamp()).max(1) as u64 }

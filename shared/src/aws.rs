@@ -17,6 +17,8 @@ pub struct Aws {
     pub dynamo: aws_sdk_dynamodb::Client,
     pub s3: aws_sdk_s3::Client,
     pub ses: aws_sdk_sesv2::Client,
+    /// Read once at start, for the keys.
+    pub secrets: aws_sdk_secretsmanager::Client,
 }
 
 impl Aws {
@@ -42,16 +44,18 @@ impl Aws {
         let mut s3 =
             aws_sdk_s3::config::Builder::from(sdk).force_path_style(config.s3_force_path_style).interceptor(CountCalls);
         let mut ses = aws_sdk_sesv2::config::Builder::from(sdk).interceptor(CountCalls);
+        let mut secrets = aws_sdk_secretsmanager::config::Builder::from(sdk).interceptor(CountCalls);
         if let Some(check) = check {
             dynamo.push_interceptor(check.clone());
             s3.push_interceptor(check.clone());
-            ses.push_interceptor(check);
+            ses.push_interceptor(check.clone());
+            secrets.push_interceptor(check);
         }
-        let (dynamo, s3, ses) = (dynamo.build(), s3.build(), ses.build());
         Self {
-            dynamo: aws_sdk_dynamodb::Client::from_conf(dynamo),
-            s3: aws_sdk_s3::Client::from_conf(s3),
-            ses: aws_sdk_sesv2::Client::from_conf(ses),
+            dynamo: aws_sdk_dynamodb::Client::from_conf(dynamo.build()),
+            s3: aws_sdk_s3::Client::from_conf(s3.build()),
+            ses: aws_sdk_sesv2::Client::from_conf(ses.build()),
+            secrets: aws_sdk_secretsmanager::Client::from_conf(secrets.build()),
         }
     }
 }

@@ -19,8 +19,10 @@ pub struct Config {
     pub public_api_url: String,
     /// Origins allowed to call the public routes from a browser (`ALLOWED_ORIGINS`, comma separated).
     pub allowed_origins: Vec<String>,
-    /// Key for signing cursors and email tokens (`SIGNING_KEY`, at least 32 bytes).
-    pub signing_key: Vec<u8>,
+    /// The keys that sign cursors and email links (`SIGNING_KEYS`, or `SIGNING_KEYS_SECRET_ARN` in AWS).
+    pub signing_keys: crate::keys::KeySource,
+    /// The key of the email hash (`EMAIL_HASH_KEY`, or `EMAIL_HASH_SECRET_ARN` in AWS); never rotated.
+    pub email_hash_key: crate::keys::KeySource,
     /// Path-style S3 addressing, needed by the local emulator (`S3_FORCE_PATH_STYLE`).
     pub s3_force_path_style: bool,
     /// How long a started application may sit before it counts as a drop-off (`DRAFT_ABANDON_AFTER`,
@@ -60,7 +62,8 @@ impl std::fmt::Debug for Config {
             .field("careers_url", &self.careers_url)
             .field("public_api_url", &self.public_api_url)
             .field("allowed_origins", &self.allowed_origins)
-            .field("signing_key", &"<redacted>")
+            .field("signing_keys", &self.signing_keys)
+            .field("email_hash_key", &self.email_hash_key)
             .finish_non_exhaustive()
     }
 }
@@ -90,11 +93,34 @@ impl Config {
         let company_name = required("COMPANY_NAME");
         let careers_url = required("CAREERS_URL");
         let public_api_url = required("PUBLIC_API_URL");
-        let signing_key = required("SIGNING_KEY").into_bytes();
         let postal_address = required("POSTAL_ADDRESS");
-        if !signing_key.is_empty() && signing_key.len() < 32 {
-            errors.insert("SIGNING_KEY", "must be at least 32 bytes".to_string());
-        }
+        let mut key = |(value, secret): (&'static str, &'static str), check: fn(&str) -> Result<(), String>| {
+            use crate::keys::KeySource;
+            let given = |k: &str| get(k).filter(|v| !v.trim().is_empty());
+            match (given(value), given(secret)) {
+                (Some(v), None) => {
+                    if let Err(e) = check(&v) {
+                        errors.insert(value, e);
+                    }
+                    KeySource::Value(v)
+                }
+                (None, Some(arn)) if arn.starts_with("arn:") => KeySource::Secret(arn),
+                (None, Some(_)) => {
+                    errors.insert(secret, "must be a secret's ARN".to_string());
+                    KeySource::Secret(String::new())
+                }
+                (Some(_), Some(_)) => {
+                    errors.insert(value, format!("set {value} or {secret}, not both"));
+                    KeySource::Value(String::new())
+                }
+                (None, None) => {
+                    errors.insert(secret, format!("is required (or {value}, locally)"));
+                    KeySource::Value(String::new())
+                }
+            }
+        };
+        let signing_keys = key(crate::keys::SIGNING_VARS, crate::keys::check_signing);
+        let email_hash_key = key(crate::keys::EMAIL_HASH_VARS, crate::keys::check_email_hash);
         for (name, url) in [("CAREERS_URL", &careers_url), ("PUBLIC_API_URL", &public_api_url)] {
             if !url.is_empty() && !(url.starts_with("https://") || url.starts_with("http://")) {
                 errors.insert(name, "must be an http(s) URL".to_string());
@@ -181,7 +207,8 @@ impl Config {
             careers_url: careers_url.trim_end_matches('/').to_string(),
             public_api_url: public_api_url.trim_end_matches('/').to_string(),
             allowed_origins,
-            signing_key,
+            signing_keys,
+            email_hash_key,
             s3_force_path_style,
             draft_abandon_after,
             rate_limit_per_minute,
@@ -218,7 +245,7 @@ mod tests {
     fn reports_every_missing_variable_at_once() {
         let err = Config::from_lookup(|_| None).unwrap_err();
         assert!(err.0.contains_key("RAPPORT_TABLE"));
-        assert!(err.0.contains_key("SIGNING_KEY"));
+        assert!(err.0.contains_key("SIGNING_KEYS_SECRET_ARN") && err.0.contains_key("EMAIL_HASH_SECRET_ARN"));
         assert!(err.0.len() >= 7, "{err}");
     }
 
@@ -227,7 +254,9 @@ mod tests {
         let env = |k: &str| {
             Some(match k {
                 "ALLOWED_ORIGINS" => "https://careers.acme.example/, http://localhost:8080".to_string(),
-                "SIGNING_KEY" => "x".repeat(32),
+                "SIGNING_KEYS" => format!(r#"{{"current": "k1", "k1": "{}"}}"#, "x".repeat(32)),
+                "EMAIL_HASH_KEY" => "h".repeat(32),
+                "SIGNING_KEYS_SECRET_ARN" | "EMAIL_HASH_SECRET_ARN" => String::new(),
                 "CAREERS_URL" => "https://careers.acme.example/".to_string(),
                 "PUBLIC_API_URL" => "https://api.acme.example".to_string(),
                 "S3_FORCE_PATH_STYLE" => "true".to_string(),

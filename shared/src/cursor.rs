@@ -10,8 +10,8 @@ pub struct Cursors {
 }
 
 impl Cursors {
-    pub fn new(key: &[u8]) -> Self {
-        Self { signer: Signer::new(key) }
+    pub fn new(signer: Signer) -> Self {
+        Self { signer }
     }
 
     /// `scope` names the query (index, partition, filters); the cursor only works for that query.
@@ -35,7 +35,7 @@ mod tests {
     use std::collections::BTreeMap;
 
     fn cursors() -> Cursors {
-        Cursors::new(b"0123456789abcdef0123456789abcdef")
+        Cursors::new(Signer::new(crate::keys::Keyring::single("k1", b"0123456789abcdef0123456789abcdef")))
     }
 
     #[test]
@@ -44,7 +44,7 @@ mod tests {
         let c = cursors().encode("jobs:open", &pos);
         assert_eq!(cursors().decode::<BTreeMap<String, String>>("jobs:open", &c).unwrap(), pos);
         assert!(cursors().decode::<BTreeMap<String, String>>("jobs:closed", &c).is_err());
-        assert!(Cursors::new(b"another key, another deployment!")
+        assert!(Cursors::new(Signer::new(crate::keys::Keyring::single("k1", b"another key, another deployment!")))
             .decode::<BTreeMap<String, String>>("jobs:open", &c)
             .is_err());
     }

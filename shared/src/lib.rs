@@ -26,6 +26,7 @@ pub mod files;
 pub mod ids;
 pub mod interview;
 pub mod job;
+pub mod keys;
 pub mod logging;
 pub mod parse;
 pub mod privacy;

@@ -514,7 +514,7 @@ mod tests {
 
     #[test]
     fn links_are_purpose_bound() {
-        let s = Signer::new(&[7; 32]);
+        let s = Signer::new(crate::keys::Keyring::single("k1", &[7; 32]));
         let now = Utc::now();
         let c = confirm_token(&s, "h1", now);
         assert!(s.verify::<PersonRef>(UNSUBSCRIBE, &c, now).is_none());

@@ -13,12 +13,13 @@ use std::collections::BTreeMap;
 fn environment(app: &TestApp, name: &str) -> BTreeMap<String, String> {
     let sam = SamFunctions::from_env().expect("the expanded template (run through infra/local/with-emulator.sh)");
     let function = sam.function(name).unwrap();
-    let values = runtime::template_values(&app.stack.state.config);
+    let values = runtime::template_values(&app.stack.functions_config).unwrap();
     let env = runtime::function_environment(function, &values, &app.stack.moto_url).unwrap();
     // The template and the filling agree with the stack: the binary reads the same table with the same keys.
     let config = rapport::Config::from_lookup(|k| env.get(k).cloned()).expect("the template's environment is valid");
-    let stack = &app.stack.state.config;
-    assert_eq!((&config.table, &config.bucket, &config.signing_key), (&stack.table, &stack.bucket, &stack.signing_key));
+    let stack = &app.stack.functions_config;
+    assert_eq!((&config.table, &config.bucket), (&stack.table, &stack.bucket));
+    assert_eq!((&config.signing_keys, &config.email_hash_key), (&stack.signing_keys, &stack.email_hash_key));
     env
 }
 
@@ -155,17 +156,32 @@ async fn a_bad_configuration_is_an_init_error_naming_every_variable() {
     let app = spawn_app().await;
     let mut env = environment(&app, "intake");
     env.remove("RAPPORT_TABLE").expect("the template sets RAPPORT_TABLE");
-    env.insert("SIGNING_KEY".into(), "too-short".into());
+    env.insert("EMAIL_HASH_SECRET_ARN".into(), "too-short".into());
     let mut f = start("intake", &env).await;
     let error = f.init_error().await.unwrap_or_else(|e| panic!("{e:#}"));
     assert_eq!(error.header_type.as_deref(), Some(rapport::startup::CONFIG_ERROR_TYPE));
     assert_eq!(error.error_type, "ConfigError");
     assert_eq!(
-        error.error_message, "configuration: RAPPORT_TABLE: is required; SIGNING_KEY: must be at least 32 bytes",
+        error.error_message, "configuration: EMAIL_HASH_SECRET_ARN: must be a secret's ARN; RAPPORT_TABLE: is required",
         "every bad variable, and only those"
     );
     let status = f.exit_status().await.unwrap();
     assert!(!status.success(), "a function that cannot start exits non-zero ({status})");
     assert!(f.api().first_next().is_none(), "it never asked for an event");
     assert!(!f.output().contains("too-short"), "the key's value never reaches the logs");
+
+    // A secret that cannot be read (gone, or the role may not read it) fails the start the same way.
+    let mut env = environment(&app, "intake");
+    let missing = format!("{}-gone-AbCdEf", env["SIGNING_KEYS_SECRET_ARN"]);
+    env.insert("SIGNING_KEYS_SECRET_ARN".into(), missing);
+    let mut f = start("intake", &env).await;
+    let error = f.init_error().await.unwrap_or_else(|e| panic!("{e:#}"));
+    assert!(
+        error
+            .error_message
+            .starts_with("configuration: SIGNING_KEYS_SECRET_ARN: the secret cannot be read: ResourceNotFound"),
+        "{}",
+        error.error_message
+    );
+    assert!(!f.exit_status().await.unwrap().success());
 }

@@ -84,6 +84,8 @@ fn every_function_has_a_policy_the_check_can_read_and_no_wildcard_actions() {
         ("MainTable", "t".to_string()),
         ("FilesBucket", "b".to_string()),
         ("EmailConfigurationSet", "s".to_string()),
+        ("SigningKeys", "arn:aws:secretsmanager:us-east-1:123456789012:secret:k-AbCdEf".to_string()),
+        ("EmailHashKey", "arn:aws:secretsmanager:us-east-1:123456789012:secret:h-AbCdEf".to_string()),
     ]);
     for name in rapport_local::FUNCTIONS {
         let policy = Policy::new(name, sam.function(name).unwrap(), &names).unwrap();

@@ -12,6 +12,7 @@ mod gateway;
 mod iam;
 mod intake;
 mod jobs;
+mod keys;
 mod matrix;
 mod pipeline;
 mod pool;

@@ -59,7 +59,8 @@ async fn main() -> anyhow::Result<()> {
         moto_url,
         name_prefix: format!("bench{}", ulid::Ulid::generate()),
         port: 0,
-        signing_key: key("signing"),
+        signing_keys: rapport_local::keyring(&String::from_utf8(key("signing"))?),
+        email_hash_key: String::from_utf8(key("email-hash"))?,
         jwt_key: key("jwt"),
         seed: false,
         allowed_origins: vec![],
@@ -71,7 +72,7 @@ async fn main() -> anyhow::Result<()> {
     })
     .await?;
     // First, while the stack is idle: the functions' cold starts.
-    let cold = cold_starts(&stack.state.config).await?;
+    let cold = cold_starts(&stack.functions_config).await?;
     let http = reqwest::Client::new();
     let url = stack.url.clone();
     let token: Value =
@@ -275,7 +276,7 @@ async fn cold_starts(config: &rapport::Config) -> anyhow::Result<Value> {
         return Ok(json!({"skipped": format!("no release binaries in {}", dir.display())}));
     }
     let sam = SamFunctions::from_env()?;
-    let values = runtime::template_values(config);
+    let values = runtime::template_values(config)?;
     let (aws_url, aws_connections) = counting_endpoint().await?;
     let mut subjects = vec![ColdSubject {
         name: "hello-lambda",

@@ -234,7 +234,7 @@ async fn apply(
     body: FormOrJson,
 ) -> Result<Response, ApiError> {
     let (value, is_form) = body.into_value(CHECKBOXES)?;
-    let fingerprint = st.signer.keyed_hash("idempotency-body", &value.to_string());
+    let fingerprint = st.hasher.keyed_hash("idempotency-body", &value.to_string());
     let input = match Submission::parse(value)? {
         // A bot filled the hidden field: it hears "accepted" and nothing is stored.
         Submission::Honeypot => return Ok(json(StatusCode::ACCEPTED, &json!({}))),
@@ -242,7 +242,7 @@ async fn apply(
     };
     let job_id: JobId = path_id(&id)?;
     let redirect = if is_form { checked_redirect(&st, input.redirect.as_deref())? } else { None };
-    let idem = idempotency_key(&headers)?.map(|k| st.signer.keyed_hash("idempotency-key", &k));
+    let idem = idempotency_key(&headers)?.map(|k| st.hasher.keyed_hash("idempotency-key", &k));
     let email_hash = st.email_hash(&input.email);
     let application_id = ApplicationId::new(st.clock.as_ref());
     let mut resume: Option<String> = None;

@@ -7,6 +7,28 @@ use rapport::job::{Job, JobSpec};
 use rapport::store::{schema, JobFilter, PageRequest};
 use serde_json::{json, Value};
 
+/// The secrets that hold the functions' keys (the template's `SigningKeys` and `EmailHashKey`),
+/// created or brought up to date with the stack's values.
+pub async fn secrets(st: &AppState, opts: &crate::Options) -> anyhow::Result<crate::Secrets> {
+    let prefix = opts.name_prefix.to_ascii_lowercase();
+    let put = |name: String, value: String| async move {
+        let created = st.aws.secrets.create_secret().name(&name).secret_string(&value).send().await;
+        match created {
+            Ok(out) => out.arn.context("CreateSecret returned no ARN"),
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_resource_exists_exception()) => {
+                st.aws.secrets.put_secret_value().secret_id(&name).secret_string(&value).send().await?;
+                let out = st.aws.secrets.describe_secret().secret_id(&name).send().await?;
+                out.arn.context("DescribeSecret returned no ARN")
+            }
+            Err(e) => Err(e).context(format!("creating the secret {name}")),
+        }
+    };
+    Ok(crate::Secrets {
+        signing_keys: put(format!("{prefix}-signing-keys"), opts.signing_keys.clone()).await?,
+        email_hash_key: put(format!("{prefix}-email-hash-key"), opts.email_hash_key.clone()).await?,
+    })
+}
+
 pub async fn resources(st: &AppState) -> anyhow::Result<()> {
     let cfg = &st.config;
     for table in schema::TABLES {

@@ -261,6 +261,11 @@ pub fn needs(service: &str, op: &str, req: &HttpRequest) -> anyhow::Result<Vec<N
         "dynamodb" => dynamodb(op, &json()?),
         "s3" => s3(op, req),
         "sesv2" | "ses" => ses(op, &json()?),
+        "secrets manager" | "secretsmanager" => {
+            let body = json()?;
+            let id = body["SecretId"].as_str().context("a Secrets Manager call without SecretId")?;
+            Ok(vec![need(&format!("secretsmanager:{op}"), id.to_string())])
+        }
         other => anyhow::bail!("the local IAM check does not know the service {other}"),
     }
 }

@@ -36,8 +36,11 @@ pub struct Options {
     pub name_prefix: String,
     /// 0 picks a free port.
     pub port: u16,
-    /// Signs cursors and email tokens (the functions' `SIGNING_KEY`).
-    pub signing_key: Vec<u8>,
+    /// The keys that sign cursors and email links (`SIGNING_KEYS`: a keyring, see [`keyring`]); in
+    /// the functions they come from a Secrets Manager secret the stack creates with this value.
+    pub signing_keys: String,
+    /// The email hash's key (`EMAIL_HASH_KEY`), likewise served from a secret.
+    pub email_hash_key: String,
     /// Signs the local JWTs (Cognito's keys in AWS).
     pub jwt_key: Vec<u8>,
     pub seed: bool,
@@ -54,6 +57,9 @@ pub struct Options {
 
 pub struct Stack {
     pub url: String,
+    /// What each function reads from its environment: the keys as the secrets' ARNs, read through
+    /// Secrets Manager at start as in AWS.
+    pub functions_config: Config,
     /// Unrestricted clients, for bootstrap and for tests that look behind the API's back; the
     /// functions themselves each run with clients held to their own role's policy.
     pub state: AppState,
@@ -93,9 +99,26 @@ pub async fn emulator_sdk(moto_url: &str, config: &Config) -> aws_config::SdkCon
         .await
 }
 
-/// The functions' configuration, read by the parser Lambda uses from the variables the template sets.
-fn config(opts: &Options, url: &str) -> anyhow::Result<Config> {
-    use base64::Engine as _;
+/// A keyring of one key, current: `{"current": "local", "local": key}`.
+pub fn keyring(key: &str) -> String {
+    serde_json::json!({"current": "local", "local": key}).to_string()
+}
+
+/// The secrets that hold the functions' keys, as the template's `SigningKeys` and `EmailHashKey`.
+pub struct Secrets {
+    pub signing_keys: String,
+    pub email_hash_key: String,
+}
+
+/// The functions' configuration, read by the parser Lambda uses from the variables the template sets;
+/// the keys as values (`secrets: None`, for the stack's own unrestricted state) or as secrets' ARNs.
+fn config(opts: &Options, url: &str, secrets: Option<&Secrets>) -> anyhow::Result<Config> {
+    let keys = match secrets {
+        None => [("SIGNING_KEYS", opts.signing_keys.clone()), ("EMAIL_HASH_KEY", opts.email_hash_key.clone())],
+        Some(s) => {
+            [("SIGNING_KEYS_SECRET_ARN", s.signing_keys.clone()), ("EMAIL_HASH_SECRET_ARN", s.email_hash_key.clone())]
+        }
+    };
     let prefix = opts.name_prefix.to_ascii_lowercase();
     let env = HashMap::from([
         ("RAPPORT_TABLE", format!("{prefix}-main")),
@@ -106,12 +129,8 @@ fn config(opts: &Options, url: &str) -> anyhow::Result<Config> {
         ("CAREERS_URL", url.to_string()),
         ("PUBLIC_API_URL", url.to_string()),
         ("ALLOWED_ORIGINS", opts.allowed_origins.join(",")),
-        // The key is text in the environment; raw bytes are carried as base64.
-        (
-            "SIGNING_KEY",
-            String::from_utf8(opts.signing_key.clone())
-                .unwrap_or_else(|e| base64::engine::general_purpose::STANDARD.encode(e.into_bytes())),
-        ),
+        keys[0].clone(),
+        keys[1].clone(),
         ("S3_FORCE_PATH_STYLE", "true".into()),
         ("RAPPORT_AWS_ATTEMPT_TIMEOUT", "none".into()),
         ("DRAFT_ABANDON_AFTER", format!("{}s", opts.draft_abandon_after.num_seconds())),
@@ -125,8 +144,9 @@ fn config(opts: &Options, url: &str) -> anyhow::Result<Config> {
     Config::from_lookup(|k| env.get(k).cloned()).map_err(|e| anyhow::anyhow!("{e}"))
 }
 
-/// One state per function, its AWS clients held to that function's role in the template.
-fn function_states(
+/// One state per function, its AWS clients held to that function's role in the template, its keys
+/// read through them from Secrets Manager.
+async fn function_states(
     sam: &sam::SamFunctions,
     sdk: &aws_config::SdkConfig,
     config: &Config,
@@ -134,11 +154,7 @@ fn function_states(
     opts: &Options,
     ledger: &iam::Ledger,
 ) -> anyhow::Result<HashMap<&'static str, AppState>> {
-    let names = HashMap::from([
-        ("MainTable", config.table.clone()),
-        ("FilesBucket", config.bucket.clone()),
-        ("EmailConfigurationSet", config.ses_configuration_set.clone().unwrap_or_default()),
-    ]);
+    let names = runtime::template_values(config)?;
     let mut states = HashMap::new();
     for name in FUNCTIONS {
         let mut policy = iam::Policy::new(name, sam.function(name)?, &names)?;
@@ -147,7 +163,8 @@ fn function_states(
         }
         let check = iam::Enforce { policy: Arc::new(policy), ledger: ledger.clone() };
         let aws = Aws::from_sdk_checked(sdk, config, Some(SharedInterceptor::new(check)));
-        states.insert(*name, AppState::new(config.clone(), aws, clock.clone()));
+        let keys = rapport::keys::Keys::load(config, &aws.secrets).await.map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
+        states.insert(*name, AppState::new(config.clone(), aws, keys, clock.clone()));
     }
     Ok(states)
 }
@@ -167,14 +184,19 @@ pub async fn spawn(opts: Options) -> anyhow::Result<Stack> {
     let listener =
         TcpListener::bind(("127.0.0.1", opts.port)).await.with_context(|| format!("binding port {}", opts.port))?;
     let url = format!("http://{}", listener.local_addr()?);
-    let config = config(&opts, &url)?;
+    let config = config(&opts, &url, None)?;
     let sdk = emulator_sdk(&opts.moto_url, &config).await;
     let clock: Arc<dyn Clock> = opts.clock.clone().unwrap_or_else(|| Arc::new(SystemClock));
     let ledger = if opts.adjust_policy.is_some() { iam::Ledger::private() } else { iam::Ledger::default() };
-    // What the template gives each function in AWS: its role's policy, its event rules.
+    let keys = rapport::keys::Keys::from_values(&config)
+        .context("the stack's keys are values")?
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let state = AppState::new(config.clone(), Aws::from_sdk(&sdk, &config), keys, clock.clone());
+    // What the template gives each function in AWS: its role's policy, its event rules, its secrets.
+    let secrets = bootstrap::secrets(&state, &opts).await?;
+    let functions_config = self::config(&opts, &url, Some(&secrets))?;
     let sam = sam::SamFunctions::from_env()?;
-    let states = function_states(&sam, &sdk, &config, &clock, &opts, &ledger)?;
-    let state = AppState::new(config.clone(), Aws::from_sdk(&sdk, &config), clock);
+    let states = function_states(&sam, &sdk, &functions_config, &clock, &opts, &ledger).await?;
     bootstrap::resources(&state).await?;
     let seeded = if opts.seed { bootstrap::seed(&state).await? > 0 } else { false };
     let issuer = Issuer::new(opts.jwt_key.clone(), format!("{url}/_local"));
@@ -222,7 +244,17 @@ pub async fn spawn(opts: Options) -> anyhow::Result<Stack> {
             .token;
         bootstrap::demo_activity(&url, &token).await.context("seeding demo activity")?;
     }
-    Ok(Stack { url, state, iam: ledger, issuer, moto_url: opts.moto_url, shutdown: Some(tx), server, schedules })
+    Ok(Stack {
+        url,
+        functions_config,
+        state,
+        iam: ledger,
+        issuer,
+        moto_url: opts.moto_url,
+        shutdown: Some(tx),
+        server,
+        schedules,
+    })
 }
 
 impl Stack {

@@ -14,20 +14,28 @@ fn env_or(name: &str, default: &str) -> String {
 }
 
 /// Keys survive restarts so that printed tokens and cursors stay valid.
-fn keys(dir: &Path) -> anyhow::Result<(Vec<u8>, Vec<u8>)> {
+/// The stack's keys, kept in `.local/keys` (base64, a line each): signing, JWT, email hash. A file
+/// from before the email hash had its own key gets the signing key as that key, which is what hashed
+/// the addresses already stored.
+fn keys(dir: &Path) -> anyhow::Result<(String, Vec<u8>, String)> {
     let path = dir.join("keys");
-    if let Ok(text) = std::fs::read_to_string(&path) {
-        let mut lines = text.lines().map(|l| B64.decode(l.trim()));
-        if let (Some(Ok(a)), Some(Ok(b))) = (lines.next(), lines.next()) {
-            return Ok((a, b));
-        }
+    let fresh = || {
+        let mut k = vec![0u8; 32];
+        rand::thread_rng().fill_bytes(&mut k);
+        B64.encode(k)
+    };
+    let text = std::fs::read_to_string(&path).unwrap_or_default();
+    let mut lines: Vec<String> =
+        text.lines().map(|l| l.trim().to_string()).filter(|l| B64.decode(l).is_ok_and(|k| k.len() >= 32)).collect();
+    if lines.len() < 2 {
+        lines = vec![fresh(), fresh()];
     }
-    let mut a = vec![0u8; 32];
-    let mut b = vec![0u8; 32];
-    rand::thread_rng().fill_bytes(&mut a);
-    rand::thread_rng().fill_bytes(&mut b);
-    std::fs::write(&path, format!("{}\n{}\n", B64.encode(&a), B64.encode(&b)))?;
-    Ok((a, b))
+    if lines.len() < 3 {
+        lines.push(lines[0].clone());
+    }
+    std::fs::write(&path, format!("{}\n", lines.join("\n")))?;
+    let jwt = B64.decode(&lines[1])?;
+    Ok((lines[0].clone(), jwt, lines[2].clone()))
 }
 
 async fn wait_ready(http: &reqwest::Client, url: &str) -> anyhow::Result<()> {
@@ -80,13 +88,14 @@ async fn main() -> anyhow::Result<()> {
             (url, Some(child))
         }
     };
-    let (signing_key, jwt_key) = keys(&dir)?;
+    let (signing_key, jwt_key, email_hash_key) = keys(&dir)?;
     let origins = env_or("ALLOWED_ORIGINS", &format!("http://localhost:{port},http://127.0.0.1:{port}"));
     let stack = rapport_local::spawn(rapport_local::Options {
         moto_url: moto_url.clone(),
         name_prefix: env_or("RAPPORT_PREFIX", "rapport"),
         port,
-        signing_key,
+        signing_keys: rapport_local::keyring(&signing_key),
+        email_hash_key,
         jwt_key,
         seed: env_or("SEED", "1") != "0",
         run_schedules: true,

@@ -541,14 +541,18 @@ fn duration_parameter(d: chrono::Duration) -> String {
 
 /// The values of the template's `{{Name}}` placeholders (resources and parameters) that give a
 /// function the same settings as the local stack whose config this is.
-pub fn template_values(config: &Config) -> HashMap<&'static str, String> {
+pub fn template_values(config: &Config) -> anyhow::Result<HashMap<&'static str, String>> {
+    let secret = |source: &rapport::keys::KeySource, name: &str| match source {
+        rapport::keys::KeySource::Secret(arn) => Ok(arn.clone()),
+        rapport::keys::KeySource::Value(_) => anyhow::bail!("the template reads {name} from a secret: give its ARN"),
+    };
     let exit_reasons = if config.exit_reasons == rapport::stage::ReasonCodes::default() {
         String::new()
     } else {
         let map: BTreeMap<&str, &Vec<String>> = config.exit_reasons.0.iter().map(|(c, v)| (c.as_str(), v)).collect();
         serde_json::to_string(&map).unwrap_or_default()
     };
-    HashMap::from([
+    Ok(HashMap::from([
         ("MainTable", config.table.clone()),
         ("FilesBucket", config.bucket.clone()),
         ("EmailConfigurationSet", config.ses_configuration_set.clone().unwrap_or_default()),
@@ -558,7 +562,8 @@ pub fn template_values(config: &Config) -> HashMap<&'static str, String> {
         ("PublicApiUrl", config.public_api_url.clone()),
         ("Sender", config.sender.clone()),
         ("AllowedOrigins", config.allowed_origins.join(",")),
-        ("SigningKey", String::from_utf8_lossy(&config.signing_key).into_owned()),
+        ("SigningKeys", secret(&config.signing_keys, "SigningKeys")?),
+        ("EmailHashKey", secret(&config.email_hash_key, "EmailHashKey")?),
         ("SesMaxSendRate", config.ses_max_send_rate.to_string()),
         ("DraftAbandonAfter", duration_parameter(config.draft_abandon_after)),
         ("RateLimitPerMinute", config.rate_limit_per_minute.to_string()),
@@ -567,7 +572,7 @@ pub fn template_values(config: &Config) -> HashMap<&'static str, String> {
         ("ImportConsentPolicy", if config.import_asks_consent { "ask" } else { "none" }.to_string()),
         ("RetentionDays", config.retention_days.to_string()),
         ("LogLevel", "info".to_string()),
-    ])
+    ]))
 }
 
 /// A function's whole environment: the template's variables with their placeholders filled from
