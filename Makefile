@@ -40,10 +40,25 @@ bench: emulator
 	RAPPORT_RELEASE_DIR="$${CARGO_TARGET_DIR:-$(CURDIR)/target}/release" \
 	  infra/local/with-emulator.sh cargo run --quiet -p rapport-tests --example bench
 
-## cfn-lint on the SAM template, in its own virtualenv.
+## cfn-lint on the SAM template, in its own virtualenv; then cargo-deny (pinned, installed when missing) on
+## Cargo.lock: advisories, licences, bans and sources, as deny.toml says. The advisories are the RustSec
+## snapshot vendored in infra/advisory-db, laid out afresh as the git checkout cargo-deny opens (the
+## folder name is cargo-deny's for deny.toml's db-url); it runs offline, after `cargo fetch`.
+CARGO_DENY_VERSION := 0.20.2
+ADVISORY_DB := target/advisory-dbs/advisory-db-3157b0e258782691
+
 lint:
 	test -x .venv-cfn/bin/cfn-lint || (python3 -m venv .venv-cfn && .venv-cfn/bin/pip install --quiet --disable-pip-version-check 'cfn-lint==$(CFN_LINT_VERSION)')
 	.venv-cfn/bin/cfn-lint infra/template.yaml
+	[ "$$(cargo deny --version 2>/dev/null)" = 'cargo-deny $(CARGO_DENY_VERSION)' ] || cargo install --locked 'cargo-deny@$(CARGO_DENY_VERSION)'
+	infra/advisory-db/refresh.sh --check
+	rm -rf $(ADVISORY_DB) && mkdir -p $(ADVISORY_DB) && cp -R infra/advisory-db/crates $(ADVISORY_DB)/
+	git -C $(ADVISORY_DB) init -q && git -C $(ADVISORY_DB) add -A
+	GIT_COMMITTER_DATE="$$(sed -n 's/^date //p' infra/advisory-db/SNAPSHOT)" git -C $(ADVISORY_DB) -c user.name=rapport \
+	  -c user.email=lint@localhost -c commit.gpgsign=false commit -q --no-verify -m "advisory-db snapshot"
+	@echo "advisories: RustSec advisory-db of $$(sed -n 's/^date //p' infra/advisory-db/SNAPSHOT) (infra/advisory-db)"
+	cargo fetch --locked --quiet
+	cargo deny --locked --offline check --hide-inclusion-graph
 
 ## Deployment zips, as SAM deploys them: every function built for Lambda's arm64 (Graviton) with cargo-lambda,
 ## cross-linked by Zig, both pinned from PyPI in their own virtualenv. Each zip holds one `bootstrap`.

@@ -15,6 +15,9 @@ import os
 import signal
 import sys
 import threading
+from urllib.parse import parse_qs
+from xml.etree import ElementTree
+from xml.sax.saxutils import escape as xml_escape
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import run_simple
@@ -90,11 +93,15 @@ def item_level_rollback():
 def queue_faults(environ, start_response, faults):
     """`POST /_rapport/faults {"ses_send": [{"to": address, "fault": "throttle"|"reject"|"lost_answer"}, ...]}`:
     the next SES v2 send to that address fails so (once per entry); `lost_answer` lets SES take the email
-    and then answers 500, as when a response is lost after the send. Tests use it to see what the code does when SES
-    says no; keyed by recipient, so tests running side by side never see each other's faults."""
+    and then answers 500, as when a response is lost after the send.
+    `{"s3_delete": [{"key_contains": text, "times": n}, ...]}`: the next n S3 DeleteObjects requests whose
+    body holds that text delete nothing and answer 200 with an InternalError for every object, as S3 does
+    when some keys of a batch fail. Tests use them to see what the code does when AWS says no; keyed by
+    recipient or key, so tests running side by side never see each other's faults."""
     size = int(environ.get("CONTENT_LENGTH") or 0)
     body = json.loads(environ["wsgi.input"].read(size) or b"{}")
-    faults.extend(body.get("ses_send", []))
+    faults["ses_send"].extend(body.get("ses_send", []))
+    faults["s3_delete"].extend(dict(f) for f in body.get("s3_delete", []) if int(f.get("times", 1)) > 0)
     start_response("204 No Content", [])
     return [b""]
 
@@ -111,11 +118,54 @@ def ses_fault(kind, start_response):
     return [body]
 
 
+def is_delete_objects(environ):
+    """S3 DeleteObjects with path-style addressing: `POST /<bucket>?delete`."""
+    if environ.get("REQUEST_METHOD") != "POST":
+        return False
+    path = environ.get("PATH_INFO", "").strip("/")
+    query = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
+    return bool(path) and "/" not in path and "delete" in query
+
+
+def read_body(environ):
+    """The request's body, put back for the app to read again."""
+    size = environ.get("CONTENT_LENGTH")
+    if size:
+        raw = environ["wsgi.input"].read(int(size))
+    else:
+        # Without a length only a chunked body ends on its own.
+        raw = environ["wsgi.input"].read() if environ.get("wsgi.input_terminated") else b""
+    environ["wsgi.input"] = io.BytesIO(raw)
+    environ["CONTENT_LENGTH"] = str(len(raw))
+    return raw
+
+
+def s3_delete_fault(raw, start_response):
+    """A DeleteResult with an InternalError for each object of the request; nothing is deleted."""
+    errors = []
+    for obj in ElementTree.fromstring(raw).iter():
+        if obj.tag.rsplit("}", 1)[-1] != "Object":
+            continue
+        fields = {child.tag.rsplit("}", 1)[-1]: child.text or "" for child in obj}
+        version = fields.get("VersionId")
+        errors.append(
+            "<Error><Key>{}</Key>{}<Code>InternalError</Code><Message>injected InternalError</Message></Error>".format(
+                xml_escape(fields.get("Key", "")),
+                f"<VersionId>{xml_escape(version)}</VersionId>" if version is not None else "",
+            )
+        )
+    body = ('<?xml version="1.0" encoding="UTF-8"?>\n'
+            '<DeleteResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">{}</DeleteResult>').format("".join(errors))
+    body = body.encode()
+    start_response("200 OK", [("Content-Type", "application/xml"), ("Content-Length", str(len(body)))])
+    return [body]
+
+
 class Serialised:
     def __init__(self, app):
         self.app = app
         self.lock = threading.Lock()
-        self.faults = []
+        self.faults = {"ses_send": [], "s3_delete": []}
 
     def __call__(self, environ, start_response):
         if environ.get("PATH_INFO", "").startswith("/moto-api/recorder/"):
@@ -126,17 +176,24 @@ class Serialised:
                 return sent_emails(environ, start_response)
             if path == "/_rapport/faults":
                 return queue_faults(environ, start_response, self.faults)
-            if path == "/v2/email/outbound-emails" and self.faults:
-                size = int(environ.get("CONTENT_LENGTH") or 0)
-                raw = environ["wsgi.input"].read(size)
+            if path == "/v2/email/outbound-emails" and self.faults["ses_send"]:
+                raw = read_body(environ)
                 to = json.loads(raw or b"{}").get("Destination", {}).get("ToAddresses", [])
-                hit = next((f for f in self.faults if f.get("to") in to), None)
-                environ["wsgi.input"] = io.BytesIO(raw)
+                hit = next((f for f in self.faults["ses_send"] if f.get("to") in to), None)
                 if hit is not None:
-                    self.faults.remove(hit)
+                    self.faults["ses_send"].remove(hit)
                     if hit["fault"] == "lost_answer":
                         list(self.app(environ, lambda *_: None))
                     return ses_fault(hit["fault"], start_response)
+            if self.faults["s3_delete"] and is_delete_objects(environ):
+                raw = read_body(environ)
+                text = raw.decode("utf-8", "replace")
+                hit = next((f for f in self.faults["s3_delete"] if f.get("key_contains", "") in text), None)
+                if hit is not None:
+                    hit["times"] = int(hit.get("times", 1)) - 1
+                    if hit["times"] <= 0:
+                        self.faults["s3_delete"].remove(hit)
+                    return s3_delete_fault(raw, start_response)
             # Produce the whole body inside the lock: a WSGI app may answer with a lazy iterable.
             return list(self.app(environ, start_response))
 

@@ -6,11 +6,15 @@ use aws_sdk_s3::presigning::{PresignedRequest, PresigningConfig};
 use chrono::{DateTime, Utc};
 use std::time::Duration;
 
+/// Rounds of a delete in which some version failed (DeleteObjects answers per-key errors with a 200)
+/// before giving up: the caller's retry (an erasure's tombstone) tries again later.
+pub const FAILED_ROUNDS: u32 = 3;
+
 /// Deletes every version and delete marker of one key (one list and one batch delete a page).
 pub async fn delete_all_versions(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Result<usize, StoreError> {
     use aws_sdk_s3::types::{Delete, ObjectIdentifier};
     let unavailable = |e: String| StoreError::Unavailable(format!("s3: {e}"));
-    let mut deleted = 0;
+    let (mut deleted, mut failed_rounds) = (0, 0);
     loop {
         let page = s3
             .list_object_versions()
@@ -35,14 +39,25 @@ pub async fn delete_all_versions(s3: &aws_sdk_s3::Client, bucket: &str, key: &st
         if ids.is_empty() {
             return Ok(deleted);
         }
-        deleted += ids.len();
+        let asked = ids.len();
         let delete = Delete::builder().set_objects(Some(ids)).build().map_err(|e| unavailable(e.to_string()))?;
-        s3.delete_objects()
+        let out = s3
+            .delete_objects()
             .bucket(bucket)
             .delete(delete)
             .send()
             .await
             .map_err(|e| unavailable(crate::aws::code(&e)))?;
+        deleted += asked.saturating_sub(out.errors().len());
+        // A version that failed is listed again; a key that keeps failing must not loop forever. The
+        // code only: a message can quote the key.
+        if let Some(e) = out.errors().first() {
+            failed_rounds += 1;
+            if failed_rounds >= FAILED_ROUNDS {
+                return Err(unavailable(format!("DeleteObjects {}", e.code().unwrap_or("unknown error"))));
+            }
+            tokio::time::sleep(Duration::from_millis(100 << failed_rounds)).await;
+        }
     }
 }
 

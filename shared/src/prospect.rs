@@ -144,7 +144,7 @@ pub struct ImportRow {
 }
 
 /// A line the import could not take, and why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LineError {
     pub line: u64,
     pub message: String,
@@ -157,40 +157,39 @@ pub struct LineError {
 pub const IMPORT_COLUMNS: &[&str] =
     &["email", "first_name", "last_name", "tags", "departments", "locations", "credentials", "consent", "consent_date"];
 
-/// Parses a CSV of prior applicants: good rows, and an error per bad line (the file's line number).
-/// Rows repeating an address already seen in the file are reported, not taken twice.
-pub fn parse_import(csv_text: &[u8]) -> Result<(Vec<ImportRow>, Vec<LineError>), ApiError> {
-    let mut reader = csv::ReaderBuilder::new().flexible(true).trim(csv::Trim::All).from_reader(csv_text);
-    let headers = reader
-        .headers()
-        .map_err(|e| ApiError::field("body", format!("not CSV: {e}")))?
-        .iter()
-        .map(|h| h.trim_start_matches('\u{feff}').trim().to_lowercase().replace([' ', '-'], "_"))
-        .collect::<Vec<_>>();
-    let col = |name: &str| headers.iter().position(|h| h == name || (name == "email" && h == "email_address"));
-    let Some(email_col) = col("email") else {
-        return Err(ApiError::field("body", "the header row has no email column"));
-    };
-    let cols: Vec<Option<usize>> = IMPORT_COLUMNS.iter().map(|c| col(c)).collect();
-    let (mut rows, mut errors, mut seen) = (Vec::new(), Vec::new(), std::collections::HashSet::new());
-    for record in reader.records() {
-        let record = match record {
-            Ok(r) => r,
-            Err(e) => {
-                let line = e.position().map(|p| p.line()).unwrap_or(0);
-                errors.push(LineError { line, message: format!("not valid CSV: {e}") });
-                continue;
-            }
+/// Where each known column is in an import's header row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportColumns {
+    /// The header's names, normalised: kept with an import that resumes page by page.
+    pub names: Vec<String>,
+    email: usize,
+    cols: Vec<Option<usize>>,
+}
+
+impl ImportColumns {
+    pub fn from_header<'a>(header: impl IntoIterator<Item = &'a str>) -> Result<Self, ApiError> {
+        let names: Vec<String> = header
+            .into_iter()
+            .map(|h| h.trim_start_matches('\u{feff}').trim().to_lowercase().replace([' ', '-'], "_"))
+            .collect();
+        let col = |name: &str| names.iter().position(|h| h == name || (name == "email" && h == "email_address"));
+        let Some(email) = col("email") else {
+            return Err(ApiError::field("body", "the header row has no email column"));
         };
-        let line = record.position().map(|p| p.line()).unwrap_or(0);
-        let get = |i: usize| cols[i].and_then(|c| record.get(c)).map(str::trim).filter(|v| !v.is_empty());
+        let cols = IMPORT_COLUMNS.iter().map(|c| col(c)).collect();
+        Ok(Self { names, email, cols })
+    }
+
+    /// One record of the file (its line number given for errors).
+    pub fn row(&self, record: &csv::StringRecord, line: u64) -> Result<ImportRow, LineError> {
+        let get = |i: usize| self.cols[i].and_then(|c| record.get(c)).map(str::trim).filter(|v| !v.is_empty());
         let list = |i: usize| {
             get(i)
                 .map(|v| v.split(';').map(|x| x.trim().to_string()).filter(|x| !x.is_empty()).collect::<Vec<_>>())
                 .unwrap_or_default()
         };
         let mut problems = Vec::new();
-        let email = match Email::parse(record.get(email_col).unwrap_or_default()) {
+        let email = match Email::parse(record.get(self.email).unwrap_or_default()) {
             Ok(e) => Some(e),
             Err(m) => {
                 problems.push(format!("email {m}"));
@@ -231,14 +230,9 @@ pub fn parse_import(csv_text: &[u8]) -> Result<(Vec<ImportRow>, Vec<LineError>),
             }
         };
         let (Some(email), true) = (email, problems.is_empty()) else {
-            errors.push(LineError { line, message: problems.join("; ") });
-            continue;
+            return Err(LineError { line, message: problems.join("; ") });
         };
-        if !seen.insert(email.clone()) {
-            errors.push(LineError { line, message: "the same email appears earlier in the file".into() });
-            continue;
-        }
-        rows.push(ImportRow {
+        Ok(ImportRow {
             line,
             email,
             first_name,
@@ -247,9 +241,45 @@ pub fn parse_import(csv_text: &[u8]) -> Result<(Vec<ImportRow>, Vec<LineError>),
             credentials,
             tags: normalise_tags(list(3)),
             consent,
-        });
+        })
+    }
+}
+
+/// Parses a whole CSV of prior applicants (small files, tests): good rows, and an error per bad line
+/// (the file's line number). Rows repeating an address already seen are reported, not taken twice.
+pub fn parse_import(csv_text: &[u8]) -> Result<(Vec<ImportRow>, Vec<LineError>), ApiError> {
+    let mut reader = csv::ReaderBuilder::new().flexible(true).trim(csv::Trim::All).from_reader(csv_text);
+    let header = reader.headers().map_err(|_| ApiError::field("body", "not CSV"))?.clone();
+    let columns = ImportColumns::from_header(header.iter())?;
+    let (mut rows, mut errors, mut seen) = (Vec::new(), Vec::new(), std::collections::HashSet::new());
+    for record in reader.records() {
+        match record {
+            Ok(r) => {
+                let line = r.position().map(|p| p.line()).unwrap_or(0);
+                match columns.row(&r, line) {
+                    Ok(row) if !seen.insert(row.email.clone()) => {
+                        errors.push(LineError { line, message: "the same email appears earlier in the file".into() })
+                    }
+                    Ok(row) => rows.push(row),
+                    Err(e) => errors.push(e),
+                }
+            }
+            Err(e) => {
+                let line = e.position().map(|p| p.line()).unwrap_or(0);
+                errors.push(LineError { line, message: csv_problem(&e) });
+            }
+        }
     }
     Ok((rows, errors))
+}
+
+/// What a CSV error may say: its kind, never the text it quotes.
+pub fn csv_problem(e: &csv::Error) -> String {
+    match e.kind() {
+        csv::ErrorKind::Utf8 { .. } => "not valid CSV: not UTF-8 text".into(),
+        csv::ErrorKind::UnequalLengths { .. } => "not valid CSV: a row of another length".into(),
+        _ => "not valid CSV".into(),
+    }
 }
 
 /// What an import row does to the pool.

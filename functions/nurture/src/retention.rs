@@ -1,58 +1,141 @@
 //! The `retention` task: erases people with no activity for `RETENTION_DAYS` and no open
-//! application, and prospects who never applied whose talent-pool consent has lapsed (given more
-//! than `RETENTION_DAYS` ago and not renewed). It first finishes erasures a crash interrupted. Works
-//! in pages within the time budget and resumes on the next run; logs counts, never names.
+//! application, prospects who never applied whose talent-pool consent has lapsed (given more than
+//! `RETENTION_DAYS` ago and not renewed), and submitted or abandoned drafts created before then. It
+//! first finishes erasures a crash or a failure interrupted. Works in pages within the time budget
+//! and resumes on the next run; logs counts and error codes, never names.
+//!
+//! One person's failed erasure never stops the run: it is logged and counted, and its tombstone
+//! (written before anything is removed) brings it back in the next run's first phase. A page on which
+//! nothing succeeded ends its phase (the run is then incomplete), so a dependency that is down never
+//! has the run spend its budget failing.
 use chrono::{DateTime, Duration, Utc};
 use rapport::api::AppState;
-use rapport::error::ApiError;
+use rapport::error::{ApiError, StoreError};
 use rapport::prospect::Prospect;
 use rapport::store::PersonKeys;
 use serde_json::{json, Value};
+use std::collections::HashSet;
 use std::time::Instant;
 
 const PAGE: i32 = 25;
 
+/// Drafts are deleted by key, 25 a batch: a page is a few batches.
+const DRAFTS_PAGE: i32 = 100;
+
+#[derive(Default)]
+struct Counts {
+    resumed: u64,
+    erased: u64,
+    kept: u64,
+    drafts: u64,
+    failed: u64,
+}
+
+/// A page's tally: a page with work on it of which none succeeded ends the phase.
+#[derive(Default)]
+struct Page {
+    tried: u64,
+    done: u64,
+}
+
+impl Page {
+    fn stuck(&self) -> bool {
+        self.tried > 0 && self.done == 0
+    }
+}
+
 pub async fn run(st: &AppState, now: DateTime<Utc>, deadline: Instant) -> Result<Value, ApiError> {
     let cutoff = now - Duration::days(st.config.retention_days);
-    let (mut resumed, mut erased, mut kept, mut complete) = (0u64, 0u64, 0u64, true);
+    let mut n = Counts::default();
+    let mut complete = true;
+    // Each person once a run: an erasure has a tombstone under each of the person's ids, and indexes lag.
+    let mut seen = HashSet::new();
     'work: {
-        // Erasures a crash left half done.
+        // Erasures a crash or a failure left half done.
+        let mut after = None;
         loop {
             if Instant::now() >= deadline {
                 complete = false;
                 break 'work;
             }
-            let open = st.store.open_erasures(PAGE).await?;
+            let (open, last) = st.store.open_erasures(PAGE, after).await?;
+            let mut page = Page::default();
             for t in &open {
-                rapport::privacy::erase(st, &t.person, "retention", now).await?;
-                resumed += 1;
+                if !seen.insert(t.person.email_hash.clone()) {
+                    continue;
+                }
+                page.tried += 1;
+                match rapport::privacy::erase(st, &t.person, "retention", now).await {
+                    Ok(_) => {
+                        n.resumed += 1;
+                        page.done += 1;
+                    }
+                    Err(e) => failure(&mut n, "resume", &e),
+                }
             }
-            if open.len() < PAGE as usize {
+            if page.stuck() {
+                complete = false;
                 break;
+            }
+            match last {
+                Some(l) => after = Some(l),
+                None => break,
             }
         }
         // People who applied, stalest first.
+        let mut after = None;
         loop {
             if Instant::now() >= deadline {
                 complete = false;
                 break 'work;
             }
-            let stale = st.store.stale_people(cutoff, PAGE).await?;
+            let (stale, last) = st.store.stale_people(cutoff, PAGE, after).await?;
+            let mut page = Page::default();
             for p in &stale {
-                let open = match &p.candidate_id {
-                    Some(c) => st.store.has_open_application(c).await?,
-                    None => false,
-                };
-                if open {
-                    st.store.defer_retention(p, now).await?;
-                    kept += 1;
-                } else {
-                    rapport::privacy::erase(st, p, "retention", now).await?;
-                    erased += 1;
+                if !seen.insert(p.email_hash.clone()) {
+                    continue;
+                }
+                page.tried += 1;
+                match erase_unless_open(st, p, now).await {
+                    Ok(erased) => {
+                        page.done += 1;
+                        if erased {
+                            n.erased += 1;
+                        } else {
+                            n.kept += 1;
+                        }
+                    }
+                    Err(e) => failure(&mut n, "applicant", &e),
                 }
             }
-            if stale.len() < PAGE as usize {
+            if page.stuck() {
+                complete = false;
                 break;
+            }
+            match last {
+                Some(l) => after = Some(l),
+                None => break,
+            }
+        }
+        // Submitted and abandoned drafts: they hold an address, and nothing reads them once closed.
+        let mut after = None;
+        loop {
+            if Instant::now() >= deadline {
+                complete = false;
+                break 'work;
+            }
+            let (keys, last) = st.store.closed_drafts(cutoff, DRAFTS_PAGE, after).await?;
+            match st.store.delete_keys(keys).await {
+                Ok(k) => n.drafts += k as u64,
+                Err(e) => {
+                    failure(&mut n, "drafts", &e);
+                    complete = false;
+                    break;
+                }
+            }
+            match last {
+                Some(l) => after = Some(l),
+                None => break,
             }
         }
         // Prospects who never applied: a pass over the pool, resumed where the last run stopped.
@@ -62,22 +145,31 @@ pub async fn run(st: &AppState, now: DateTime<Utc>, deadline: Instant) -> Result
                 complete = false;
                 break 'work;
             }
-            let (page, last) = st.store.pool_page(&after, 100).await?;
-            for p in page.iter().filter(|p| lapsed(p, cutoff)) {
-                // Someone who applied is the retention index's to judge (by their last activity and
-                // open applications), whatever their prospect record says.
-                let Some((keys, _)) = st.store.resolve_person(&p.id).await? else { continue };
-                if keys.candidate_id.is_some() {
+            let (prospects, last) = st.store.pool_page(&after, 100).await?;
+            let mut page = Page::default();
+            for p in prospects.iter().filter(|p| lapsed(p, cutoff)) {
+                if seen.contains(&p.id) {
                     continue;
                 }
-                rapport::privacy::erase(
-                    st,
-                    &PersonKeys { email_hash: p.id.clone(), candidate_id: None },
-                    "retention",
-                    now,
-                )
-                .await?;
-                erased += 1;
+                match erase_if_never_applied(st, p, now).await {
+                    Ok(false) => {}
+                    Ok(true) => {
+                        seen.insert(p.id.clone());
+                        page.tried += 1;
+                        page.done += 1;
+                        n.erased += 1;
+                    }
+                    Err(e) => {
+                        seen.insert(p.id.clone());
+                        page.tried += 1;
+                        failure(&mut n, "prospect", &e);
+                    }
+                }
+            }
+            // The cursor stays before a page on which nothing succeeded: the next run reads it again.
+            if page.stuck() {
+                complete = false;
+                break;
             }
             match last {
                 Some(l) => {
@@ -92,8 +184,49 @@ pub async fn run(st: &AppState, now: DateTime<Utc>, deadline: Instant) -> Result
             }
         }
     }
-    tracing::info!(resumed, erased, kept, complete, "retention swept");
-    Ok(json!({"task": "retention", "erased": erased, "resumed": resumed, "kept_open": kept, "complete": complete}))
+    let Counts { resumed, erased, kept, drafts, failed } = n;
+    tracing::info!(resumed, erased, kept, drafts_erased = drafts, failed, complete, "retention swept");
+    Ok(json!({"task": "retention", "erased": erased, "resumed": resumed, "kept_open": kept, "drafts_erased": drafts,
+              "failed": failed, "complete": complete}))
+}
+
+/// Erases a stale applicant, or keeps them (at the end of the index) while an application is open.
+/// `Ok(true)`: erased.
+async fn erase_unless_open(st: &AppState, p: &PersonKeys, now: DateTime<Utc>) -> Result<bool, StoreError> {
+    let open = match &p.candidate_id {
+        Some(c) => st.store.has_open_application(c).await?,
+        None => false,
+    };
+    if open {
+        st.store.defer_retention(p, now).await?;
+        return Ok(false);
+    }
+    rapport::privacy::erase(st, p, "retention", now).await?;
+    Ok(true)
+}
+
+/// Erases a lapsed prospect unless they applied. `Ok(true)`: erased.
+async fn erase_if_never_applied(st: &AppState, p: &Prospect, now: DateTime<Utc>) -> Result<bool, StoreError> {
+    // Someone who applied is the retention index's to judge (by their last activity and open
+    // applications), whatever their prospect record says.
+    let Some((keys, _)) = st.store.resolve_person(&p.id).await? else { return Ok(false) };
+    if keys.candidate_id.is_some() {
+        return Ok(false);
+    }
+    let person = PersonKeys { email_hash: p.id.clone(), candidate_id: None };
+    rapport::privacy::erase(st, &person, "retention", now).await?;
+    Ok(true)
+}
+
+/// A failure is counted and logged as its code: never an id, an address or a message that could quote one.
+fn failure(n: &mut Counts, what: &str, e: &StoreError) {
+    n.failed += 1;
+    let code = match e {
+        StoreError::Unavailable(code) => code.as_str(),
+        StoreError::ConditionFailed => "condition failed",
+        StoreError::Corrupt(_) => "corrupt item",
+    };
+    tracing::warn!(what, error = code, "retention step failed; the next run retries");
 }
 
 /// A prospect who never applied, untouched since the cutoff, whose consent (if any) is older too.

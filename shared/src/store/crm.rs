@@ -167,6 +167,58 @@ impl Outcome<'_> {
     }
 }
 
+/// A whole prospect as its item, listed in the pool and flagged changed.
+pub(super) fn prospect_item(p: &Prospect, extra: Vec<(&str, AttributeValue)>, now: DateTime<Utc>) -> Item {
+    let mut item = key(format!("EMAIL#{}", p.id), "PROSPECT");
+    item.insert("email".into(), s(&p.email.0));
+    if let Some(f) = &p.first_name {
+        item.insert("first_name".into(), s(f));
+    }
+    if let Some(l) = &p.last_name {
+        item.insert("last_name".into(), s(l));
+    }
+    item.insert("status".into(), s(p.status.as_str()));
+    if !p.origins.is_empty() {
+        item.insert("origins".into(), AttributeValue::Ss(p.origins.iter().map(|o| o.as_str().to_string()).collect()));
+    }
+    item.insert("interests".into(), s(serde_json::to_string(&p.interests).unwrap_or_default()));
+    item.insert("credentials".into(), s(serde_json::to_string(&p.credentials).unwrap_or_default()));
+    let kinds: Vec<String> = {
+        let mut k: Vec<String> = p.credentials.iter().map(|c| c.kind.clone()).collect();
+        k.sort();
+        k.dedup();
+        k
+    };
+    if !kinds.is_empty() {
+        item.insert("credential_types".into(), AttributeValue::Ss(kinds));
+    }
+    if !p.tags.is_empty() {
+        item.insert("tags".into(), AttributeValue::Ss(p.tags.clone()));
+    }
+    if let Some(c) = &p.candidate_id {
+        item.insert("candidate_id".into(), s(c));
+    }
+    if let Some(m) = &p.silver_medal {
+        item.insert("silver_medal".into(), s(m.to_string()));
+    }
+    item.insert("created_at".into(), s(rfc3339(p.created_at.unwrap_or(now))));
+    item.insert("updated_at".into(), s(rfc3339(now)));
+    if !p.recent_sends.is_empty() {
+        item.insert("recent_sends".into(), s(serde_json::to_string(&p.recent_sends).unwrap_or_default()));
+    }
+    if !p.stories_sent.is_empty() {
+        item.insert("stories_sent".into(), AttributeValue::Ss(p.stories_sent.clone()));
+    }
+    let (_, marks) = pool_marks(&p.id, now);
+    for (k, v) in [("gsi1pk", 0), ("gsi1sk", 1), ("gsi2pk", 2), ("gsi2sk", 3)] {
+        item.insert(k.into(), marks[v].1.clone());
+    }
+    for (k, v) in extra {
+        item.insert(k.into(), v);
+    }
+    item
+}
+
 impl Store {
     pub async fn prospect(&self, h: &str) -> Result<Option<Prospect>, StoreError> {
         self.get(format!("EMAIL#{h}"), "PROSPECT").await?.as_ref().map(prospect_of).transpose()
@@ -181,56 +233,7 @@ impl Store {
         extra: Vec<(&str, AttributeValue)>,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let mut item = key(format!("EMAIL#{}", p.id), "PROSPECT");
-        item.insert("email".into(), s(&p.email.0));
-        if let Some(f) = &p.first_name {
-            item.insert("first_name".into(), s(f));
-        }
-        if let Some(l) = &p.last_name {
-            item.insert("last_name".into(), s(l));
-        }
-        item.insert("status".into(), s(p.status.as_str()));
-        if !p.origins.is_empty() {
-            item.insert(
-                "origins".into(),
-                AttributeValue::Ss(p.origins.iter().map(|o| o.as_str().to_string()).collect()),
-            );
-        }
-        item.insert("interests".into(), s(serde_json::to_string(&p.interests).unwrap_or_default()));
-        item.insert("credentials".into(), s(serde_json::to_string(&p.credentials).unwrap_or_default()));
-        let kinds: Vec<String> = {
-            let mut k: Vec<String> = p.credentials.iter().map(|c| c.kind.clone()).collect();
-            k.sort();
-            k.dedup();
-            k
-        };
-        if !kinds.is_empty() {
-            item.insert("credential_types".into(), AttributeValue::Ss(kinds));
-        }
-        if !p.tags.is_empty() {
-            item.insert("tags".into(), AttributeValue::Ss(p.tags.clone()));
-        }
-        if let Some(c) = &p.candidate_id {
-            item.insert("candidate_id".into(), s(c));
-        }
-        if let Some(m) = &p.silver_medal {
-            item.insert("silver_medal".into(), s(m.to_string()));
-        }
-        item.insert("created_at".into(), s(rfc3339(p.created_at.unwrap_or(now))));
-        item.insert("updated_at".into(), s(rfc3339(now)));
-        if !p.recent_sends.is_empty() {
-            item.insert("recent_sends".into(), s(serde_json::to_string(&p.recent_sends).unwrap_or_default()));
-        }
-        if !p.stories_sent.is_empty() {
-            item.insert("stories_sent".into(), AttributeValue::Ss(p.stories_sent.clone()));
-        }
-        let (_, marks) = pool_marks(&p.id, now);
-        for (k, v) in [("gsi1pk", 0), ("gsi1sk", 1), ("gsi2pk", 2), ("gsi2sk", 3)] {
-            item.insert(k.into(), marks[v].1.clone());
-        }
-        for (k, v) in extra {
-            item.insert(k.into(), v);
-        }
+        let item = prospect_item(p, extra, now);
         let mut req = self.db.put_item().table_name(&self.table).set_item(Some(item));
         req = if expect_new {
             req.condition_expression("attribute_not_exists(pk)")

@@ -22,6 +22,11 @@ pub fn draft_of(item: &Item) -> Result<Draft, StoreError> {
     Ok(d)
 }
 
+/// A draft's place in the open and closed drafts' indexes: by creation time.
+fn draft_index_sk(d: &Draft) -> String {
+    format!("{}#{}", rfc3339(d.created_at), d.id)
+}
+
 fn attr(item: &Item, name: &str) -> Option<String> {
     item.get(name).and_then(|v| v.as_s().ok()).cloned()
 }
@@ -258,11 +263,14 @@ impl Store {
                 t,
                 Change {
                     key: key(format!("DRAFT#{}", d.id), "DRAFT"),
-                    expression: "SET #status = :submitted REMOVE gsi1pk, gsi1sk".into(),
+                    // Out of the open drafts, into the closed ones that retention erases.
+                    expression: "SET #status = :submitted, gsi1pk = :closed, gsi1sk = :created".into(),
                     names: &[("#status", "status")],
                     values: vec![
                         (":submitted", s(DraftStatus::Submitted.as_str())),
                         (":open", s(DraftStatus::Open.as_str())),
+                        (":closed", s(super::privacy::CLOSED_DRAFTS)),
+                        (":created", s(draft_index_sk(d))),
                     ],
                     condition: Some("#status = :open"),
                 },
@@ -380,9 +388,10 @@ impl Store {
         // The person's drafts, so an export or an erasure finds them.
         item.insert("gsi2pk".into(), s(format!("DRAFTS#{email_hash}")));
         item.insert("gsi2sk".into(), s(d.id.to_string()));
-        // Open drafts sit in a sparse index by creation time until they are submitted or abandoned.
+        // Open drafts sit in a sparse index by creation time until they are submitted or abandoned;
+        // then in the closed drafts', by the same key, until retention erases them.
         item.insert("gsi1pk".into(), s("DRAFTS#open"));
-        item.insert("gsi1sk".into(), s(format!("{}#{}", rfc3339(d.created_at), d.id)));
+        item.insert("gsi1sk".into(), s(draft_index_sk(d)));
         tx.put("draft", &self.table, item, Some("attribute_not_exists(pk)"));
         count_funnel(&mut tx, &self.table, &d.job_id, d.created_at.date_naive(), &["started"]);
         tx.commit(self).await.map_err(|e| match e {
@@ -419,11 +428,13 @@ impl Store {
             t,
             Change {
                 key: key(format!("DRAFT#{}", d.id), "DRAFT"),
-                expression: "SET #status = :abandoned REMOVE gsi1pk, gsi1sk".into(),
+                expression: "SET #status = :abandoned, gsi1pk = :closed, gsi1sk = :created".into(),
                 names: &[("#status", "status")],
                 values: vec![
                     (":abandoned", s(DraftStatus::Abandoned.as_str())),
                     (":open", s(DraftStatus::Open.as_str())),
+                    (":closed", s(super::privacy::CLOSED_DRAFTS)),
+                    (":created", s(draft_index_sk(d))),
                 ],
                 condition: Some("#status = :open"),
             },

@@ -16,8 +16,11 @@
 //! | applications of a job                  | GSI1 `JOBAPPS#<job>`, `<application id>`         | 1 query a page |
 //! | applications of a candidate            | GSI2 `CANDAPPS#<candidate>`, `<application id>`  | 1 query a page |
 //! | start a draft (+ funnel `started`)     | TransactWriteItems: Put `DRAFT#<id>/DRAFT`, Update counter | 1 read (job) + 1 write transaction |
-//! | stale open drafts, oldest first        | GSI1 `DRAFTS#open`, `gsi1sk < <cutoff>` (sparse: removed when submitted or abandoned) | 1 query a page |
-//! | abandon a draft (+ `dropped`, + prospect) | TransactWriteItems, conditional on `status = open` | 1 write transaction a draft |
+//! | stale open drafts, oldest first        | GSI1 `DRAFTS#open`, `gsi1sk < <cutoff>` (sparse: moved to `DRAFTS#closed` when submitted or abandoned) | 1 query a page |
+//! | retention: closed drafts past the cutoff | GSI1 `DRAFTS#closed`, `gsi1sk < <cutoff>` | 1 query a page |
+//! | imports still running, oldest first    | GSI1 `IMPORTS#running` (sparse: removed when done) | 1 query |
+//! | consent emails an import left to send  | GSI1 `ASKS#import` (one item per person, deleted when sent) | 1 query a page |
+//! | abandon a draft (+ `dropped`)          | TransactWriteItems, conditional on `status = open`; a tick: the opt-in (as a sign-up) | 1 write transaction a draft |
 //! | prospect by email                      | `EMAIL#<h>/PROSPECT`                             | 1 read |
 //! | sign up / confirm (double opt-in)      | Update prospect, conditional Put `EMAIL#<h>/SEND#optin`; confirm: Get + TransactWriteItems | 2 writes; 1 read + 1 write transaction |
 //! | suppression (unsubscribe, bounce)      | `EMAIL#<h>/SUPPRESS`                             | 1 read / 1 write |
@@ -52,6 +55,7 @@
 //! still set and the client follows it.
 mod consents;
 mod crm;
+mod imports;
 mod intake;
 mod jobs;
 mod pipeline;
@@ -63,6 +67,7 @@ pub mod tx;
 
 pub use consents::consent_of;
 pub use crm::{pool_marks, prospect_of, Claim, Enrolment, Outcome, PoolRecord, ProspectFilter, SentNurture};
+pub use imports::{ImportRun, ImportStatus, NewImported, MAX_KEPT_ERRORS};
 pub use intake::{draft_of, ApplicationLookup, NewApplication, NotCreated};
 pub use jobs::{FeedState, JobFilter};
 pub use pipeline::{

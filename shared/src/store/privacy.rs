@@ -113,6 +113,9 @@ pub(super) fn touch_retention(
     tx.put("retention", table, item, None);
 }
 
+/// Submitted and abandoned drafts sit in a sparse index by creation time until retention erases them.
+pub(super) const CLOSED_DRAFTS: &str = "DRAFTS#closed";
+
 /// Open tombstones sit in a sparse index until their erasure completes (the retention task
 /// finishes any a crash left half done).
 const OPEN_ERASURES: &str = "ERASURES#open";
@@ -186,13 +189,10 @@ impl Store {
                 h.applications.push(items);
             }
         }
-        for d in self.index_keys("GSI2", "gsi2pk", &format!("DRAFTS#{}", p.email_hash)).await? {
-            if let (Some(pk), Some(sk)) = (text(&d, "pk"), text(&d, "sk")) {
-                if let Some(item) = self.get(pk, sk).await? {
-                    h.drafts.push(item);
-                }
-            }
-        }
+        // The index projects every attribute: its items are the drafts, a page a query however many
+        // there are (anyone can start drafts under an address).
+        h.drafts = self.index_keys("GSI2", "gsi2pk", &format!("DRAFTS#{}", p.email_hash)).await?;
+        h.drafts.retain(|d| text(d, "pk").is_some_and(|pk| pk.starts_with("DRAFT#")));
         Ok(h)
     }
 
@@ -310,8 +310,13 @@ impl Store {
         Ok(())
     }
 
-    /// Erasures a crash left unfinished, oldest first: one query.
-    pub async fn open_erasures(&self, limit: i32) -> Result<Vec<Tombstone>, StoreError> {
+    /// Erasures a crash (or a failure) left unfinished, oldest first: one query a page, from `after`
+    /// (the page's last key, `None` at the end).
+    pub async fn open_erasures(
+        &self,
+        limit: i32,
+        after: Option<Item>,
+    ) -> Result<(Vec<Tombstone>, Option<Item>), StoreError> {
         let out = self
             .db
             .query()
@@ -320,14 +325,20 @@ impl Store {
             .key_condition_expression("gsi1pk = :open")
             .expression_attribute_values(":open", s(OPEN_ERASURES))
             .limit(limit)
+            .set_exclusive_start_key(after)
             .send()
             .await
             .map_err(store_error)?;
-        Ok(out.items().iter().filter_map(tombstone_of).collect())
+        Ok((out.items().iter().filter_map(tombstone_of).collect(), out.last_evaluated_key))
     }
 
-    /// People whose last activity is before `cutoff`, stalest first: one query.
-    pub async fn stale_people(&self, cutoff: DateTime<Utc>, limit: i32) -> Result<Vec<PersonKeys>, StoreError> {
+    /// People whose last activity is before `cutoff`, stalest first: one query a page, from `after`.
+    pub async fn stale_people(
+        &self,
+        cutoff: DateTime<Utc>,
+        limit: i32,
+        after: Option<Item>,
+    ) -> Result<(Vec<PersonKeys>, Option<Item>), StoreError> {
         let out = self
             .db
             .query()
@@ -337,10 +348,11 @@ impl Store {
             .expression_attribute_values(":r", s(RETAIN))
             .expression_attribute_values(":cutoff", s(rfc3339(cutoff)))
             .limit(limit)
+            .set_exclusive_start_key(after)
             .send()
             .await
             .map_err(store_error)?;
-        Ok(out
+        let people = out
             .items()
             .iter()
             .filter_map(|i| {
@@ -349,7 +361,34 @@ impl Store {
                     candidate_id: text(i, "candidate_id").and_then(|c| c.parse().ok()),
                 })
             })
-            .collect())
+            .collect();
+        Ok((people, out.last_evaluated_key))
+    }
+
+    /// The keys of submitted and abandoned drafts created before `cutoff`, oldest first: one query a
+    /// page, from `after`.
+    pub async fn closed_drafts(
+        &self,
+        cutoff: DateTime<Utc>,
+        limit: i32,
+        after: Option<Item>,
+    ) -> Result<(Vec<Item>, Option<Item>), StoreError> {
+        let out = self
+            .db
+            .query()
+            .table_name(&self.table)
+            .index_name("GSI1")
+            .key_condition_expression("gsi1pk = :d AND gsi1sk < :cutoff")
+            .expression_attribute_values(":d", s(CLOSED_DRAFTS))
+            .expression_attribute_values(":cutoff", s(rfc3339(cutoff)))
+            .projection_expression("pk, sk")
+            .limit(limit)
+            .set_exclusive_start_key(after)
+            .send()
+            .await
+            .map_err(store_error)?;
+        let keys = out.items().iter().filter_map(|i| Some(key(text(i, "pk")?, text(i, "sk")?))).collect();
+        Ok((keys, out.last_evaluated_key))
     }
 
     /// Whether any of the candidate's applications is still open: one query.

@@ -1,0 +1,211 @@
+//! Prior-applicant imports as resumable work: the run's progress (where in the file it stands, what
+//! it counted), the new prospects of a page written together, and the consent emails it leaves to be
+//! sent at SES's pace.
+use super::consents::record_in;
+use super::crm::prospect_item;
+use super::tx::{Item, Tx, TxError};
+use super::{key, n, s, store_error, to_doc, Store};
+use crate::clock::rfc3339;
+use crate::consent::Consent;
+use crate::error::StoreError;
+use crate::prospect::{LineError, Prospect};
+use aws_sdk_dynamodb::types::AttributeValue;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+const RUNNING: &str = "IMPORTS#running";
+const ASKS: &str = "ASKS#import";
+/// Line errors kept with a run (all are counted).
+pub const MAX_KEPT_ERRORS: usize = 200;
+
+crate::choice!(ImportStatus { Running = "running", Done = "done", Failed = "failed" });
+
+/// One import: the file in the bucket, how far it has been read, and what it did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImportRun {
+    pub import_id: String,
+    #[serde(skip)]
+    pub key: String,
+    pub status: ImportStatus,
+    /// The next byte of the file to read, and its line number.
+    pub offset: u64,
+    pub next_line: u64,
+    pub size: u64,
+    /// The header row's names, once read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub header: Option<Vec<String>>,
+    pub imported: u64,
+    pub updated: u64,
+    pub skipped: u64,
+    /// The first [`MAX_KEPT_ERRORS`] line errors; `error_count` counts them all.
+    pub errors: Vec<LineError>,
+    pub error_count: u64,
+    /// The most bytes of the file held at once.
+    pub largest_buffer_bytes: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failure: Option<String>,
+    pub by: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl ImportRun {
+    pub fn new(import_id: String, key: String, by: String, now: DateTime<Utc>) -> Self {
+        Self {
+            import_id,
+            key,
+            status: ImportStatus::Running,
+            offset: 0,
+            next_line: 1,
+            size: 0,
+            header: None,
+            imported: 0,
+            updated: 0,
+            skipped: 0,
+            errors: Vec::new(),
+            error_count: 0,
+            largest_buffer_bytes: 0,
+            failure: None,
+            by,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
+    pub fn error(&mut self, e: LineError) {
+        self.error_count += 1;
+        if self.errors.len() < MAX_KEPT_ERRORS {
+            self.errors.push(e);
+        }
+    }
+}
+
+/// A new prospect an import brings, with what goes with it.
+pub struct NewImported {
+    pub prospect: Prospect,
+    pub extra: Vec<(&'static str, AttributeValue)>,
+    pub consents: Vec<Consent>,
+    /// Leave a consent email to be sent (the person has no consent evidence).
+    pub ask: bool,
+}
+
+impl Store {
+    /// Saves a run's progress. `expected`: the offset it was read at (`None`: a new run), so two
+    /// runners never both move one run on; `Ok(false)`: another got there first.
+    pub async fn save_import(&self, run: &ImportRun, expected: Option<u64>) -> Result<bool, StoreError> {
+        let mut item = key(format!("IMPORT#{}", run.import_id), "IMPORT");
+        item.insert("doc".into(), to_doc(run)?);
+        item.insert("file_key".into(), s(&run.key));
+        item.insert("offset".into(), n(run.offset));
+        if run.status == ImportStatus::Running {
+            item.insert("gsi1pk".into(), s(RUNNING));
+            item.insert("gsi1sk".into(), s(format!("{}#{}", rfc3339(run.created_at), run.import_id)));
+        }
+        let req = self.db.put_item().table_name(&self.table).set_item(Some(item));
+        let req = match expected {
+            None => req.condition_expression("attribute_not_exists(pk)"),
+            Some(o) => req
+                .condition_expression("#o = :o")
+                .expression_attribute_names("#o", "offset")
+                .expression_attribute_values(":o", n(o)),
+        };
+        match req.send().await.map_err(store_error) {
+            Ok(_) => Ok(true),
+            Err(StoreError::ConditionFailed) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub async fn import_run(&self, import_id: &str) -> Result<Option<ImportRun>, StoreError> {
+        let Some(item) = self.get(format!("IMPORT#{import_id}"), "IMPORT").await? else { return Ok(None) };
+        let mut run: ImportRun = super::doc(&item)?;
+        run.key = item.get("file_key").and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+        Ok(Some(run))
+    }
+
+    /// Runs not finished yet, oldest first (one query).
+    pub async fn running_imports(&self, limit: i32) -> Result<Vec<String>, StoreError> {
+        let out = self
+            .db
+            .query()
+            .table_name(&self.table)
+            .index_name("GSI1")
+            .key_condition_expression("gsi1pk = :pk")
+            .expression_attribute_values(":pk", s(RUNNING))
+            .limit(limit)
+            .send()
+            .await
+            .map_err(store_error)?;
+        Ok(out
+            .items()
+            .iter()
+            .filter_map(|i| i.get("pk")?.as_s().ok()?.strip_prefix("IMPORT#").map(str::to_string))
+            .collect())
+    }
+
+    /// New prospects of one page, written together: each only if the address is still unknown, with
+    /// its consent records and, without them, the consent email left to send. One transaction (at
+    /// most 100 items: the caller sizes the group).
+    pub async fn create_imported(&self, group: &[NewImported], now: DateTime<Utc>) -> Result<(), TxError> {
+        let t = &self.table;
+        let mut tx = Tx::default();
+        for p in group {
+            tx.put("prospect", t, prospect_item(&p.prospect, p.extra.clone(), now), Some("attribute_not_exists(pk)"));
+            record_in(&mut tx, t, &p.prospect.id, &p.consents).map_err(TxError::Store)?;
+            if p.ask {
+                tx.put("ask", t, ask_item(&p.prospect.id, now), None);
+            }
+        }
+        tx.commit(self).await
+    }
+
+    /// Leaves the consent email for one person to be sent.
+    pub async fn leave_ask(&self, email_hash: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
+        self.db
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(ask_item(email_hash, now)))
+            .send()
+            .await
+            .map_err(store_error)?;
+        Ok(())
+    }
+
+    /// Consent emails left to send, oldest first: the people's email hashes (one query).
+    pub async fn pending_asks(&self, limit: i32) -> Result<Vec<String>, StoreError> {
+        let out = self
+            .db
+            .query()
+            .table_name(&self.table)
+            .index_name("GSI1")
+            .key_condition_expression("gsi1pk = :pk")
+            .expression_attribute_values(":pk", s(ASKS))
+            .limit(limit)
+            .send()
+            .await
+            .map_err(store_error)?;
+        Ok(out
+            .items()
+            .iter()
+            .filter_map(|i| i.get("pk")?.as_s().ok()?.strip_prefix("EMAIL#").map(str::to_string))
+            .collect())
+    }
+
+    pub async fn clear_ask(&self, email_hash: &str) -> Result<(), StoreError> {
+        self.db
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key(format!("EMAIL#{email_hash}"), "ASK#import")))
+            .send()
+            .await
+            .map_err(store_error)?;
+        Ok(())
+    }
+}
+
+fn ask_item(email_hash: &str, now: DateTime<Utc>) -> Item {
+    let mut item = key(format!("EMAIL#{email_hash}"), "ASK#import");
+    item.insert("gsi1pk".into(), s(ASKS));
+    item.insert("gsi1sk".into(), s(format!("{}#{email_hash}", rfc3339(now))));
+    item
+}
