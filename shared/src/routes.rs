@@ -76,6 +76,7 @@ pub const ROUTES: &[Route] = &[
     crm("PATCH", "/api/prospects/{id}"),
     crm("POST", "/api/prospects/import"),
     crm("POST", "/api/prospects/import/uploads"),
+    crm("GET", "/api/prospects/imports/{id}"),
     crm("GET", "/api/content"),
     crm("POST", "/api/content"),
     crm("GET", "/api/campaigns"),
@@ -112,6 +113,8 @@ pub const SCHEDULES: &[Schedule] = &[
     Schedule { task: "nurture", function: "nurture", expression: "rate(15 minutes)" },
     // Erases people past the retention period; finishes erasures a crash interrupted.
     Schedule { task: "retention", function: "nurture", expression: "rate(1 day)" },
+    // Imports a request left unfinished; the consent emails imports leave, at SES's pace.
+    Schedule { task: "imports", function: "nurture", expression: "rate(5 minutes)" },
 ];
 
 impl Schedule {

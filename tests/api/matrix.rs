@@ -230,6 +230,14 @@ fn rows(ids: &Ids) -> Vec<Row> {
             Body::Json(json!({"size": 100})),
             [201, 201, 403, 403, 401],
         ),
+        // No such import: staff learn so, no one else learns anything.
+        row(
+            "GET",
+            "/api/prospects/imports/{id}",
+            format!("/api/prospects/imports/{}", rapport::ids::ImportId::new(&rapport::clock::SystemClock)),
+            none(),
+            [404, 404, 403, 403, 401],
+        ),
         row("GET", "/api/content", "/api/content".into(), none(), [200, 200, 403, 403, 401]),
         row(
             "POST",

@@ -11,9 +11,13 @@ use rapport::campaign::{exclusions, Campaign, CampaignInput, CampaignStatus};
 use rapport::content::StoryInput;
 use rapport::error::{ApiError, FieldError, StoreError};
 use rapport::ids::{CampaignId, ImportId, StoryId};
-use rapport::prospect::{LineError, Merged, Origin, Prospect, ProspectInput, ProspectStatus};
+use rapport::prospect::{Origin, Prospect, ProspectInput, ProspectStatus};
+use rapport::store::ImportStatus;
 use rapport::store::ProspectFilter;
 use serde_json::json;
+use std::time::{Duration, Instant};
+
+pub mod imports;
 
 pub fn router(state: AppState) -> Router {
     // The pool is personal data: every route on it is audited.
@@ -22,6 +26,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/prospects/{id}", patch(patch_prospect))
         .route("/api/prospects/import", post(import_prospects))
         .route("/api/prospects/import/uploads", post(create_import_upload))
+        .route("/api/prospects/imports/{id}", get(get_import))
         .route("/api/campaigns/{id}/preview", post(preview_campaign))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), rapport::api::audited));
     Router::new()
@@ -191,10 +196,16 @@ async fn create_import_upload(
     ))
 }
 
-/// `POST /api/prospects/import`: a CSV of prior applicants, inline (`text/csv`, up to 5 MB) or as
-/// `{"upload_key"}` of an upload. Deduplicated by email; re-importing changes nothing; addresses
-/// that unsubscribed, bounced or complained are skipped; people without consent evidence wait as
-/// `pending_consent` and (policy `ask`) get one email asking.
+/// How long the request that starts an import works on it (API Gateway gives up at 29 s); the
+/// `imports` task finishes what is left.
+const IMPORT_REQUEST_BUDGET: Duration = Duration::from_secs(20);
+
+/// `POST /api/prospects/import`: a CSV of prior applicants, inline (`text/csv`, up to 5 MB, kept in
+/// the bucket first) or as `{"upload_key"}` of an upload. Read a page at a time (see `imports`):
+/// 200 with the counts when done within the request, else 202 with the run so far (`GET
+/// /api/prospects/imports/{id}` follows it). Deduplicated by email; re-importing changes nothing;
+/// addresses that unsubscribed, bounced or complained are skipped; people without consent evidence
+/// wait as `pending_consent` and (policy `ask`) get one email asking, sent at SES's pace.
 async fn import_prospects(
     State(st): State<AppState>,
     caller: Caller,
@@ -202,96 +213,68 @@ async fn import_prospects(
     body: bytes::Bytes,
 ) -> Result<Response, ApiError> {
     caller.require_staff()?;
+    let deadline = Instant::now() + IMPORT_REQUEST_BUDGET;
     let essence = headers
         .get(http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(';').next())
         .map(|v| v.trim().to_ascii_lowercase())
         .unwrap_or_default();
-    let csv = match essence.as_str() {
+    let (id, key, field) = match essence.as_str() {
         "text/csv" => {
             if body.len() > MAX_INLINE_IMPORT {
                 return Err(ApiError::PayloadTooLarge(format!(
                     "send at most {MAX_INLINE_IMPORT} bytes inline; upload larger files first"
                 )));
             }
-            body.to_vec()
+            let id = ImportId::new(st.clock.as_ref()).to_string();
+            let key = format!("imports/{id}.csv");
+            st.aws
+                .s3
+                .put_object()
+                .bucket(&st.config.bucket)
+                .key(&key)
+                .content_type("text/csv")
+                .body(aws_sdk_s3::primitives::ByteStream::from(body))
+                .send()
+                .await
+                .map_err(|e| ApiError::Unavailable(format!("s3 put: {}", rapport::aws::code(&e))))?;
+            (id, key, "body")
         }
         "application/json" => {
             let value = rapport::api::parse_json(&body)?;
-            let key = rapport::parse::Fields::parse(value, |f| {
+            let (id, key) = rapport::parse::Fields::parse(value, |f| {
                 let key: Option<rapport::parse::Line<1, 100>> = f.req("upload_key");
                 let key = key?.0;
-                let ok = key
+                let id = key
                     .strip_prefix("imports/")
                     .and_then(|k| k.strip_suffix(".csv"))
-                    .is_some_and(|id| id.parse::<ImportId>().is_ok());
-                if !ok {
+                    .filter(|id| id.parse::<ImportId>().is_ok());
+                let Some(id) = id else {
                     f.error("upload_key", "is not an import upload key");
                     return None;
-                }
-                Some(key)
+                };
+                Some((id.to_string(), key))
             })?;
-            read_upload(&st, &key).await?
+            (id, key, "upload_key")
         }
         _ => return Err(ApiError::UnsupportedMediaType("send text/csv, or JSON with an upload_key".into())),
     };
-    let (rows, mut errors) = rapport::prospect::parse_import(&csv)?;
-    let now = st.clock.now();
-    let (mut imported, mut updated, mut skipped) = (0u64, 0u64, 0u64);
-    for chunk in rows.chunks(50) {
-        let hashes: Vec<String> = chunk.iter().map(|r| st.email_hash(&r.email)).collect();
-        let records = st.store.pool_records(&hashes).await?;
-        for (row, h) in chunk.iter().zip(&hashes) {
-            let record = records.get(h).cloned().unwrap_or_default();
-            let item = record.prospect;
-            if record.suppressed.is_some() {
-                skipped += 1;
-                continue;
-            }
-            let existing = item.as_ref().map(rapport::store::prospect_of).transpose()?;
-            match rapport::prospect::merge_import(existing.as_ref(), row, h, now) {
-                Merged::Unchanged => skipped += 1,
-                Merged::Changed(p) => match st.store.put_prospect(&p, false, vec![], now).await {
-                    Ok(()) => {
-                        updated += 1;
-                        if let Some(date) = row.consent {
-                            st.store.record_consents(&p.id, &import_consent(date, now)).await?;
-                        }
-                    }
-                    Err(StoreError::ConditionFailed) => errors.push(LineError {
-                        line: row.line,
-                        message: "the prospect changed during the import; import again".into(),
-                    }),
-                    Err(e) => return Err(e.into()),
-                },
-                Merged::New(p) => {
-                    let extra = import_extra(&p, row, now);
-                    match st.store.put_prospect(&p, true, extra, now).await {
-                        Ok(()) => {
-                            imported += 1;
-                            if let Some(date) = row.consent {
-                                st.store.record_consents(&p.id, &import_consent(date, now)).await?;
-                            }
-                        }
-                        Err(StoreError::ConditionFailed) => {
-                            errors.push(LineError {
-                                line: row.line,
-                                message: "added by someone else meanwhile; import again".into(),
-                            });
-                            continue;
-                        }
-                        Err(e) => return Err(e.into()),
-                    }
-                    if p.status == ProspectStatus::PendingConsent && st.config.import_asks_consent {
-                        ask_consent(&st, &p, now).await?;
-                    }
-                }
-            }
-        }
+    let run = imports::start(&st, &id, key, &caller.sub, deadline).await?;
+    match run.status {
+        ImportStatus::Done => Ok(json(StatusCode::OK, &run)),
+        ImportStatus::Running => Ok(json(StatusCode::ACCEPTED, &run)),
+        // Nothing was imported: the file itself is wrong (or gone).
+        ImportStatus::Failed => Err(ApiError::field(field, run.failure.unwrap_or_default())),
     }
-    errors.sort_by_key(|e| e.line);
-    Ok(json(StatusCode::OK, &json!({"imported": imported, "updated": updated, "skipped": skipped, "errors": errors})))
+}
+
+/// `GET /api/prospects/imports/{id}`: how far an import has come.
+async fn get_import(State(st): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Response, ApiError> {
+    caller.require_staff()?;
+    let id: ImportId = path_id(&id)?;
+    let run = st.store.import_run(&id.to_string()).await?.ok_or(ApiError::NotFound)?;
+    Ok(json(StatusCode::OK, &run))
 }
 
 /// Consent a recruiter records on the person's word.
@@ -305,84 +288,6 @@ fn recruiter_consent(caller: &Caller, now: chrono::DateTime<chrono::Utc>) -> Vec
         c.by = Some(caller.sub.clone());
     }
     given
-}
-
-/// Consent evidence an import carries, dated as the file says (else the import's time).
-fn import_consent(
-    date: Option<chrono::NaiveDate>,
-    now: chrono::DateTime<chrono::Utc>,
-) -> Vec<rapport::consent::Consent> {
-    let at = date.and_then(|d| d.and_hms_opt(0, 0, 0)).map(|d| d.and_utc()).unwrap_or(now);
-    rapport::consent::Consent::talent_pool(at, rapport::consent::Method::Import, "import")
-}
-
-/// The consent evidence an import row brings, or what a pending person's confirmation will apply.
-fn import_extra(
-    p: &Prospect,
-    row: &rapport::prospect::ImportRow,
-    now: chrono::DateTime<chrono::Utc>,
-) -> Vec<(&'static str, aws_sdk_dynamodb::types::AttributeValue)> {
-    use aws_sdk_dynamodb::types::AttributeValue::S;
-    match row.consent {
-        Some(date) => {
-            let at = date.and_then(|d| d.and_hms_opt(0, 0, 0)).map(|d| d.and_utc()).unwrap_or(now);
-            let record =
-                json!({"given": true, "at": rapport::clock::rfc3339(at), "text_version": "import", "method": "import"});
-            vec![("talent_pool_consent", S(record.to_string()))]
-        }
-        // What the confirmation link makes theirs (the double opt-in's second step).
-        None => vec![
-            ("pending_interests", S(serde_json::to_string(&p.interests).unwrap_or_default())),
-            ("pending_credentials", S(serde_json::to_string(&p.credentials).unwrap_or_default())),
-            ("pending_origin", S("imported".into())),
-        ],
-    }
-}
-
-/// One email, ever, asking an imported person for consent.
-async fn ask_consent(st: &AppState, p: &Prospect, now: chrono::DateTime<chrono::Utc>) -> Result<(), ApiError> {
-    if !st.store.claim_once(&p.id, "import_consent", now).await? {
-        return Ok(());
-    }
-    let url = format!(
-        "{}/careers/talent-pool/confirm?token={}",
-        st.config.public_api_url,
-        rapport::prospect::confirm_token(&st.signer, &p.id, now)
-    );
-    let msg = rapport::email::Letter {
-        to: &p.email,
-        to_name: p.first_name.clone(),
-        email_hash: &p.id,
-        subject: format!("Can {} keep in touch?", st.config.company_name),
-        template: "import_consent",
-        context: json!({"first_name": p.first_name, "confirm_url": url}),
-        campaign: None,
-    }
-    .compose(st)
-    .map_err(|e| ApiError::Unavailable(format!("template: {e}")))?;
-    if let Some(id) = st
-        .mailer
-        .deliver(&st.store, &p.id, rapport::email::Needs { purpose: None, known: Some((None, true)) }, &msg)
-        .await?
-    {
-        st.store.record_send(format!("EMAIL#{}", p.id), "import_consent", &id, now).await?;
-    }
-    Ok(())
-}
-
-async fn read_upload(st: &AppState, key: &str) -> Result<Vec<u8>, ApiError> {
-    let obj = st.aws.s3.get_object().bucket(&st.config.bucket).key(key).send().await.map_err(|e| {
-        if e.as_service_error().is_some_and(|e| e.is_no_such_key()) {
-            ApiError::field("upload_key", "nothing was uploaded under this key")
-        } else {
-            ApiError::Unavailable(format!("s3: {}", rapport::aws::code(&e)))
-        }
-    })?;
-    if obj.content_length().unwrap_or(0) > MAX_UPLOADED_IMPORT {
-        return Err(ApiError::PayloadTooLarge(format!("an import is at most {MAX_UPLOADED_IMPORT} bytes")));
-    }
-    let bytes = obj.body.collect().await.map_err(|e| ApiError::Unavailable(format!("s3 read: {e}")))?;
-    Ok(bytes.into_bytes().to_vec())
 }
 
 async fn create_content(

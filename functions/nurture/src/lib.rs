@@ -60,7 +60,7 @@ pub struct Task {
 }
 
 /// The tasks this function runs.
-pub const TASKS: &[&str] = &["drafts", "feeds", "nurture", "retention"];
+pub const TASKS: &[&str] = &["drafts", "feeds", "imports", "nurture", "retention"];
 
 impl Task {
     pub fn parse(payload: &Value) -> Result<Task, ApiError> {
@@ -83,6 +83,7 @@ pub async fn run(st: &AppState, task: &Task, budget: Duration) -> Result<Value, 
     match task.name.as_str() {
         "drafts" => drafts(st, task.now, deadline).await,
         "feeds" => rapport_jobs::feeds::build(st, task.now, deadline, false).await,
+        "imports" => rapport_crm::imports::task(st, deadline).await,
         "nurture" => campaigns::run(st, task.now, deadline).await,
         "retention" => retention::run(st, task.now, deadline).await,
         other => Err(ApiError::field("task", format!("unknown task {other:?}"))),

@@ -81,6 +81,7 @@ impl ImportRun {
 }
 
 /// A new prospect an import brings, with what goes with it.
+#[derive(Clone)]
 pub struct NewImported {
     pub prospect: Prospect,
     pub extra: Vec<(&'static str, AttributeValue)>,
