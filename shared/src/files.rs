@@ -61,6 +61,33 @@ pub async fn delete_all_versions(s3: &aws_sdk_s3::Client, bucket: &str, key: &st
     }
 }
 
+/// One page (at most 1,000) of the keys under `prefix` after `start_after`, with when each was last
+/// written; `true` when more follow.
+pub async fn list_page(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    prefix: &str,
+    start_after: &str,
+) -> Result<(Vec<(String, Option<DateTime<Utc>>)>, bool), StoreError> {
+    let out = s3
+        .list_objects_v2()
+        .bucket(bucket)
+        .prefix(prefix)
+        .set_start_after(Some(start_after.to_string()).filter(|s| !s.is_empty()))
+        .send()
+        .await
+        .map_err(|e| StoreError::Unavailable(format!("s3: {}", crate::aws::code(&e))))?;
+    let keys = out
+        .contents()
+        .iter()
+        .filter_map(|o| {
+            let at = o.last_modified().and_then(|t| DateTime::from_timestamp(t.secs(), 0));
+            Some((o.key()?.to_string(), at))
+        })
+        .collect();
+    Ok((keys, out.is_truncated().unwrap_or(false)))
+}
+
 /// How long a presigned upload URL stays valid: long enough to send a 10 MB resume or a 50 MB CSV
 /// from a slow connection, short enough that a leaked URL is soon useless.
 pub const UPLOAD_URL_TTL: Duration = Duration::from_secs(5 * 60);

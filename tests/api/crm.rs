@@ -408,6 +408,12 @@ async fn prior_applicants_import_once_with_per_line_errors_and_consent_asked_onc
         .await
         .unwrap();
     assert_eq!(error_fields(&problem(res, 422).await), vec!["upload_key"]);
+    // A well-formed key nothing was uploaded under: "not there" (in AWS too, as the role may list
+    // the bucket), not a refusal.
+    let never = format!("imports/{}.csv", rapport::ids::ImportId::new(&rapport::clock::SystemClock));
+    let res =
+        app.post("/api/prospects/import").bearer_auth(&token).json(&json!({"upload_key": never})).send().await.unwrap();
+    assert_eq!(error_fields(&problem(res, 422).await), vec!["upload_key"]);
     let res = app
         .post("/api/prospects/import")
         .bearer_auth(&token)

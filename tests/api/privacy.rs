@@ -774,3 +774,51 @@ async fn a_page_on_which_every_erasure_fails_ends_its_phase_and_leaves_the_run_i
     assert_eq!((r["resumed"].as_u64(), r["failed"].as_u64(), r["complete"].as_bool()), (Some(1), Some(0), Some(true)));
     assert_eq!(versions_of(&app, &key).await, 0);
 }
+
+#[tokio::test]
+async fn retention_removes_resume_copies_no_application_refers_to() {
+    let app = spawn_app().await;
+    let token = app.token("recruiter").await;
+    let job = app.open_job(&token, |b| b["required_credentials"] = json!([])).await;
+    let ids = apply(
+        &app,
+        &job,
+        json!({"first_name": "R", "last_name": "C", "email": unique("copy"), "consent": {"processing": true}}),
+    )
+    .await;
+    // A copy whose application was written, and one whose request died before it wrote the application.
+    let st = &app.stack.state;
+    let kept = format!("resumes/{}.pdf", ids["application_id"].as_str().unwrap());
+    let orphan = format!("resumes/{}.pdf", rapport::ids::ApplicationId::new(st.clock.as_ref()));
+    for key in [&kept, &orphan] {
+        let body = aws_sdk_s3::primitives::ByteStream::from_static(b"%PDF-1.7\n");
+        st.aws.s3.put_object().bucket(&st.config.bucket).key(key).body(body).send().await.unwrap();
+    }
+    let exists =
+        |key: String| async move { st.aws.s3.head_object().bucket(&st.config.bucket).key(key).send().await.is_ok() };
+    let run = |at: chrono::DateTime<Utc>| {
+        let app = &app;
+        async move {
+            let r: Value = app
+                .post("/_local/run/retention")
+                .query(&[("now", rfc3339(at))])
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            r
+        }
+    };
+    // A copy less than a day old may belong to a request still at work.
+    let r = run(Utc::now()).await;
+    assert_eq!((r["orphan_resumes"].as_u64(), r["complete"].as_bool()), (Some(0), Some(true)), "{r}");
+    assert!(exists(orphan.clone()).await);
+    let r = run(Utc::now() + Duration::days(2)).await;
+    assert_eq!(r["orphan_resumes"], 1, "{r}");
+    assert!(!exists(orphan.clone()).await, "the orphan is gone");
+    assert!(exists(kept.clone()).await, "an application's resume stays");
+    let versions = st.aws.s3.list_object_versions().bucket(&st.config.bucket).prefix(&orphan).send().await.unwrap();
+    assert!(versions.versions().is_empty() && versions.delete_markers().is_empty(), "with every version");
+}

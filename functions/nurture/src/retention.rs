@@ -18,6 +18,8 @@ use std::collections::HashSet;
 use std::time::Instant;
 
 const PAGE: i32 = 25;
+const POOL_PASS: &str = "pool_after";
+const RESUMES_PASS: &str = "resumes_after";
 
 /// Drafts are deleted by key, 25 a batch: a page is a few batches.
 const DRAFTS_PAGE: i32 = 100;
@@ -28,6 +30,7 @@ struct Counts {
     erased: u64,
     kept: u64,
     drafts: u64,
+    orphans: u64,
     failed: u64,
 }
 
@@ -139,7 +142,7 @@ pub async fn run(st: &AppState, now: DateTime<Utc>, deadline: Instant) -> Result
             }
         }
         // Prospects who never applied: a pass over the pool, resumed where the last run stopped.
-        let mut after = st.store.retention_cursor().await?;
+        let mut after = st.store.retention_cursor(POOL_PASS).await?;
         loop {
             if Instant::now() >= deadline {
                 complete = false;
@@ -174,20 +177,61 @@ pub async fn run(st: &AppState, now: DateTime<Utc>, deadline: Instant) -> Result
             match last {
                 Some(l) => {
                     after = l;
-                    st.store.set_retention_cursor(&after).await?;
+                    st.store.set_retention_cursor(POOL_PASS, &after).await?;
                 }
                 None => {
                     // The pass is complete; the next run starts a new one.
-                    st.store.set_retention_cursor("").await?;
+                    st.store.set_retention_cursor(POOL_PASS, "").await?;
                     break;
                 }
             }
         }
     }
-    let Counts { resumed, erased, kept, drafts, failed } = n;
-    tracing::info!(resumed, erased, kept, drafts_erased = drafts, failed, complete, "retention swept");
+    if complete && !orphan_resumes(st, now, deadline, &mut n).await? {
+        complete = false;
+    }
+    let Counts { resumed, erased, kept, drafts, orphans, failed } = n;
+    tracing::info!(resumed, erased, kept, drafts_erased = drafts, orphans, failed, complete, "retention swept");
     Ok(json!({"task": "retention", "erased": erased, "resumed": resumed, "kept_open": kept, "drafts_erased": drafts,
-              "failed": failed, "complete": complete}))
+              "orphan_resumes": orphans, "failed": failed, "complete": complete}))
+}
+
+/// Resume copies no application refers to: intake copies an upload to `resumes/<application>.<ext>`
+/// before it writes the application, and a crash between the two leaves the copy behind. A pass over
+/// `resumes/` a page at a time, resumed where the last run stopped; copies younger than a day may
+/// belong to a request still at work and are left to a later pass. `Ok(false)`: out of time.
+async fn orphan_resumes(
+    st: &AppState,
+    now: DateTime<Utc>,
+    deadline: Instant,
+    n: &mut Counts,
+) -> Result<bool, ApiError> {
+    let (s3, bucket) = (&st.aws.s3, &st.config.bucket);
+    let mut after = st.store.retention_cursor(RESUMES_PASS).await?;
+    loop {
+        if Instant::now() >= deadline {
+            return Ok(false);
+        }
+        let (keys, more) = rapport::files::list_page(s3, bucket, "resumes/", &after).await?;
+        let settled: Vec<(&str, String)> = keys
+            .iter()
+            .filter(|(_, at)| at.is_some_and(|t| t < now - Duration::days(1)))
+            .filter_map(|(k, _)| Some((k.as_str(), k.strip_prefix("resumes/")?.split('.').next()?.to_string())))
+            .collect();
+        let ids: Vec<String> = settled.iter().map(|(_, id)| id.clone()).collect();
+        let existing = st.store.existing_applications(&ids).await?;
+        for (key, _) in settled.iter().filter(|(_, id)| !existing.contains(id)) {
+            match rapport::files::delete_all_versions(s3, bucket, key).await {
+                Ok(_) => n.orphans += 1,
+                Err(e) => failure(n, "orphan resume", &e),
+            }
+        }
+        after = if more { keys.last().map(|(k, _)| k.clone()).unwrap_or_default() } else { String::new() };
+        st.store.set_retention_cursor(RESUMES_PASS, &after).await?;
+        if !more {
+            return Ok(true);
+        }
+    }
 }
 
 /// Erases a stale applicant, or keeps them (at the end of the index) while an application is open.

@@ -6,14 +6,19 @@
 //! A call is mapped to the IAM actions and resources AWS authorises it with (a transaction needs
 //! `PutItem`/`UpdateItem`/… on each table it writes; a copy needs `GetObject` on its source; a
 //! presigned URL needs the signer's permission when it is used, so it is checked when it is made).
+//! And as S3 answers: reading a key that does not exist is 404 only for a role that may list the
+//! bucket (`s3:ListBucket`); for any other it is 403 AccessDenied, so code that expects "no such
+//! key" would see a refusal in AWS.
 use crate::sam::{fill, SamFunction};
 use anyhow::Context as _;
 use aws_smithy_runtime_api::box_error::BoxError;
-use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
+use aws_smithy_runtime_api::client::interceptors::context::{
+    BeforeDeserializationInterceptorContextMut, BeforeTransmitInterceptorContextRef,
+};
 use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, Metadata};
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
-use aws_smithy_types::config_bag::ConfigBag;
+use aws_smithy_types::config_bag::{ConfigBag, Storable, StoreReplace};
 use serde_json::Value;
 use std::collections::{BTreeSet, HashMap};
 use std::io::Write as _;
@@ -328,9 +333,63 @@ impl std::fmt::Debug for Enforce {
     }
 }
 
+/// A read of an S3 key whose "no such key" answer depends on `s3:ListBucket`: the bucket's ARN, and
+/// whether the role may list it.
+#[derive(Debug, Clone)]
+struct MissingKeyRule {
+    bucket_arn: String,
+    may_list: bool,
+}
+
+impl Storable for MissingKeyRule {
+    type Storer = StoreReplace<Self>;
+}
+
+/// The bucket of an S3 `GetObject`/`HeadObject`, whose missing keys S3 answers by the caller's rights.
+fn read_bucket(service: &str, op: &str, req: &HttpRequest) -> Option<String> {
+    if !service.eq_ignore_ascii_case("s3") || !matches!(op, "GetObject" | "HeadObject") {
+        return None;
+    }
+    let url = url::Url::parse(req.uri()).ok()?;
+    let bucket = url.path().trim_start_matches('/').split('/').next().filter(|b| !b.is_empty())?.to_string();
+    Some(format!("arn:aws:s3:::{bucket}"))
+}
+
 impl Intercept for Enforce {
     fn name(&self) -> &'static str {
         "LocalIamCheck"
+    }
+
+    /// S3's answer for a missing key, as the role's rights make it.
+    fn modify_before_deserialization(
+        &self,
+        ctx: &mut BeforeDeserializationInterceptorContextMut<'_>,
+        _rc: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let Some(rule) = cfg.load::<MissingKeyRule>().cloned() else { return Ok(()) };
+        if ctx.response().status().as_u16() != 404 {
+            return Ok(());
+        }
+        let list = Need { action: "s3:ListBucket".into(), resource: rule.bucket_arn.clone() };
+        if rule.may_list {
+            self.ledger.record(&self.policy.function, &list, true);
+            return Ok(());
+        }
+        tracing::warn!(
+            "{}: a missing key answers 403 AccessDenied in AWS without s3:ListBucket on {}",
+            self.policy.function,
+            rule.bucket_arn
+        );
+        let body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>AccessDenied</Code>\
+                    <Message>Access Denied</Message></Error>";
+        let mut res = aws_smithy_runtime_api::http::Response::new(
+            aws_smithy_runtime_api::http::StatusCode::try_from(403).expect("a status"),
+            aws_smithy_types::body::SdkBody::from(body),
+        );
+        res.headers_mut().insert("content-type", "application/xml");
+        *ctx.response_mut() = res;
+        Ok(())
     }
 
     fn read_before_transmit(
@@ -342,6 +401,10 @@ impl Intercept for Enforce {
         let meta = cfg.load::<Metadata>().ok_or("the local IAM check found no operation name")?;
         let needs = needs(meta.service(), meta.name(), ctx.request())
             .map_err(|e| format!("the local IAM check cannot read {}.{}: {e:#}", meta.service(), meta.name()))?;
+        if let Some(bucket_arn) = read_bucket(meta.service(), meta.name(), ctx.request()) {
+            let may_list = self.policy.allows("s3:ListBucket", &bucket_arn);
+            cfg.interceptor_state().store_put(MissingKeyRule { bucket_arn, may_list });
+        }
         for n in &needs {
             let allowed = self.policy.allows(&n.action, &n.resource);
             self.ledger.record(&self.policy.function, n, allowed);

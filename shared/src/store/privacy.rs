@@ -12,7 +12,7 @@ use crate::error::StoreError;
 use crate::ids::CandidateId;
 use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, WriteRequest};
 use chrono::{DateTime, Utc};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 type Item = HashMap<String, AttributeValue>;
 
@@ -413,21 +413,37 @@ impl Store {
     }
 
     /// Where the retention task's pass over the pool got to.
-    pub async fn retention_cursor(&self) -> Result<String, StoreError> {
-        Ok(self.get("RETENTION", "STATE").await?.and_then(|i| text(&i, "pool_after")).unwrap_or_default())
+    /// Where a retention pass stopped (`pool_after`, `resumes_after`), so the next run goes on from there.
+    pub async fn retention_cursor(&self, pass: &str) -> Result<String, StoreError> {
+        Ok(self.get("RETENTION", "STATE").await?.and_then(|i| text(&i, pass)).unwrap_or_default())
     }
 
-    pub async fn set_retention_cursor(&self, after: &str) -> Result<(), StoreError> {
+    pub async fn set_retention_cursor(&self, pass: &str, after: &str) -> Result<(), StoreError> {
         self.db
             .update_item()
             .table_name(&self.table)
             .set_key(Some(key("RETENTION", "STATE")))
-            .update_expression("SET pool_after = :a")
+            .update_expression("SET #p = :a")
+            .expression_attribute_names("#p", pass)
             .expression_attribute_values(":a", s(after))
             .send()
             .await
             .map_err(store_error)?;
         Ok(())
+    }
+
+    /// Which of these applications exist (reads of 100 keys at a time).
+    pub async fn existing_applications(&self, ids: &[String]) -> Result<HashSet<String>, StoreError> {
+        let mut out = HashSet::new();
+        for chunk in ids.chunks(100) {
+            let keys = chunk.iter().map(|id| key(format!("APP#{id}"), "APP")).collect();
+            for item in self.batch_get(keys).await? {
+                if let Some(id) = text(&item, "pk").and_then(|pk| pk.strip_prefix("APP#").map(str::to_string)) {
+                    out.insert(id);
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// One audit entry: who did what to whose data, when; ids only. Kept apart in its own partition
