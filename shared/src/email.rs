@@ -174,19 +174,21 @@ pub enum OptinFor {
     DropOff,
 }
 
-/// The double opt-in email: a link to the page whose button confirms. `Ok(true)`: sent.
+/// The double opt-in email: a link (naming the pending request's nonce) to the page whose button
+/// confirms. `Ok(true)`: sent.
 pub async fn send_optin(
     st: &crate::api::AppState,
     email_hash: &str,
     to: &Email,
     first_name: Option<String>,
+    nonce: &str,
     why: OptinFor,
 ) -> Result<bool, crate::ApiError> {
     let now = st.clock.now();
     let url = format!(
         "{}/careers/talent-pool/confirm?token={}",
         st.config.public_api_url,
-        crate::prospect::confirm_token(&st.signer, email_hash, now)
+        crate::prospect::confirm_token(&st.signer, email_hash, Some(nonce), now)
     );
     let ctx = serde_json::json!({"first_name": first_name, "company": st.config.company_name, "confirm_url": url});
     let msg = Letter {

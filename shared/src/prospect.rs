@@ -248,7 +248,7 @@ impl ImportColumns {
 /// Parses a whole CSV of prior applicants (small files, tests): good rows, and an error per bad line
 /// (the file's line number). Rows repeating an address already seen are reported, not taken twice.
 pub fn parse_import(csv_text: &[u8]) -> Result<(Vec<ImportRow>, Vec<LineError>), ApiError> {
-    let mut reader = csv::ReaderBuilder::new().flexible(true).trim(csv::Trim::All).from_reader(csv_text);
+    let mut reader = reader_builder().from_reader(csv_text);
     let header = reader.headers().map_err(|_| ApiError::field("body", "not CSV"))?.clone();
     let columns = ImportColumns::from_header(header.iter())?;
     let (mut rows, mut errors, mut seen) = (Vec::new(), Vec::new(), std::collections::HashSet::new());
@@ -271,6 +271,14 @@ pub fn parse_import(csv_text: &[u8]) -> Result<(Vec<ImportRow>, Vec<LineError>),
         }
     }
     Ok((rows, errors))
+}
+
+/// How an import's CSV is read: rows may be short or long, cells are trimmed, and a record ends at
+/// `\n` (a `\r` before it is trimmed), so line numbers count CRLF files' lines as an editor does.
+pub fn reader_builder() -> csv::ReaderBuilder {
+    let mut b = csv::ReaderBuilder::new();
+    b.flexible(true).trim(csv::Trim::All).terminator(csv::Terminator::Any(b'\n'));
+    b
 }
 
 /// What a CSV error may say: its kind, never the text it quotes.
@@ -432,6 +440,9 @@ pub struct PersonRef {
     /// The campaign whose email carried the link, if any (so the unsubscribe is counted against it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub c: Option<String>,
+    /// The pending request a confirmation link confirms (see `Store::confirm_subscription`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub n: Option<String>,
 }
 
 pub const CONFIRM: &str = "talent-pool-confirm";
@@ -439,10 +450,12 @@ pub const UNSUBSCRIBE: &str = "unsubscribe";
 /// How long a double opt-in link works.
 pub const CONFIRM_TTL_DAYS: i64 = 7;
 
-pub fn confirm_token(signer: &Signer, email_hash: &str, now: DateTime<Utc>) -> String {
+/// A confirmation link's token: for the pending request under `nonce` (a sign-up, a drop-off's tick,
+/// a silver medalist's request), or, without one, for an import's.
+pub fn confirm_token(signer: &Signer, email_hash: &str, nonce: Option<&str>, now: DateTime<Utc>) -> String {
     signer.sign(
         CONFIRM,
-        &PersonRef { h: email_hash.to_string(), c: None },
+        &PersonRef { h: email_hash.to_string(), c: None, n: nonce.map(str::to_string) },
         Some(now + Duration::days(CONFIRM_TTL_DAYS)),
     )
 }
@@ -453,7 +466,7 @@ pub fn unsubscribe_token(signer: &Signer, email_hash: &str) -> String {
 }
 
 pub fn unsubscribe_token_for(signer: &Signer, email_hash: &str, campaign: Option<&str>) -> String {
-    signer.sign(UNSUBSCRIBE, &PersonRef { h: email_hash.to_string(), c: campaign.map(str::to_string) }, None)
+    signer.sign(UNSUBSCRIBE, &PersonRef { h: email_hash.to_string(), c: campaign.map(str::to_string), n: None }, None)
 }
 
 #[cfg(test)]
@@ -543,10 +556,19 @@ mod tests {
     }
 
     #[test]
+    fn a_crlf_file_reports_its_own_line_numbers() {
+        let csv = "email,first_name,notes\r\nnot-an-email,A,x\r\nok@example.com,B,\"n1\r\nn2\"\r\nbad2,D,y\r\n";
+        let (rows, errors) = parse_import(csv.as_bytes()).unwrap();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].first_name.as_deref(), Some("B"));
+        assert_eq!(errors.iter().map(|e| e.line).collect::<Vec<_>>(), vec![2, 5]);
+    }
+
+    #[test]
     fn links_are_purpose_bound() {
         let s = Signer::new(crate::keys::Keyring::single("k1", &[7; 32]));
         let now = Utc::now();
-        let c = confirm_token(&s, "h1", now);
+        let c = confirm_token(&s, "h1", None, now);
         assert!(s.verify::<PersonRef>(UNSUBSCRIBE, &c, now).is_none());
         assert_eq!(s.verify::<PersonRef>(CONFIRM, &c, now).unwrap().h, "h1");
         assert!(s.verify::<PersonRef>(CONFIRM, &c, now + Duration::days(8)).is_none());

@@ -373,6 +373,9 @@ async fn prior_applicants_import_once_with_per_line_errors_and_consent_asked_onc
         .json()
         .await
         .unwrap();
+    // Posted before the upload has arrived: refused, and nothing recorded, so the same key works after.
+    let early = app.post("/api/prospects/import").bearer_auth(&token).json(&json!({"upload_key": up["upload_key"]}));
+    assert_eq!(error_fields(&problem(early.send().await.unwrap(), 422).await), vec!["upload_key"]);
     let put =
         app.http.put(up["url"].as_str().unwrap()).header("content-type", "text/csv").body(big).send().await.unwrap();
     assert!(put.status().is_success());

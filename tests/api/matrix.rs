@@ -419,6 +419,9 @@ async fn every_route_answers_each_role_as_the_contract_says() {
     assert_eq!(res.status(), 202);
     let st = &app.stack.state;
     let pool_hash = st.email_hash(&rapport::email::Email::parse(pool).unwrap());
+    // The link in the opt-in email names the pending request's nonce.
+    let pending = st.store.prospect_by_email_hash(&pool_hash).await.unwrap().unwrap();
+    let nonce = pending["pending_nonce"].as_s().unwrap().clone();
     let res = app.post("/_local/run/feeds").send().await.unwrap();
     assert!(res.status().is_success());
     let ids = Ids {
@@ -430,7 +433,7 @@ async fn every_route_answers_each_role_as_the_contract_says() {
         erasable: erasable["candidate_id"].as_str().unwrap().to_string(),
         prospect: prospect["id"].as_str().unwrap().to_string(),
         campaign: campaign["id"].as_str().unwrap().to_string(),
-        confirm_token: rapport::prospect::confirm_token(&st.signer, &pool_hash, chrono::Utc::now()),
+        confirm_token: rapport::prospect::confirm_token(&st.signer, &pool_hash, Some(&nonce), chrono::Utc::now()),
         unsubscribe_token: rapport::prospect::unsubscribe_token(&st.signer, &pool_hash),
     };
     let rows = rows(&ids);

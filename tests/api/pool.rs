@@ -96,7 +96,7 @@ async fn unsubscribe_needs_a_post_and_is_repeatable() {
     let again = app.post("/careers/unsubscribe").query(&[("token", &token)]).send().await.unwrap();
     assert_eq!(again.status(), 200);
 
-    let confirm = rapport::prospect::confirm_token(&st.signer, &hash, chrono::Utc::now());
+    let confirm = rapport::prospect::confirm_token(&st.signer, &hash, None, chrono::Utc::now());
     let res = app.post("/careers/unsubscribe").query(&[("token", &confirm)]).send().await.unwrap();
     assert_eq!(res.status(), 400, "a confirmation token is not an unsubscribe token");
     assert_eq!(app.post("/careers/unsubscribe").send().await.unwrap().status(), 400);
@@ -125,4 +125,65 @@ async fn the_public_form_changes_nothing_about_a_known_person_until_they_confirm
         assert_eq!(after.get(attr), known.get(attr), "{attr} changed before any confirmation");
     }
     assert!(!after.contains_key("last_name"));
+}
+
+#[tokio::test]
+async fn a_pending_sign_up_is_confirmed_only_as_its_own_email_showed_it() {
+    let start = chrono::Utc::now();
+    let (app, clock) = spawn_app_at(start).await;
+    let email = unique_email();
+    let st = &app.stack.state;
+    let hash = st.email_hash(&Email::parse(&email).unwrap());
+    assert_eq!(app.post("/careers/talent-pool").json(&subscription(&email)).send().await.unwrap().status(), 202);
+    let first = confirm_path(&app, &app.emails_to(&email).await[0]);
+
+    // Within the hour someone else sends the form with Mary's address: no email, and nothing pending changes.
+    let hostile = json!({"email": email, "first_name": "Click evil.example", "interests": {"departments": ["Spam"]},
+                         "consent": {"talent_pool": true}});
+    assert_eq!(app.post("/careers/talent-pool").json(&hostile).send().await.unwrap().status(), 202);
+    assert_eq!(app.emails_to(&email).await.len(), 1);
+
+    // Later, a new submission sends a new email: the first link is superseded, and confirms nothing.
+    clock.set(start + chrono::Duration::hours(2));
+    assert_eq!(app.post("/careers/talent-pool").json(&hostile).send().await.unwrap().status(), 202);
+    let sent = app.emails_to(&email).await;
+    assert_eq!(sent.len(), 2);
+    let page = app.confirm(&first).await;
+    assert_eq!(page.status(), 404, "the older link no longer confirms");
+    let p = st.store.prospect_by_email_hash(&hash).await.unwrap().unwrap();
+    assert_eq!(p["status"].as_s().unwrap(), "pending_consent");
+
+    // The newest link confirms what its own email was sent for.
+    let newest = sent.iter().map(|e| confirm_path(&app, e)).find(|l| *l != first).unwrap();
+    assert_eq!(app.confirm(&newest).await.status(), 200);
+    let p = st.store.prospect_by_email_hash(&hash).await.unwrap().unwrap();
+    assert_eq!(p["first_name"].as_s().unwrap(), "Click evil.example");
+}
+
+#[tokio::test]
+async fn a_drop_off_tick_keeps_what_a_recruiter_recorded_for_a_pending_person() {
+    let app = spawn_app().await;
+    let token = app.token("recruiter").await;
+    let email = unique_email();
+    let res = app
+        .post("/api/prospects")
+        .bearer_auth(&token)
+        .json(&json!({"email": email, "interests": {"departments": ["ICU"]}, "credentials": [{"type": "RN"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+    let job = app.open_job(&token, |b| b["required_credentials"] = json!([])).await;
+    let draft = json!({"email": email, "first_name": "Ida", "consent": {"talent_pool": true}});
+    assert_eq!(app.post(&format!("/careers/jobs/{job}/drafts")).json(&draft).send().await.unwrap().status(), 201);
+    let later = (chrono::Utc::now() + chrono::Duration::hours(25)).to_rfc3339();
+    let r: Value = app.post("/_local/run/drafts").query(&[("now", &later)]).send().await.unwrap().json().await.unwrap();
+    assert_eq!(r["optin_sent"], 1, "{r}");
+    let sent = app.emails_to(&email).await;
+    let link = confirm_path(&app, sent.last().unwrap());
+    assert_eq!(app.confirm(&link).await.status(), 200);
+    let st = &app.stack.state;
+    let p = st.store.prospect(&st.email_hash(&Email::parse(&email).unwrap())).await.unwrap().unwrap();
+    assert_eq!((p.status.as_str(), p.interests.departments.clone()), ("active", vec!["ICU".to_string()]));
+    assert_eq!(p.credentials.len(), 1, "the recruiter's record of credentials stays");
 }

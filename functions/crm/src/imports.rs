@@ -5,8 +5,9 @@
 //! task (the nurture function, every 5 minutes) finishes what is left and sends the consent emails
 //! imports leave behind, at SES's pace.
 use rapport::api::AppState;
-use rapport::error::{ApiError, StoreError};
+use rapport::error::ApiError;
 use rapport::prospect::{merge_import, ImportColumns, ImportRow, LineError, Merged, Prospect, ProspectStatus};
+use rapport::store::tx::TxError;
 use rapport::store::{ImportRun, ImportStatus, NewImported};
 use serde_json::{json, Value};
 use std::collections::HashSet;
@@ -20,6 +21,17 @@ const TX_ITEMS: usize = 100;
 /// Records an import of the file at `key` (once: the same id again finds the run it started) and
 /// runs it until it is done or `deadline` passes.
 pub async fn start(st: &AppState, id: &str, key: String, by: &str, deadline: Instant) -> Result<ImportRun, ApiError> {
+    if let Some(run) = st.store.import_run(id).await? {
+        return resume(st, &run.import_id, deadline).await;
+    }
+    // Nothing is recorded for a key whose upload has not arrived (yet): a later try may find it.
+    match st.aws.s3.head_object().bucket(&st.config.bucket).key(&key).send().await {
+        Ok(_) => {}
+        Err(e) if e.as_service_error().is_some_and(|e| e.is_not_found()) => {
+            return Err(ApiError::field("upload_key", "nothing was uploaded under this key"))
+        }
+        Err(e) => return Err(ApiError::Unavailable(format!("s3 head: {}", rapport::aws::code(&e)))),
+    }
     let run = ImportRun::new(id.to_string(), key, by.to_string(), st.clock.now());
     st.store.save_import(&run, None).await?;
     resume(st, id, deadline).await
@@ -30,7 +42,7 @@ pub async fn resume(st: &AppState, id: &str, deadline: Instant) -> Result<Import
     let mut run = st.store.import_run(id).await?.ok_or(ApiError::NotFound)?;
     while run.status == ImportStatus::Running && Instant::now() < deadline {
         let expected = run.offset;
-        step(st, &mut run).await?;
+        step(st, &mut run, deadline).await?;
         run.updated_at = st.clock.now();
         if !st.store.save_import(&run, Some(expected)).await? {
             // Another runner moved it on meanwhile: its count is the one kept.
@@ -40,8 +52,10 @@ pub async fn resume(st: &AppState, id: &str, deadline: Instant) -> Result<Import
     Ok(run)
 }
 
-/// The next page: read, parse, write, and move the run past the whole records it held.
-async fn step(st: &AppState, run: &mut ImportRun) -> Result<(), ApiError> {
+/// The next page: read, parse, write, and move the run past the whole records it wrote. The page's
+/// records are written 50 at a time, the deadline checked between groups (after the first), so a
+/// page of slow writes stops in time and the rest is read again next step.
+async fn step(st: &AppState, run: &mut ImportRun, deadline: Instant) -> Result<(), ApiError> {
     if run.size > 0 && run.offset >= run.size {
         run.status = ImportStatus::Done;
         return Ok(());
@@ -55,19 +69,37 @@ async fn step(st: &AppState, run: &mut ImportRun) -> Result<(), ApiError> {
     run.size = size;
     run.largest_buffer_bytes = run.largest_buffer_bytes.max(bytes.len() as u64);
     let at_end = run.offset + bytes.len() as u64 >= size;
-    let (rows, consumed, lines) = parse_page(run, &bytes, at_end);
+    let (entries, header_end) = parse_page(run, &bytes, at_end);
     if run.status != ImportStatus::Running {
         return Ok(());
+    }
+    let (mut consumed, mut lines) = header_end.unwrap_or((0, 0));
+    let mut whole_page = true;
+    for (i, group) in entries.chunks(50).enumerate() {
+        if i > 0 && Instant::now() >= deadline {
+            whole_page = false;
+            break;
+        }
+        let mut rows = Vec::new();
+        for e in group {
+            match &e.item {
+                Ok(row) => rows.push(row.clone()),
+                Err(err) => run.error(err.clone()),
+            }
+        }
+        write_rows(st, run, rows).await?;
+        if let Some(last) = group.last() {
+            (consumed, lines) = (last.end_byte, last.end_lines);
+        }
     }
     if consumed == 0 && !at_end {
         run.status = ImportStatus::Failed;
         run.failure = Some(format!("a line is longer than {PAGE_BYTES} bytes"));
         return Ok(());
     }
-    write_rows(st, run, rows).await?;
     run.offset += consumed;
     run.next_line += lines;
-    if at_end {
+    if at_end && whole_page {
         if run.header.is_none() {
             run.status = ImportStatus::Failed;
             run.failure = Some("the file is empty".into());
@@ -76,6 +108,13 @@ async fn step(st: &AppState, run: &mut ImportRun) -> Result<(), ApiError> {
         }
     }
     Ok(())
+}
+
+/// One record of a page: a row or the line's error, and where in the page it ends (byte, lines).
+struct Entry {
+    item: Result<ImportRow, LineError>,
+    end_byte: u64,
+    end_lines: u64,
 }
 
 /// One byte range of the file, and the file's size; `None` when the file is gone.
@@ -101,13 +140,12 @@ async fn read_page(st: &AppState, run: &ImportRun) -> Result<(Option<Vec<u8>>, u
     Ok((Some(bytes.into_bytes().to_vec()), size))
 }
 
-/// The whole records of a page: good rows (errors go to the run), and the bytes and lines they took.
-/// A record that may be cut by the page's end is left for the next page.
-fn parse_page(run: &mut ImportRun, bytes: &[u8], at_end: bool) -> (Vec<ImportRow>, u64, u64) {
-    let mut reader =
-        csv::ReaderBuilder::new().has_headers(false).flexible(true).trim(csv::Trim::All).from_reader(bytes);
+/// The whole records of a page, and where the header ended if it was on this page. A record that may
+/// be cut by the page's end is left for the next page.
+fn parse_page(run: &mut ImportRun, bytes: &[u8], at_end: bool) -> (Vec<Entry>, Option<(u64, u64)>) {
+    let mut reader = rapport::prospect::reader_builder().has_headers(false).from_reader(bytes);
     let mut columns = run.header.as_ref().and_then(|h| ImportColumns::from_header(h.iter().map(String::as_str)).ok());
-    let (mut rows, mut seen, mut consumed, mut lines) = (Vec::new(), HashSet::new(), 0u64, 0u64);
+    let (mut entries, mut seen, mut header_end) = (Vec::new(), HashSet::new(), None);
     let mut record = csv::StringRecord::new();
     loop {
         let start_line = reader.position().line();
@@ -119,37 +157,35 @@ fn parse_page(run: &mut ImportRun, bytes: &[u8], at_end: bool) -> (Vec<ImportRow
         if !at_end && end.byte() >= bytes.len() as u64 {
             break;
         }
-        (consumed, lines) = (end.byte(), end.line() - 1);
+        let (end_byte, end_lines) = (end.byte(), end.line() - 1);
         let line = run.next_line + start_line - 1;
-        if let Err(e) = read {
-            run.error(LineError { line, message: rapport::prospect::csv_problem(&e) });
-            continue;
-        }
-        let Some(cols) = &columns else {
-            match ImportColumns::from_header(record.iter()) {
+        let item = match (read, &columns) {
+            (Err(e), _) => Err(LineError { line, message: rapport::prospect::csv_problem(&e) }),
+            (Ok(_), None) => match ImportColumns::from_header(record.iter()) {
                 Ok(c) => {
                     run.header = Some(c.names.clone());
                     columns = Some(c);
+                    header_end = Some((end_byte, end_lines));
+                    continue;
                 }
                 Err(_) => {
                     run.status = ImportStatus::Failed;
                     run.failure = Some("the header row has no email column".into());
-                    return (Vec::new(), 0, 0);
+                    return (Vec::new(), None);
                 }
-            }
-            continue;
+            },
+            (Ok(_), Some(cols)) => match cols.row(&record, line) {
+                // The same address twice within a page is reported (across pages, the second finds
+                // the first already in the pool and changes nothing).
+                Ok(row) if !seen.insert(row.email.clone()) => {
+                    Err(LineError { line, message: "the same email appears earlier in the file".into() })
+                }
+                other => other,
+            },
         };
-        match cols.row(&record, line) {
-            // The same address twice within a page is reported (across pages, the second finds the
-            // first already in the pool and changes nothing).
-            Ok(row) if !seen.insert(row.email.clone()) => {
-                run.error(LineError { line, message: "the same email appears earlier in the file".into() })
-            }
-            Ok(row) => rows.push(row),
-            Err(e) => run.error(e),
-        }
+        entries.push(Entry { item, end_byte, end_lines });
     }
-    (rows, consumed, lines)
+    (entries, header_end)
 }
 
 /// Merges a page's rows into the pool: the records of 25 people a read, new prospects a transaction
@@ -170,24 +206,30 @@ async fn write_rows(st: &AppState, run: &mut ImportRun, rows: Vec<ImportRow>) ->
             let existing = record.prospect.as_ref().map(rapport::store::prospect_of).transpose()?;
             match merge_import(existing.as_ref(), row, h, now) {
                 Merged::Unchanged => run.skipped += 1,
-                Merged::Changed(p) => match st.store.put_prospect(&p, false, vec![], now).await {
-                    Ok(()) => {
-                        run.updated += 1;
-                        if let Some(date) = row.consent {
-                            st.store.record_consents(&p.id, &import_consent(date, now)).await?;
-                        }
+                Merged::Changed(p) => {
+                    // The person and their consent records together, or neither.
+                    let change = NewImported {
+                        extra: rapport::store::pending_attributes(record.prospect.as_ref()),
+                        consents: row.consent.map(|d| import_consent(d, now)).unwrap_or_default(),
+                        ask: false,
+                        seen: p.updated_at,
+                        prospect: p,
+                    };
+                    match st.store.write_imported(std::slice::from_ref(&change), now).await {
+                        Ok(()) => run.updated += 1,
+                        Err(TxError::Store(e)) => return Err(e.into()),
+                        Err(_) => run.error(LineError {
+                            line: row.line,
+                            message: "the prospect changed during the import; import again".into(),
+                        }),
                     }
-                    Err(StoreError::ConditionFailed) => run.error(LineError {
-                        line: row.line,
-                        message: "the prospect changed during the import; import again".into(),
-                    }),
-                    Err(e) => return Err(e.into()),
-                },
+                }
                 Merged::New(p) => {
                     let new = NewImported {
                         extra: import_extra(&p, row, now),
                         consents: row.consent.map(|d| import_consent(d, now)).unwrap_or_default(),
                         ask: p.status == ProspectStatus::PendingConsent && st.config.import_asks_consent,
+                        seen: None,
                         prospect: p,
                     };
                     let size = 1 + 2 * new.consents.len() + usize::from(new.ask);
@@ -205,34 +247,27 @@ async fn write_rows(st: &AppState, run: &mut ImportRun, rows: Vec<ImportRow>) ->
     Ok(())
 }
 
-/// Writes new prospects together; if one was added meanwhile, each on its own.
+/// Writes new prospects together; if one was added meanwhile, each on its own (each still with its
+/// consent records and ask, or not at all).
 async fn create(st: &AppState, run: &mut ImportRun, group: Vec<(u64, NewImported)>) -> Result<(), ApiError> {
     if group.is_empty() {
         return Ok(());
     }
     let now = st.clock.now();
     let news: Vec<NewImported> = group.iter().map(|(_, n)| n.clone()).collect();
-    match st.store.create_imported(&news, now).await {
+    match st.store.write_imported(&news, now).await {
         Ok(()) => {
             run.imported += news.len() as u64;
             return Ok(());
         }
-        Err(rapport::store::tx::TxError::Store(e)) => return Err(e.into()),
+        Err(TxError::Store(e)) => return Err(e.into()),
         Err(_) => {}
     }
     for (line, n) in group {
-        match st.store.put_prospect(&n.prospect, true, n.extra, now).await {
-            Ok(()) => {
-                run.imported += 1;
-                st.store.record_consents(&n.prospect.id, &n.consents).await?;
-                if n.ask {
-                    st.store.leave_ask(&n.prospect.id, now).await?;
-                }
-            }
-            Err(StoreError::ConditionFailed) => {
-                run.error(LineError { line, message: "added by someone else meanwhile; import again".into() })
-            }
-            Err(e) => return Err(e.into()),
+        match st.store.write_imported(std::slice::from_ref(&n), now).await {
+            Ok(()) => run.imported += 1,
+            Err(TxError::Store(e)) => return Err(e.into()),
+            Err(_) => run.error(LineError { line, message: "added by someone else meanwhile; import again".into() }),
         }
     }
     Ok(())
@@ -273,42 +308,64 @@ fn import_extra(
 /// The `imports` task: finishes the imports still running, then sends the consent emails they left,
 /// paced to the account's send rate, until the time budget is spent (the next run goes on).
 pub async fn task(st: &AppState, deadline: Instant) -> Result<Value, ApiError> {
-    let (mut finished, mut asked, mut complete) = (0u64, 0u64, true);
+    let (mut finished, mut asked, mut failed, mut complete) = (0u64, 0u64, 0u64, true);
+    // One import or one email failing never stops the others: it is counted and tried next run.
     for id in st.store.running_imports(10).await? {
-        if resume(st, &id, deadline).await?.status != ImportStatus::Running {
-            finished += 1;
-        } else {
-            complete = false;
+        match resume(st, &id, deadline).await {
+            Ok(run) if run.status != ImportStatus::Running => finished += 1,
+            Ok(_) => complete = false,
+            Err(e) => {
+                failed += 1;
+                complete = false;
+                tracing::warn!(error = %e, "an import step failed; the next run goes on");
+            }
         }
     }
     let rate = st.mailer.max_send_rate().await.unwrap_or(st.config.ses_max_send_rate);
     let interval = Duration::from_secs_f64(1.0 / rate.max(0.01));
     let mut next_send = Instant::now();
+    let mut tried = HashSet::new();
     'asks: loop {
         let page = st.store.pending_asks(25).await?;
-        for h in &page {
+        let fresh: Vec<&String> = page.iter().filter(|h| !tried.contains(*h)).collect();
+        // Only asks that failed earlier in this run are left: they wait for the next run.
+        if fresh.is_empty() {
+            break;
+        }
+        for h in fresh {
             if Instant::now() >= deadline {
                 complete = false;
                 break 'asks;
             }
+            tried.insert(h.clone());
             let wait = next_send.saturating_duration_since(Instant::now());
             if !wait.is_zero() {
                 tokio::time::sleep(wait).await;
             }
             next_send = Instant::now() + interval;
-            if let Some(p) = st.store.prospect(h).await? {
-                if p.status == ProspectStatus::PendingConsent && ask_consent(st, &p).await? {
-                    asked += 1;
+            let sent = async {
+                let sent = match st.store.prospect(h).await? {
+                    Some(p) if p.status == ProspectStatus::PendingConsent => ask_consent(st, &p).await?,
+                    _ => false,
+                };
+                st.store.clear_ask(h).await?;
+                Ok::<bool, ApiError>(sent)
+            };
+            match sent.await {
+                Ok(s) => asked += u64::from(s),
+                Err(e) => {
+                    failed += 1;
+                    complete = false;
+                    tracing::warn!(error = %e, "an import's consent email was not sent; the next run tries again");
                 }
             }
-            st.store.clear_ask(h).await?;
         }
         if page.len() < 25 {
             break;
         }
     }
-    tracing::info!(finished, asked, complete, "imports run");
-    Ok(json!({"task": "imports", "finished": finished, "asked": asked, "complete": complete}))
+    tracing::info!(finished, asked, failed, complete, "imports run");
+    Ok(json!({"task": "imports", "finished": finished, "asked": asked, "failed": failed, "complete": complete}))
 }
 
 /// One email, ever, asking an imported person for consent. `Ok(true)`: sent.
@@ -320,7 +377,7 @@ async fn ask_consent(st: &AppState, p: &Prospect) -> Result<bool, ApiError> {
     let url = format!(
         "{}/careers/talent-pool/confirm?token={}",
         st.config.public_api_url,
-        rapport::prospect::confirm_token(&st.signer, &p.id, now)
+        rapport::prospect::confirm_token(&st.signer, &p.id, None, now)
     );
     let msg = rapport::email::Letter {
         to: &p.email,
@@ -334,7 +391,15 @@ async fn ask_consent(st: &AppState, p: &Prospect) -> Result<bool, ApiError> {
     .compose(st)
     .map_err(|e| ApiError::Unavailable(format!("template: {e}")))?;
     let needs = rapport::email::Needs { purpose: None, known: None };
-    let Some(id) = st.mailer.deliver(&st.store, &p.id, needs, &msg).await? else { return Ok(false) };
+    let id = match st.mailer.deliver(&st.store, &p.id, needs, &msg).await {
+        Ok(Some(id)) => id,
+        Ok(None) => return Ok(false),
+        Err(e) => {
+            // SES did not take it (throttled, or down): the claim goes back, so the next run asks.
+            st.store.release_once(&p.id, "import_consent").await?;
+            return Err(e.into());
+        }
+    };
     st.store.record_send(format!("EMAIL#{}", p.id), "import_consent", &id, now).await?;
     Ok(true)
 }

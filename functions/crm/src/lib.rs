@@ -124,7 +124,10 @@ async fn patch_prospect(
         return Err(ApiError::NotFound);
     }
     let now = st.clock.now();
-    let mut p = st.store.prospect(&id).await?.ok_or(ApiError::NotFound)?;
+    let item = st.store.prospect_by_email_hash(&id).await?.ok_or(ApiError::NotFound)?;
+    let mut p = rapport::store::prospect_of(&item)?;
+    // A sign-up waiting for the person's confirmation stays waiting.
+    let pending = rapport::store::pending_attributes(Some(&item));
     if let Some(s) = input.status {
         // Pausing and resuming only apply to people we may mail.
         if !matches!(p.status, ProspectStatus::Active | ProspectStatus::Paused) {
@@ -149,7 +152,7 @@ async fn patch_prospect(
     if let Some(t) = input.tags {
         p.tags = t;
     }
-    match st.store.put_prospect(&p, false, vec![], now).await {
+    match st.store.put_prospect(&p, false, pending, now).await {
         Ok(()) => Ok(json(StatusCode::OK, &Prospect { updated_at: Some(now), ..p })),
         Err(StoreError::ConditionFailed) => {
             Err(ApiError::Conflict("the prospect changed meanwhile; read it again".into()))

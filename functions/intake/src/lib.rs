@@ -460,8 +460,8 @@ async fn subscribe(State(st): State<AppState>, JsonBody(body): JsonBody) -> Resu
     let sub = Subscription::parse(body)?;
     let now = st.clock.now();
     let hash = st.email_hash(&sub.email);
-    if st.store.subscribe(&hash, &sub, now).await? {
-        send_optin(&st, &hash, &sub.email, sub.first_name.clone(), OptinFor::SignUp).await?;
+    if let Some(nonce) = st.store.subscribe(&hash, &sub, now).await? {
+        send_optin(&st, &hash, &sub.email, sub.first_name.clone(), &nonce, OptinFor::SignUp).await?;
     }
     // The same answer whether or not the address was known: the form reveals nothing.
     Ok(json(StatusCode::ACCEPTED, &json!({"status": "confirmation_sent"})))
@@ -505,7 +505,7 @@ async fn confirm(State(st): State<AppState>, q: QueryMap) -> Result<Response, Ap
         ));
     };
     let company = escape(&st.config.company_name);
-    Ok(match st.store.confirm_subscription(&person.h, now).await? {
+    Ok(match st.store.confirm_subscription(&person.h, person.n.as_deref(), now).await? {
         Confirmed::Joined | Confirmed::Already => page(
             StatusCode::OK,
             "You are subscribed",

@@ -237,9 +237,10 @@ async fn put_description(
         }
         None => None,
     };
-    if html.as_ref().is_some_and(|h| h.chars().count() > MAX_DESCRIPTION) {
+    // Bytes, not characters: the description lives in the job's item, which DynamoDB caps at 400 KB.
+    if html.as_ref().is_some_and(|h| h.len() > MAX_DESCRIPTION) {
         return Err(ApiError::PayloadTooLarge(format!(
-            "the file makes a description of more than {MAX_DESCRIPTION} characters"
+            "the file makes a description of more than {MAX_DESCRIPTION} bytes"
         )));
     }
     use sha2::Digest;
@@ -269,11 +270,16 @@ async fn put_description(
     let mut updated = job.with_spec(spec, now);
     updated.description_file = Some(file);
     let saved = save(&st, &job, &updated).await;
-    // The loser's bytes (or, once saved, the file they replace) belong to no job: best effort, as an
-    // object left behind holds nothing personal.
+    // The file replaced, or this upload's own bytes when it lost, belong to no job: best effort, as an
+    // object left behind holds nothing personal. The same bytes may have won through another request
+    // (a double click): then the job refers to them, and they stay.
     let orphan = match &saved {
         Ok(()) => previous,
-        Err(_) => Some(key),
+        Err(_) => match st.store.get_job(&job.id).await {
+            Ok(Some(now)) if now.description_file.as_ref().is_some_and(|f| f.key(&job.id) == key) => None,
+            Ok(_) => Some(key),
+            Err(_) => None,
+        },
     };
     if let Some(orphan) = orphan {
         let _ = st.aws.s3.delete_object().bucket(&st.config.bucket).key(orphan).send().await;

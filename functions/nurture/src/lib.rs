@@ -99,7 +99,7 @@ const PAGE: i32 = 100;
 /// confirmation puts them in the pool. Anyone can type an address into a form.
 async fn drafts(st: &AppState, now: DateTime<Utc>, deadline: Instant) -> Result<Value, ApiError> {
     let cutoff = now - st.config.draft_abandon_after;
-    let (mut abandoned, mut asked, mut complete) = (0, 0, false);
+    let (mut abandoned, mut asked, mut failed, mut complete) = (0, 0, 0, false);
     while Instant::now() < deadline {
         let page = st.store.stale_drafts(cutoff, PAGE).await?;
         let mut progress = false;
@@ -110,9 +110,26 @@ async fn drafts(st: &AppState, now: DateTime<Utc>, deadline: Instant) -> Result<
             progress = true;
             abandoned += 1;
             let hash = st.email_hash(&draft.email);
-            if draft.talent_pool && st.store.request_drop_off_optin(&hash, draft, now).await? {
-                let name = draft.first_name.clone();
-                asked += usize::from(send_optin(st, &hash, &draft.email, name, OptinFor::DropOff).await?);
+            if !draft.talent_pool {
+                continue;
+            }
+            // One draft's opt-in failing (SES throttling, say) never stops the sweep: it is counted,
+            // and that draft's opt-in is not tried again (the address may sign up itself).
+            let sent = async {
+                match st.store.request_drop_off_optin(&hash, draft, now).await? {
+                    Some(nonce) => {
+                        let name = draft.first_name.clone();
+                        send_optin(st, &hash, &draft.email, name, &nonce, OptinFor::DropOff).await
+                    }
+                    None => Ok(false),
+                }
+            };
+            match sent.await {
+                Ok(s) => asked += usize::from(s),
+                Err(e) => {
+                    failed += 1;
+                    tracing::warn!(error = %e, "a drop-off's opt-in was not sent");
+                }
             }
         }
         // A short page, or one whose drafts were all handled already (the index lags a little): done.
@@ -121,8 +138,9 @@ async fn drafts(st: &AppState, now: DateTime<Utc>, deadline: Instant) -> Result<
             break;
         }
     }
-    tracing::info!(abandoned, asked, complete, "drafts swept");
-    Ok(json!({"task": "drafts", "abandoned": abandoned, "optin_sent": asked, "complete": complete}))
+    tracing::info!(abandoned, asked, failed, complete, "drafts swept");
+    Ok(json!({"task": "drafts", "abandoned": abandoned, "optin_sent": asked, "optin_failed": failed,
+              "complete": complete}))
 }
 
 #[cfg(test)]

@@ -222,13 +222,13 @@ async fn move_application(
 async fn ask_consent(st: &AppState, ctx: &ApplicationContext, email_hash: &str, record: &Value) {
     let now = st.clock.now();
     let result = async {
-        if !st.store.request_consent(email_hash, &ctx.candidate, record, now).await? {
+        let Some(nonce) = st.store.request_consent(email_hash, &ctx.candidate, record, now).await? else {
             return Ok::<(), ApiError>(());
-        }
+        };
         let url = format!(
             "{}/careers/talent-pool/confirm?token={}",
             st.config.public_api_url,
-            confirm_token(&st.signer, email_hash, now)
+            confirm_token(&st.signer, email_hash, Some(&nonce), now)
         );
         let ctx_json = json!({"first_name": ctx.candidate.first_name, "company": st.config.company_name,
                               "job_title": ctx.job.spec.title, "confirm_url": url});

@@ -167,6 +167,24 @@ impl Outcome<'_> {
     }
 }
 
+/// What a person's record holds pending (a sign-up, a drop-off's tick, an import's request): a whole
+/// rewrite of the record (a recruiter's edit, an import's change) carries it over, so the person's
+/// confirmation still finds it.
+pub fn pending_attributes(item: Option<&Item>) -> Vec<(&'static str, AttributeValue)> {
+    const PENDING: [&str; 8] = [
+        "pending_interests",
+        "pending_credentials",
+        "pending_origin",
+        "pending_first_name",
+        "pending_last_name",
+        "pending_silver_medal",
+        "pending_at",
+        "pending_nonce",
+    ];
+    let Some(item) = item else { return Vec::new() };
+    PENDING.iter().filter_map(|k| Some((*k, item.get(*k)?.clone()))).collect()
+}
+
 /// A whole prospect as its item, listed in the pool and flagged changed.
 pub(super) fn prospect_item(p: &Prospect, extra: Vec<(&str, AttributeValue)>, now: DateTime<Utc>) -> Item {
     let mut item = key(format!("EMAIL#{}", p.id), "PROSPECT");

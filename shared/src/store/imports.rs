@@ -88,6 +88,8 @@ pub struct NewImported {
     pub consents: Vec<Consent>,
     /// Leave a consent email to be sent (the person has no consent evidence).
     pub ask: bool,
+    /// A change to a known person, made only if their record was last updated then; `None`: new.
+    pub seen: Option<DateTime<Utc>>,
 }
 
 impl Store {
@@ -144,14 +146,18 @@ impl Store {
             .collect())
     }
 
-    /// New prospects of one page, written together: each only if the address is still unknown, with
-    /// its consent records and, without them, the consent email left to send. One transaction (at
-    /// most 100 items: the caller sizes the group).
-    pub async fn create_imported(&self, group: &[NewImported], now: DateTime<Utc>) -> Result<(), TxError> {
+    /// Prospects of one page, written together: each new one only if the address is still unknown,
+    /// each change only if the record is as it was read, with its consent records and, without them,
+    /// the consent email left to send. One transaction (at most 100 items: the caller sizes the group).
+    pub async fn write_imported(&self, group: &[NewImported], now: DateTime<Utc>) -> Result<(), TxError> {
         let t = &self.table;
         let mut tx = Tx::default();
         for p in group {
-            tx.put("prospect", t, prospect_item(&p.prospect, p.extra.clone(), now), Some("attribute_not_exists(pk)"));
+            let item = prospect_item(&p.prospect, p.extra.clone(), now);
+            match p.seen {
+                None => tx.put("prospect", t, item, Some("attribute_not_exists(pk)")),
+                Some(at) => tx.put_if("prospect", t, item, Some("updated_at = :seen"), vec![(":seen", s(rfc3339(at)))]),
+            }
             record_in(&mut tx, t, &p.prospect.id, &p.consents).map_err(TxError::Store)?;
             if p.ask {
                 tx.put("ask", t, ask_item(&p.prospect.id, now), None);

@@ -66,7 +66,9 @@ pub mod schema;
 pub mod tx;
 
 pub use consents::consent_of;
-pub use crm::{pool_marks, prospect_of, Claim, Enrolment, Outcome, PoolRecord, ProspectFilter, SentNurture};
+pub use crm::{
+    pending_attributes, pool_marks, prospect_of, Claim, Enrolment, Outcome, PoolRecord, ProspectFilter, SentNurture,
+};
 pub use imports::{ImportRun, ImportStatus, NewImported, MAX_KEPT_ERRORS};
 pub use intake::{draft_of, ApplicationLookup, NewApplication, NotCreated};
 pub use jobs::{FeedState, JobFilter};

@@ -29,22 +29,22 @@ struct Pending<'a> {
     credentials: String,
     origin: &'static str,
     silver_medal: Option<String>,
-    /// A drop-off's tick asks to join, but brings no interests: what an earlier sign-up left pending stays.
-    keep_pending: bool,
+    /// Only while the person is unknown or still pending (a drop-off's tick never touches a member).
+    only_if_pending: bool,
 }
 
 /// At most one opt-in email an hour per address, so the form cannot be used to flood someone.
 const OPTIN_EVERY: Duration = Duration::hours(1);
 
 impl Store {
-    /// Records a sign-up as pending (a confirmed prospect stays confirmed) and claims the opt-in
-    /// email. `Ok(true)`: send it now.
+    /// Claims the opt-in email and records the sign-up as pending (a confirmed prospect stays
+    /// confirmed). `Ok(Some(nonce))`: send it now, with a link that names the nonce.
     pub async fn subscribe(
         &self,
         email_hash: &str,
         sub: &Subscription,
         now: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Option<String>, StoreError> {
         let pending = Pending {
             email: &sub.email.0,
             first_name: sub.first_name.as_deref(),
@@ -53,20 +53,20 @@ impl Store {
             credentials: serde_json::to_string(&sub.credentials).unwrap_or_default(),
             origin: "subscriber",
             silver_medal: None,
-            keep_pending: false,
+            only_if_pending: false,
         };
         self.set_pending(email_hash, pending, now).await
     }
 
     /// A silver medalist without talent-pool consent: pending until they confirm the one email that
-    /// asks. `Ok(true)`: send it now.
+    /// asks. `Ok(Some(nonce))`: send it now.
     pub async fn request_consent(
         &self,
         email_hash: &str,
         c: &crate::application::Candidate,
         silver_medal: &serde_json::Value,
         now: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Option<String>, StoreError> {
         let pending = Pending {
             email: &c.email.0,
             first_name: Some(&c.first_name),
@@ -75,94 +75,51 @@ impl Store {
             credentials: serde_json::to_string(&c.credentials).unwrap_or_default(),
             origin: "silver_medalist",
             silver_medal: Some(silver_medal.to_string()),
-            keep_pending: false,
+            only_if_pending: false,
         };
         self.set_pending(email_hash, pending, now).await
     }
 
     /// A drop-off who ticked the talent-pool box: pending like a sign-up, unless they are in the pool
-    /// already (then nothing changes). `Ok(true)`: send the opt-in email now.
+    /// already (then nothing changes). What an earlier sign-up or a recruiter's record holds is what
+    /// the confirmation will apply. `Ok(Some(nonce))`: send the opt-in email now.
     pub async fn request_drop_off_optin(
         &self,
         email_hash: &str,
         d: &crate::draft::Draft,
         now: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Option<String>, StoreError> {
         let current = self.get(format!("EMAIL#{email_hash}"), "PROSPECT").await?;
-        if current
-            .as_ref()
-            .and_then(|i| i.get("status"))
-            .and_then(|v| v.as_s().ok())
-            .is_some_and(|s| s != "pending_consent")
-        {
-            return Ok(false);
+        let attr = |k: &str| current.as_ref().and_then(|i| i.get(k)).and_then(|v| v.as_s().ok()).cloned();
+        if attr("status").is_some_and(|s| s != "pending_consent") {
+            return Ok(None);
         }
+        let interests = attr("pending_interests")
+            .or_else(|| attr("interests"))
+            .unwrap_or_else(|| serde_json::to_string(&crate::prospect::Interests::default()).unwrap_or_default());
         let pending = Pending {
             email: &d.email.0,
             first_name: d.first_name.as_deref(),
             last_name: None,
-            interests: serde_json::to_string(&crate::prospect::Interests::default()).unwrap_or_default(),
-            credentials: "[]".into(),
-            origin: "drop_off",
+            interests,
+            credentials: attr("pending_credentials").or_else(|| attr("credentials")).unwrap_or_else(|| "[]".into()),
+            origin: if attr("pending_origin").as_deref() == Some("subscriber") { "subscriber" } else { "drop_off" },
             silver_medal: None,
-            keep_pending: true,
+            only_if_pending: true,
         };
         self.set_pending(email_hash, pending, now).await
     }
 
-    /// Keeps what a sign-up asks for beside the record, applied only by the person's own confirmation:
-    /// the form is public, so it must not change a known person's name, interests or status.
-    async fn set_pending(&self, email_hash: &str, p: Pending<'_>, now: DateTime<Utc>) -> Result<bool, StoreError> {
-        let mut values: Vec<(&str, AttributeValue)> = vec![
-            (":email", s(p.email)),
-            (":now", s(rfc3339(now))),
-            (":pending", s("pending_consent")),
-            (":interests", s(p.interests)),
-            (":credentials", s(p.credentials)),
-            (":origin", s(p.origin)),
-        ];
-        let keep = |attr: &str, value: &str| {
-            if p.keep_pending {
-                format!("{attr} = if_not_exists({attr}, {value})")
-            } else {
-                format!("{attr} = {value}")
-            }
-        };
-        let mut expression = format!(
-            "SET email = if_not_exists(email, :email), created_at = if_not_exists(created_at, :now), \
-             updated_at = if_not_exists(updated_at, :now), pending_at = :now, \
-             #status = if_not_exists(#status, :pending), {}, {}, {}",
-            keep("pending_interests", ":interests"),
-            keep("pending_credentials", ":credentials"),
-            keep("pending_origin", ":origin"),
-        );
-        if let Some(f) = p.first_name {
-            expression.push_str(&format!(", {}", keep("pending_first_name", ":first")));
-            values.push((":first", s(f)));
-        }
-        if let Some(l) = p.last_name {
-            expression.push_str(&format!(", {}", keep("pending_last_name", ":last")));
-            values.push((":last", s(l)));
-        }
-        if let Some(m) = p.silver_medal {
-            expression.push_str(", pending_silver_medal = :silver");
-            values.push((":silver", s(m)));
-        }
-        let (marks, mark_values) = super::crm::pool_marks(email_hash, now);
-        expression.push_str(marks);
-        values.extend(mark_values);
-        let mut req = self
-            .db
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(key(format!("EMAIL#{email_hash}"), "PROSPECT")))
-            .update_expression(expression)
-            .expression_attribute_names("#status", "status");
-        for (ph, v) in values {
-            req = req.expression_attribute_values(ph, v);
-        }
-        req.send().await.map_err(store_error)?;
-
+    /// Claims the opt-in email (one an hour per address), then keeps what the sign-up asks for beside
+    /// the record, under a new nonce the email's link names: only that link, the person's own click,
+    /// applies it. The form is public: it never changes a known person's name, interests or status,
+    /// and a second submission within the hour (which sends nothing) changes nothing either.
+    async fn set_pending(
+        &self,
+        email_hash: &str,
+        p: Pending<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<String>, StoreError> {
         let mut claim = key(format!("EMAIL#{email_hash}"), "SEND#optin");
         claim.insert("claimed_at".into(), s(rfc3339(now)));
         claim.insert("ttl".into(), n((now + OPTIN_EVERY).timestamp()));
@@ -177,21 +134,88 @@ impl Store {
             .await
             .map_err(store_error);
         match claimed {
-            Ok(_) => Ok(true),
-            Err(StoreError::ConditionFailed) => Ok(false),
+            Ok(_) => {}
+            Err(StoreError::ConditionFailed) => return Ok(None),
+            Err(e) => return Err(e),
+        }
+        let nonce = ulid::Ulid::generate().to_string();
+        let mut values: Vec<(&str, AttributeValue)> = vec![
+            (":email", s(p.email)),
+            (":now", s(rfc3339(now))),
+            (":pending", s("pending_consent")),
+            (":interests", s(p.interests)),
+            (":credentials", s(p.credentials)),
+            (":origin", s(p.origin)),
+            (":nonce", s(&nonce)),
+        ];
+        let mut expression = String::from(
+            "SET email = if_not_exists(email, :email), created_at = if_not_exists(created_at, :now), \
+             updated_at = if_not_exists(updated_at, :now), pending_at = :now, pending_nonce = :nonce, \
+             #status = if_not_exists(#status, :pending), pending_interests = :interests, \
+             pending_credentials = :credentials, pending_origin = :origin",
+        );
+        let mut remove = Vec::new();
+        for (attr, ph, v) in
+            [("pending_first_name", ":first", p.first_name), ("pending_last_name", ":last", p.last_name)]
+        {
+            match v {
+                Some(v) => {
+                    expression.push_str(&format!(", {attr} = {ph}"));
+                    values.push((ph, s(v)));
+                }
+                None => remove.push(attr),
+            }
+        }
+        if let Some(m) = p.silver_medal {
+            expression.push_str(", pending_silver_medal = :silver");
+            values.push((":silver", s(m)));
+        }
+        let (marks, mark_values) = super::crm::pool_marks(email_hash, now);
+        expression.push_str(marks);
+        values.extend(mark_values);
+        if !remove.is_empty() {
+            expression.push_str(&format!(" REMOVE {}", remove.join(", ")));
+        }
+        let mut req = self
+            .db
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(format!("EMAIL#{email_hash}"), "PROSPECT")))
+            .update_expression(expression)
+            .expression_attribute_names("#status", "status");
+        if p.only_if_pending {
+            req = req.condition_expression("attribute_not_exists(pk) OR #status = :pending");
+        }
+        for (ph, v) in values {
+            req = req.expression_attribute_values(ph, v);
+        }
+        match req.send().await.map_err(store_error) {
+            Ok(_) => Ok(Some(nonce)),
+            // Joined meanwhile: nothing to ask.
+            Err(StoreError::ConditionFailed) => Ok(None),
             Err(e) => Err(e),
         }
     }
 
     /// The double opt-in's second step: pending interests become the prospect's, the consent is
     /// recorded, `subscriber` joins the origins. A repeated click changes nothing.
-    pub async fn confirm_subscription(&self, email_hash: &str, now: DateTime<Utc>) -> Result<Confirmed, StoreError> {
+    /// `nonce`: the one the link names, which must be the pending request's (a later sign-up under the
+    /// same address, with its own email, supersedes the earlier link); none for an import's request.
+    pub async fn confirm_subscription(
+        &self,
+        email_hash: &str,
+        nonce: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<Confirmed, StoreError> {
         let Some(item) = self.get(format!("EMAIL#{email_hash}"), "PROSPECT").await? else {
             return Ok(Confirmed::Unknown);
         };
         if !item.contains_key("pending_interests") {
             let active = item.get("status").and_then(|v| v.as_s().ok()).is_some_and(|s| s == "active");
             return Ok(if active { Confirmed::Already } else { Confirmed::Unknown });
+        }
+        if item.get("pending_nonce").and_then(|v| v.as_s().ok()).map(String::as_str) != nonce {
+            return Ok(Confirmed::Unknown);
         }
         let origin =
             item.get("pending_origin").and_then(|v| v.as_s().ok()).cloned().unwrap_or_else(|| "subscriber".into());
@@ -230,7 +254,7 @@ impl Store {
                 expression: format!(
                     "SET #status = :active, interests = pending_interests, credentials = pending_credentials, \
                      talent_pool_consent = :consent, updated_at = :now{names}{}{marks}{} \
-                     REMOVE pending_interests, pending_credentials, pending_origin, pending_at{drop_names}{} \
+                     REMOVE pending_interests, pending_credentials, pending_origin, pending_at, pending_nonce{drop_names}{} \
                      ADD origins :origin",
                     if silver { ", silver_medal = pending_silver_medal" } else { "" },
                     if kinds.is_empty() { "" } else { ", credential_types = :kinds" },
@@ -248,9 +272,16 @@ impl Store {
                     if !kinds.is_empty() {
                         v.push((":kinds", AttributeValue::Ss(kinds)));
                     }
+                    if let Some(n) = nonce {
+                        v.push((":nonce", s(n)));
+                    }
                     v
                 },
-                condition: Some("attribute_exists(pending_interests)"),
+                condition: Some(if nonce.is_some() {
+                    "attribute_exists(pending_interests) AND pending_nonce = :nonce"
+                } else {
+                    "attribute_exists(pending_interests) AND attribute_not_exists(pending_nonce)"
+                }),
             },
         );
         let given = crate::consent::Consent::talent_pool(
@@ -333,6 +364,18 @@ impl Store {
         let mut claim = key(format!("EMAIL#{email_hash}"), format!("SEND#{kind}"));
         claim.insert("claimed_at".into(), s(rfc3339(now)));
         self.put_new(claim).await
+    }
+
+    /// Gives a `claim_once` back when the email could not go (SES throttled, say), so it is tried again.
+    pub async fn release_once(&self, email_hash: &str, kind: &str) -> Result<(), StoreError> {
+        self.db
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key(format!("EMAIL#{email_hash}"), format!("SEND#{kind}"))))
+            .send()
+            .await
+            .map_err(store_error)?;
+        Ok(())
     }
 
     /// Why an address must not be mailed, if it must not.
