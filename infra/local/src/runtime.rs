@@ -473,6 +473,14 @@ pub fn target_dir() -> anyhow::Result<PathBuf> {
     if let Some(dir) = exe.ancestors().skip(1).find(|d| d.join("CACHEDIR.TAG").is_file()) {
         return Ok(dir.to_path_buf());
     }
+    // A target directory something else created first has no CACHEDIR.TAG: find the profile's
+    // directory (`<target>/<profile>/deps/<test>`, `…/examples/<bench>`) by what cargo keeps in it.
+    if let Some(profile) = exe.ancestors().skip(1).find(|d| d.join("deps").is_dir() && d.join(".fingerprint").is_dir())
+    {
+        if let Some(dir) = profile.parent() {
+            return Ok(dir.to_path_buf());
+        }
+    }
     match std::env::var_os("CARGO_TARGET_DIR") {
         Some(dir) => Ok(PathBuf::from(dir)),
         None => bail!("cannot find cargo's target directory from {}; set CARGO_TARGET_DIR", exe.display()),
