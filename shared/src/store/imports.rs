@@ -128,13 +128,18 @@ impl Store {
 
     /// Runs not finished yet, oldest first (one query).
     pub async fn running_imports(&self, limit: i32) -> Result<Vec<String>, StoreError> {
+        self.listed(RUNNING, "IMPORT#", limit).await
+    }
+
+    /// The ids a sparse GSI1 list holds, oldest first: its items' `pk` less `prefix` (one query).
+    async fn listed(&self, list: &str, prefix: &str, limit: i32) -> Result<Vec<String>, StoreError> {
         let out = self
             .db
             .query()
             .table_name(&self.table)
             .index_name("GSI1")
             .key_condition_expression("gsi1pk = :pk")
-            .expression_attribute_values(":pk", s(RUNNING))
+            .expression_attribute_values(":pk", s(list))
             .limit(limit)
             .send()
             .await
@@ -142,7 +147,7 @@ impl Store {
         Ok(out
             .items()
             .iter()
-            .filter_map(|i| i.get("pk")?.as_s().ok()?.strip_prefix("IMPORT#").map(str::to_string))
+            .filter_map(|i| i.get("pk")?.as_s().ok()?.strip_prefix(prefix).map(str::to_string))
             .collect())
     }
 
@@ -180,22 +185,7 @@ impl Store {
 
     /// Consent emails left to send, oldest first: the people's email hashes (one query).
     pub async fn pending_asks(&self, limit: i32) -> Result<Vec<String>, StoreError> {
-        let out = self
-            .db
-            .query()
-            .table_name(&self.table)
-            .index_name("GSI1")
-            .key_condition_expression("gsi1pk = :pk")
-            .expression_attribute_values(":pk", s(ASKS))
-            .limit(limit)
-            .send()
-            .await
-            .map_err(store_error)?;
-        Ok(out
-            .items()
-            .iter()
-            .filter_map(|i| i.get("pk")?.as_s().ok()?.strip_prefix("EMAIL#").map(str::to_string))
-            .collect())
+        self.listed(ASKS, "EMAIL#", limit).await
     }
 
     pub async fn clear_ask(&self, email_hash: &str) -> Result<(), StoreError> {
