@@ -3,9 +3,9 @@ use crate::aws::Aws;
 use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::cursor::Cursors;
-use crate::email::Mailer;
 use crate::error::{ApiError, FieldError};
 use crate::keys::Keys;
+use crate::mailer::Mailer;
 use crate::store::{PageRequest, Store};
 use crate::token::{Hasher, Signer};
 use axum::extract::{FromRequest, FromRequestParts, Request};
@@ -275,10 +275,10 @@ mod public_bodies {
     async fn parse_public(method: &str, path: &str, req: Request) -> Option<Result<(), ApiError>> {
         async fn json_then<T>(
             req: Request,
-            f: impl FnOnce(serde_json::Value) -> Result<T, ApiError>,
+            f: impl FnOnce(serde_json::Value) -> Result<T, crate::error::Invalid>,
         ) -> Result<(), ApiError> {
             let JsonBody(v) = JsonBody::from_request(req, &()).await?;
-            f(v).map(|_| ())
+            f(v).map(|_| ()).map_err(ApiError::from)
         }
         Some(match (method, path) {
             ("POST", "/careers/uploads") => json_then(req, crate::upload::UploadRequest::parse).await,
@@ -290,7 +290,8 @@ mod public_bodies {
                     let (value, _) = body.into_value(crate::application::CHECKBOXES)?;
                     // The handler fingerprints the body for its idempotency key before parsing it.
                     let _fingerprint = value.to_string();
-                    crate::application::Submission::parse(value).map(|_| ())
+                    crate::application::Submission::parse(value)?;
+                    Ok(())
                 }
                 .await
             }

@@ -3,24 +3,13 @@ use axum::response::{IntoResponse, Response};
 use http::{header, HeaderValue, StatusCode};
 use serde::Serialize;
 
-/// One bad field of a request, named by its path (`location.country`, `hiring_team[1].sub`).
 /// What a JSON error may tell the logs: its kind and place, never the text it quotes (which can be an
 /// address or a name from a stored item).
 pub fn json_error(e: &serde_json::Error) -> String {
     format!("{:?} JSON error at line {} column {}", e.classify(), e.line(), e.column())
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct FieldError {
-    pub field: String,
-    pub message: String,
-}
-
-impl FieldError {
-    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { field: field.into(), message: message.into() }
-    }
-}
+pub use rapport_domain::error::{FieldError, Invalid};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -148,6 +137,15 @@ impl IntoResponse for ApiError {
             h.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_seconds));
         }
         res
+    }
+}
+
+impl From<Invalid> for ApiError {
+    fn from(e: Invalid) -> Self {
+        match e {
+            Invalid::Malformed(why) => ApiError::BadRequest(why),
+            Invalid::Fields(errors) => ApiError::Validation(errors),
+        }
     }
 }
 

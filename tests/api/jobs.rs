@@ -420,7 +420,7 @@ async fn stage_ids_that_collide_with_internal_keys_are_refused() {
         json!([{"id": "applied", "name": "Applied", "kind": "new"}, {"id": id, "name": "Sneaky", "kind": "screen"},
                {"id": "hired", "name": "Hired", "kind": "hired"}])
     };
-    for id in [rapport::store::TIME_TO_HIRE, "_screen"] {
+    for id in [rapport::report::TIME_TO_HIRE, "_screen"] {
         let mut body = job_body();
         body["stages"] = stages(id);
         let res = app.post("/api/jobs").bearer_auth(&token).json(&body).send().await.unwrap();
@@ -431,7 +431,7 @@ async fn stage_ids_that_collide_with_internal_keys_are_refused() {
     let res = app
         .patch(&format!("/api/jobs/{}", job["id"].as_str().unwrap()))
         .bearer_auth(&token)
-        .json(&json!({"expected_version": 1, "stages": stages(rapport::store::TIME_TO_HIRE)}))
+        .json(&json!({"expected_version": 1, "stages": stages(rapport::report::TIME_TO_HIRE)}))
         .send()
         .await
         .unwrap();

@@ -379,7 +379,7 @@ async fn ask_consent(st: &AppState, p: &Prospect) -> Result<bool, ApiError> {
         st.config.public_api_url,
         rapport::prospect::confirm_token(&st.signer, &p.id, None, now)
     );
-    let msg = rapport::email::Letter {
+    let msg = rapport::mailer::Letter {
         to: &p.email,
         to_name: p.first_name.clone(),
         email_hash: &p.id,
@@ -390,7 +390,7 @@ async fn ask_consent(st: &AppState, p: &Prospect) -> Result<bool, ApiError> {
     }
     .compose(st)
     .map_err(|e| ApiError::Unavailable(format!("template: {e}")))?;
-    let needs = rapport::email::Needs { purpose: None, known: None };
+    let needs = rapport::mailer::Needs { purpose: None, known: None };
     let id = match st.mailer.deliver(&st.store, &p.id, needs, &msg).await {
         Ok(Some(id)) => id,
         Ok(None) => return Ok(false),

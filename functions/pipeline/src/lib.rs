@@ -9,10 +9,10 @@ use rapport::api::{check, json, no_route, path_id, AppState, JsonBody, QueryMap}
 use rapport::auth::{Caller, JobAction};
 use rapport::clock::rfc3339;
 use rapport::consent::Purpose;
-use rapport::email::{Letter, Needs};
-use rapport::error::{ApiError, StoreError};
+use rapport::error::{ApiError, Invalid, StoreError};
 use rapport::ids::{ApplicationId, InterviewId, JobId};
 use rapport::interview::{Feedback, Interview, NewFeedback, NewInterview};
+use rapport::mailer::{Letter, Needs};
 use rapport::parse::{Fields, Line, Text};
 use rapport::prospect::confirm_token;
 use rapport::stage::{furthest, status_of, transition, ExitReason, ReasonCategory, StageKind, TransitionError, EXITS};
@@ -112,7 +112,7 @@ struct Move {
     tags: Vec<String>,
 }
 
-fn parse_move(body: Value) -> Result<Move, ApiError> {
+fn parse_move(body: Value) -> Result<Move, Invalid> {
     Fields::parse(body, |f| {
         let to: Option<Line<1, 40>> = f.req("to");
         let expected_version: Option<u64> = f.req("expected_version");

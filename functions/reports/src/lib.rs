@@ -13,8 +13,8 @@ use rapport::error::{ApiError, FieldError};
 use rapport::ids::JobId;
 use rapport::job::Currency;
 use rapport::parse::{Fields, Line};
+use rapport::report::TIME_TO_HIRE;
 use rapport::report::{days, sources, sources_csv, to_csv, with_spend, Spend};
-use rapport::store::TIME_TO_HIRE;
 use serde_json::json;
 
 pub fn router(state: AppState) -> Router {

@@ -72,9 +72,7 @@ pub use crm::{
 pub use imports::{ImportRun, ImportStatus, NewImported, MAX_KEPT_ERRORS};
 pub use intake::{draft_of, ApplicationLookup, NewApplication, NotCreated};
 pub use jobs::{FeedState, JobFilter};
-pub use pipeline::{
-    time_bucket, ApplicationContext, ExactSamples, KeepInTouch, EXACT_SAMPLES, TIME_BUCKET_GROWTH, TIME_TO_HIRE,
-};
+pub use pipeline::{ApplicationContext, ExactSamples, KeepInTouch, EXACT_SAMPLES};
 pub use privacy::{Holdings, PersonKeys, Tombstone};
 pub use prospects::Confirmed;
 pub use reports::FunnelCounts;

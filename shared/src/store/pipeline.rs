@@ -8,18 +8,9 @@ use crate::clock::rfc3339;
 use crate::error::{ApiError, StoreError};
 use crate::ids::{ApplicationId, JobId};
 use crate::job::Job;
+use crate::report::{time_bucket, TIME_TO_HIRE};
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
-
-/// Buckets of the time-in-stage histogram grow by 5%, so a median read from it is within 5%.
-pub const TIME_BUCKET_GROWTH: f64 = 1.05;
-
-/// The histogram that holds time to hire, beside the stages'.
-pub const TIME_TO_HIRE: &str = "_to_hire";
-
-pub fn time_bucket(seconds: i64) -> u32 {
-    ((seconds.max(1) as f64).ln() / TIME_BUCKET_GROWTH.ln()).ceil() as u32
-}
 
 /// Which exact-duration items a move adds to (see [`EXACT_SAMPLES`]).
 #[derive(Debug, Clone, Copy, Default)]

@@ -2,8 +2,8 @@
 //! never in the application's document, its views or its export), never shown to hiring managers,
 //! and reported only as counts per answer, with counts under five shown as "<5" so that no one can
 //! be picked out.
+use crate::error::Invalid;
 use crate::parse::Fields;
-use crate::ApiError;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
@@ -76,11 +76,11 @@ pub fn report(counts: &[(String, String, u64, u64)]) -> Value {
 }
 
 /// Refuses answers a job does not ask for, and answers without the consent that covers them.
-pub fn check(given: Option<&Demographics>, job_asks: bool, consented: bool) -> Result<(), ApiError> {
+pub fn check(given: Option<&Demographics>, job_asks: bool, consented: bool) -> Result<(), Invalid> {
     match given {
-        Some(_) if !job_asks => Err(ApiError::field("demographics", "this job does not ask for demographic answers")),
+        Some(_) if !job_asks => Err(Invalid::field("demographics", "this job does not ask for demographic answers")),
         Some(_) if !consented => {
-            Err(ApiError::field("consent.demographics", "must be true to give demographic answers"))
+            Err(Invalid::field("consent.demographics", "must be true to give demographic answers"))
         }
         _ => Ok(()),
     }

@@ -56,7 +56,7 @@ pub struct UploadRequest {
 }
 
 impl UploadRequest {
-    pub fn parse(body: Value) -> Result<Self, crate::ApiError> {
+    pub fn parse(body: Value) -> Result<Self, crate::Invalid> {
         Fields::parse(body, |f| {
             let content_type: Option<Line<1, 200>> = f.req("content_type");
             let size: Option<u64> = f.req("size");

@@ -4,9 +4,9 @@
 //! edits and the import of prior applicants.
 use crate::application::{parse_credential, Credential};
 use crate::email::Email;
+use crate::error::Invalid;
 use crate::parse::{Fields, Line};
 use crate::token::Signer;
-use crate::ApiError;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -97,7 +97,7 @@ fn parse_interests(f: &mut Fields) -> Option<Interests> {
 
 impl ProspectInput {
     /// `create`: email is required; a patch may not change it (the address is the identity).
-    pub fn parse(body: Value, create: bool) -> Result<Self, ApiError> {
+    pub fn parse(body: Value, create: bool) -> Result<Self, Invalid> {
         Fields::parse(body, |f| {
             let email = if create { f.req::<Email>("email").map(Some) } else { Some(None) };
             let first_name: Option<Option<Line<1, 100>>> = f.opt("first_name");
@@ -167,14 +167,14 @@ pub struct ImportColumns {
 }
 
 impl ImportColumns {
-    pub fn from_header<'a>(header: impl IntoIterator<Item = &'a str>) -> Result<Self, ApiError> {
+    pub fn from_header<'a>(header: impl IntoIterator<Item = &'a str>) -> Result<Self, Invalid> {
         let names: Vec<String> = header
             .into_iter()
             .map(|h| h.trim_start_matches('\u{feff}').trim().to_lowercase().replace([' ', '-'], "_"))
             .collect();
         let col = |name: &str| names.iter().position(|h| h == name || (name == "email" && h == "email_address"));
         let Some(email) = col("email") else {
-            return Err(ApiError::field("body", "the header row has no email column"));
+            return Err(Invalid::field("body", "the header row has no email column"));
         };
         let cols = IMPORT_COLUMNS.iter().map(|c| col(c)).collect();
         Ok(Self { names, email, cols })
@@ -247,9 +247,9 @@ impl ImportColumns {
 
 /// Parses a whole CSV of prior applicants (small files, tests): good rows, and an error per bad line
 /// (the file's line number). Rows repeating an address already seen are reported, not taken twice.
-pub fn parse_import(csv_text: &[u8]) -> Result<(Vec<ImportRow>, Vec<LineError>), ApiError> {
+pub fn parse_import(csv_text: &[u8]) -> Result<(Vec<ImportRow>, Vec<LineError>), Invalid> {
     let mut reader = reader_builder().from_reader(csv_text);
-    let header = reader.headers().map_err(|_| ApiError::field("body", "not CSV"))?.clone();
+    let header = reader.headers().map_err(|_| Invalid::field("body", "not CSV"))?.clone();
     let columns = ImportColumns::from_header(header.iter())?;
     let (mut rows, mut errors, mut seen) = (Vec::new(), Vec::new(), std::collections::HashSet::new());
     for record in reader.records() {
@@ -406,7 +406,7 @@ pub struct Subscription {
 }
 
 impl Subscription {
-    pub fn parse(body: Value) -> Result<Self, ApiError> {
+    pub fn parse(body: Value) -> Result<Self, Invalid> {
         Fields::parse(body, |f| {
             let email = f.req("email");
             let first_name: Option<Option<Line<1, 100>>> = f.opt("first_name");
@@ -485,7 +485,7 @@ mod tests {
         assert_eq!(s.interests.workplace, vec![crate::job::Workplace::Remote]);
         let err =
             Subscription::parse(json!({"email": "x", "interests": {}, "consent": {"talent_pool": false}})).unwrap_err();
-        let ApiError::Validation(e) = err else { panic!() };
+        let Invalid::Fields(e) = err else { panic!() };
         assert_eq!(e.iter().map(|e| e.field.as_str()).collect::<Vec<_>>(), vec!["email", "consent.talent_pool"]);
     }
 

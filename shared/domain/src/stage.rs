@@ -33,7 +33,7 @@ pub fn default_stages() -> Vec<Stage> {
 }
 
 /// Ids beginning with `_` are Rapport's own: report counters sit beside the stages' under such
-/// names (`_to_hire`, see `store::TIME_TO_HIRE`), so a stage may never take one.
+/// names (`_to_hire`, see `report::TIME_TO_HIRE`), so a stage may never take one.
 pub const RESERVED_PREFIX: char = '_';
 
 /// Parses one stage object; its id is a slug so it is safe in keys and URLs.
@@ -101,14 +101,14 @@ mod tests {
 
     #[test]
     fn stage_ids_that_could_meet_internal_keys_are_refused() {
-        use crate::error::ApiError;
+        use crate::error::Invalid;
         let parse = |id: &str| {
             Fields::parse(serde_json::json!({"id": id, "name": "X", "kind": "screen"}), parse_stage).map(|s| s.id)
         };
         assert_eq!(parse("phone_screen").unwrap(), "phone_screen");
-        for id in [crate::store::TIME_TO_HIRE, "_", "_x"] {
+        for id in [crate::report::TIME_TO_HIRE, "_", "_x"] {
             match parse(id) {
-                Err(ApiError::Validation(errors)) => assert_eq!(errors[0].field, "id", "{id}"),
+                Err(Invalid::Fields(errors)) => assert_eq!(errors[0].field, "id", "{id}"),
                 other => panic!("{id}: {other:?}"),
             }
         }

@@ -1,6 +1,6 @@
 //! Jobs (requisitions): what a recruiter sets up, what the career site and job boards show.
 use crate::clock::rfc3339;
-use crate::error::ApiError;
+use crate::error::Invalid;
 use crate::ids::JobId;
 use crate::parse::Fields;
 use crate::parse::{FromField, Line, Text};
@@ -107,7 +107,7 @@ pub const MAX_DESCRIPTION: usize = 100_000;
 
 impl JobSpec {
     /// Parses a job from the request body, listing every bad field.
-    pub fn parse(body: Value) -> Result<Self, ApiError> {
+    pub fn parse(body: Value) -> Result<Self, Invalid> {
         Fields::parse(body, Self::from_fields)
     }
 
@@ -200,8 +200,8 @@ impl JobSpec {
 
     /// Applies a JSON merge patch (RFC 7396) to the job's fields and parses the result as a whole,
     /// so a patch is held to every rule a new job is.
-    pub fn patched(&self, patch: serde_json::Map<String, Value>) -> Result<Self, ApiError> {
-        let mut current = serde_json::to_value(self).map_err(|e| ApiError::Unavailable(e.to_string()))?;
+    pub fn patched(&self, patch: serde_json::Map<String, Value>) -> Result<Self, Invalid> {
+        let mut current = serde_json::to_value(self).map_err(|e| Invalid::Malformed(e.to_string()))?;
         merge_patch(&mut current, Value::Object(patch));
         Self::parse(current)
     }
@@ -415,7 +415,7 @@ mod tests {
 
     fn bad_fields(v: Value) -> Vec<String> {
         match JobSpec::parse(v) {
-            Err(ApiError::Validation(e)) => e.into_iter().map(|e| e.field).collect(),
+            Err(Invalid::Fields(e)) => e.into_iter().map(|e| e.field).collect(),
             other => panic!("expected a validation error, got {other:?}"),
         }
     }
@@ -468,7 +468,7 @@ mod tests {
         assert_eq!(patched.location.city, "York");
         assert_eq!(patched.location.region, "West Yorkshire");
         let bad = json!({"location": {"country": "ZZ"}, "id": "x"});
-        assert!(matches!(spec.patched(bad.as_object().unwrap().clone()), Err(ApiError::Validation(e)) if e.len() == 2));
+        assert!(matches!(spec.patched(bad.as_object().unwrap().clone()), Err(Invalid::Fields(e)) if e.len() == 2));
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Interviews of an application and the feedback each interviewer gives.
+use crate::error::Invalid;
 use crate::ids::{ApplicationId, InterviewId, JobId};
 use crate::parse::{Fields, Line, Text};
-use crate::ApiError;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -40,7 +40,7 @@ pub struct NewInterview {
 }
 
 impl NewInterview {
-    pub fn parse(body: Value) -> Result<Self, ApiError> {
+    pub fn parse(body: Value) -> Result<Self, Invalid> {
         Fields::parse(body, |f| {
             let scheduled_at = f.req("scheduled_at");
             let kind = f.req("kind");
@@ -65,7 +65,7 @@ pub struct NewFeedback {
 }
 
 impl NewFeedback {
-    pub fn parse(body: Value) -> Result<Self, ApiError> {
+    pub fn parse(body: Value) -> Result<Self, Invalid> {
         Fields::parse(body, |f| {
             let rating: Option<u64> = f.req("rating");
             let recommendation = f.req("recommendation");

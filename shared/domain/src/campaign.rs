@@ -2,10 +2,10 @@
 //! plain values; the nurture task and the preview route both call them, so a preview explains
 //! exactly what a run would do.
 use crate::content::Story;
+use crate::error::Invalid;
 use crate::job::Job;
 use crate::parse::{Fields, Line};
 use crate::prospect::{normalise_tags, Origin, Prospect, ProspectStatus};
-use crate::ApiError;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -72,7 +72,7 @@ fn lines<const N: usize>(v: Option<Vec<Line<1, N>>>) -> Vec<String> {
 }
 
 impl CampaignInput {
-    pub fn parse(body: Value) -> Result<Self, ApiError> {
+    pub fn parse(body: Value) -> Result<Self, Invalid> {
         Fields::parse(body, |f| {
             let name: Option<Line<1, 200>> = f.req("name");
             let segment = f.object("segment", true, |f| {
@@ -389,7 +389,7 @@ mod tests {
             "max_per_30_days": 4}))
         .unwrap();
         assert_eq!(c.steps[1].content.tags_any, vec!["icu"]);
-        let ApiError::Validation(e) = CampaignInput::parse(json!({"name": "", "segment": {"origins": ["aliens"]},
+        let Invalid::Fields(e) = CampaignInput::parse(json!({"name": "", "segment": {"origins": ["aliens"]},
             "steps": [{"after_days": 400, "content": {"kind": "story"}}], "max_per_30_days": 0}))
         .unwrap_err() else {
             panic!()

@@ -1,10 +1,10 @@
 //! Applications from the career site and the candidates behind them.
 use crate::attribution::{Attribution, Touchpoint};
 use crate::email::Email;
+use crate::error::Invalid;
 use crate::ids::{ApplicationId, CandidateId, DraftId, JobId};
 use crate::parse::{Fields, FromField, Line, Text};
 use crate::upload::UploadKey;
-use crate::ApiError;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -140,7 +140,7 @@ pub struct ApplicationInput {
 }
 
 impl Submission {
-    pub fn parse(body: Value) -> Result<Self, ApiError> {
+    pub fn parse(body: Value) -> Result<Self, Invalid> {
         if body.get("website").and_then(Value::as_str).is_some_and(|s| !s.trim().is_empty()) {
             return Ok(Submission::Honeypot);
         }
@@ -260,7 +260,7 @@ mod tests {
 
     fn fields(v: Value) -> Vec<String> {
         match Submission::parse(v) {
-            Err(ApiError::Validation(e)) => e.into_iter().map(|e| e.field).collect(),
+            Err(Invalid::Fields(e)) => e.into_iter().map(|e| e.field).collect(),
             other => panic!("{other:?}"),
         }
     }

@@ -2,7 +2,7 @@
 //!
 //! [`Fields`] takes fields out of the object one by one; whatever is left at [`Fields::finish`] is an
 //! unknown field (no mass assignment). Each field type says how it parses in [`FromField`].
-use crate::error::{ApiError, FieldError};
+use crate::error::{FieldError, Invalid};
 use serde_json::{Map, Value};
 
 /// A value that parses from one JSON field, with a message for the client when it does not.
@@ -23,14 +23,14 @@ impl Fields {
     }
 
     /// Parses the whole object with `f`, then reports unknown fields along with the rest.
-    pub fn parse<T>(v: Value, f: impl FnOnce(&mut Fields) -> Option<T>) -> Result<T, ApiError> {
+    pub fn parse<T>(v: Value, f: impl FnOnce(&mut Fields) -> Option<T>) -> Result<T, Invalid> {
         let Value::Object(map) = v else {
-            return Err(ApiError::BadRequest("the body must be a JSON object".into()));
+            return Err(Invalid::Malformed("the body must be a JSON object".into()));
         };
         let mut fields = Fields::new(map);
         let out = f(&mut fields);
         fields.finish()?;
-        out.ok_or_else(|| ApiError::Validation(vec![FieldError::new("", "invalid")]))
+        out.ok_or_else(|| Invalid::Fields(vec![FieldError::new("", "invalid")]))
     }
 
     fn path(&self, name: &str) -> String {
@@ -165,12 +165,12 @@ impl Fields {
     }
 
     /// Ends the parse: unknown fields and every earlier error become one 422.
-    pub fn finish(mut self) -> Result<(), ApiError> {
+    pub fn finish(mut self) -> Result<(), Invalid> {
         self.collect_unknown();
         if self.errors.is_empty() {
             Ok(())
         } else {
-            Err(ApiError::Validation(self.errors))
+            Err(Invalid::Fields(self.errors))
         }
     }
 }
@@ -334,7 +334,7 @@ mod tests {
         inner: Option<u64>,
     }
 
-    fn parse(v: Value) -> Result<Thing, ApiError> {
+    fn parse(v: Value) -> Result<Thing, Invalid> {
         Fields::parse(v, |f| {
             let name = f.req("name");
             let color = f.opt("color");
@@ -344,9 +344,9 @@ mod tests {
         })
     }
 
-    fn fields(e: ApiError) -> Vec<String> {
+    fn fields(e: Invalid) -> Vec<String> {
         match e {
-            ApiError::Validation(errs) => errs.into_iter().map(|e| e.field).collect(),
+            Invalid::Fields(errs) => errs.into_iter().map(|e| e.field).collect(),
             other => panic!("not a validation error: {other:?}"),
         }
     }
@@ -373,7 +373,7 @@ mod tests {
         assert_eq!(fields(parse(json!({"name": "a\u{0007}b"})).unwrap_err()), vec!["name"]);
         assert_eq!(fields(parse(json!({"name": 5})).unwrap_err()), vec!["name"]);
         assert_eq!(fields(parse(json!({"name": "x", "tags": ["a", "a"]})).unwrap_err()), vec!["tags"]);
-        assert!(matches!(parse(json!([1])), Err(ApiError::BadRequest(_))));
+        assert!(matches!(parse(json!([1])), Err(Invalid::Malformed(_))));
     }
 }
 
@@ -398,7 +398,7 @@ pub const MAX_FORM_NAME_PARTS: usize = 4;
 ///
 /// Field names are bounded in number, length and depth before anything is built, so a hostile
 /// name (`a.a.a.…`, tens of thousands of parts) is a 400 rather than an arbitrarily deep value.
-pub fn form_to_json(body: &[u8], checkboxes: &[&str]) -> Result<Value, ApiError> {
+pub fn form_to_json(body: &[u8], checkboxes: &[&str]) -> Result<Value, Invalid> {
     fn object_at<'a>(node: &'a mut Map<String, Value>, parts: &[&str]) -> Option<&'a mut Map<String, Value>> {
         let mut node = node;
         for part in parts {
@@ -413,16 +413,16 @@ pub fn form_to_json(body: &[u8], checkboxes: &[&str]) -> Result<Value, ApiError>
     let mut root = Map::new();
     for (i, (name, value)) in url::form_urlencoded::parse(body).enumerate() {
         if i >= MAX_FORM_FIELDS {
-            return Err(ApiError::BadRequest(format!("a form may have at most {MAX_FORM_FIELDS} fields")));
+            return Err(Invalid::Malformed(format!("a form may have at most {MAX_FORM_FIELDS} fields")));
         }
         if name.len() > MAX_FORM_NAME_BYTES {
-            return Err(ApiError::BadRequest(format!(
+            return Err(Invalid::Malformed(format!(
                 "a form field name may be at most {MAX_FORM_NAME_BYTES} bytes long"
             )));
         }
         let parts: Vec<&str> = name.split('.').collect();
         if parts.len() > MAX_FORM_NAME_PARTS {
-            return Err(ApiError::BadRequest(format!(
+            return Err(Invalid::Malformed(format!(
                 "a form field name may have at most {MAX_FORM_NAME_PARTS} dotted parts"
             )));
         }
@@ -498,8 +498,12 @@ mod form_tests {
         );
     }
 
-    fn status(r: Result<Value, ApiError>) -> u16 {
-        r.map(|_| 200).unwrap_or_else(|e| e.status().as_u16())
+    fn status(r: Result<Value, Invalid>) -> u16 {
+        match r {
+            Ok(_) => 200,
+            Err(Invalid::Malformed(_)) => 400,
+            Err(Invalid::Fields(_)) => 422,
+        }
     }
 
     #[test]

@@ -1,8 +1,8 @@
 //! Consent, per purpose: what the person agreed to (or withdrew), when, how, and to which wording.
 //! Each purpose's latest record decides; every change is also kept as history. Every email Rapport
-//! sends names the purpose it needs (see `email::Needs`), so a withdrawal takes effect at once.
+//! sends names the purpose it needs (see `rapport::mailer::Needs`), so a withdrawal takes effect at once.
+use crate::error::Invalid;
 use crate::parse::{Fields, Text};
-use crate::ApiError;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -48,7 +48,7 @@ impl Consent {
 
 /// `PUT /api/candidates/{id}/consents/{purpose} {given, note?}`: a recruiter records what the person
 /// said (given or withdrawn).
-pub fn parse_recorded(body: Value) -> Result<(bool, Option<String>), ApiError> {
+pub fn parse_recorded(body: Value) -> Result<(bool, Option<String>), Invalid> {
     Fields::parse(body, |f| {
         let given: Option<bool> = f.req("given");
         let note: Option<Option<Text<1, 500>>> = f.opt("note");

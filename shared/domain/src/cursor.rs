@@ -1,6 +1,6 @@
 //! Opaque pagination cursors. A cursor is the store's position, signed together with the query it
 //! belongs to, so a client can neither read it as a key nor forge or move it to another query.
-use crate::error::ApiError;
+use crate::error::Invalid;
 use crate::token::Signer;
 use serde::{de::DeserializeOwned, Serialize};
 
@@ -19,11 +19,11 @@ impl Cursors {
         self.signer.sign(&format!("cursor:{scope}"), position, None)
     }
 
-    pub fn decode<T: DeserializeOwned>(&self, scope: &str, cursor: &str) -> Result<T, ApiError> {
+    pub fn decode<T: DeserializeOwned>(&self, scope: &str, cursor: &str) -> Result<T, Invalid> {
         // Cursors never expire, so the time does not matter.
         self.signer
             .verify(&format!("cursor:{scope}"), cursor, chrono::DateTime::UNIX_EPOCH)
-            .ok_or_else(|| ApiError::field("cursor", "is not a cursor of this list"))
+            .ok_or_else(|| Invalid::field("cursor", "is not a cursor of this list"))
     }
 }
 

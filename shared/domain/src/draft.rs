@@ -3,9 +3,9 @@
 use crate::application::parse_touchpoint;
 use crate::attribution::Attribution;
 use crate::email::Email;
+use crate::error::Invalid;
 use crate::ids::{DraftId, JobId};
 use crate::parse::{Fields, Line};
-use crate::ApiError;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -21,7 +21,7 @@ pub struct DraftInput {
 }
 
 impl DraftInput {
-    pub fn parse(body: Value) -> Result<Self, ApiError> {
+    pub fn parse(body: Value) -> Result<Self, Invalid> {
         Fields::parse(body, |f| {
             let email = f.req("email");
             let first_name: Option<Option<Line<1, 100>>> = f.opt("first_name");

@@ -1,8 +1,8 @@
 //! The content library: stories to share with prospects (team stories, day-in-the-life pieces).
 //! Their HTML is written by recruiters and mailed to candidates, so it is sanitised on the way in.
+use crate::error::Invalid;
 use crate::parse::{Fields, Line, Text};
 use crate::prospect::normalise_tags;
-use crate::ApiError;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -34,7 +34,7 @@ pub struct StoryInput {
 }
 
 impl StoryInput {
-    pub fn parse(body: Value) -> Result<Self, ApiError> {
+    pub fn parse(body: Value) -> Result<Self, Invalid> {
         Fields::parse(body, |f| {
             let _kind: Option<ContentKind> = f.req("kind");
             let title: Option<Line<1, 200>> = f.req("title");
