@@ -1,4 +1,5 @@
 //! Typed configuration, read once from the environment at start.
+use rapport_domain::keys::{Keyring, MIN_KEY_BYTES};
 use std::collections::BTreeMap;
 
 #[derive(Clone)]
@@ -20,9 +21,9 @@ pub struct Config {
     /// Origins allowed to call the public routes from a browser (`ALLOWED_ORIGINS`, comma separated).
     pub allowed_origins: Vec<String>,
     /// The keys that sign cursors and email links (`SIGNING_KEYS`, or `SIGNING_KEYS_SECRET_ARN` in AWS).
-    pub signing_keys: crate::keys::KeySource,
+    pub signing_keys: KeySource,
     /// The key of the email hash (`EMAIL_HASH_KEY`, or `EMAIL_HASH_SECRET_ARN` in AWS); never rotated.
-    pub email_hash_key: crate::keys::KeySource,
+    pub email_hash_key: KeySource,
     /// Path-style S3 addressing, needed by the local emulator (`S3_FORCE_PATH_STYLE`).
     pub s3_force_path_style: bool,
     /// How long a started application may sit before it counts as a drop-off (`DRAFT_ABANDON_AFTER`,
@@ -95,7 +96,6 @@ impl Config {
         let public_api_url = required("PUBLIC_API_URL");
         let postal_address = required("POSTAL_ADDRESS");
         let mut key = |(value, secret): (&'static str, &'static str), check: fn(&str) -> Result<(), String>| {
-            use crate::keys::KeySource;
             let given = |k: &str| get(k).filter(|v| !v.trim().is_empty());
             match (given(value), given(secret)) {
                 (Some(v), None) => {
@@ -119,8 +119,8 @@ impl Config {
                 }
             }
         };
-        let signing_keys = key(crate::keys::SIGNING_VARS, crate::keys::check_signing);
-        let email_hash_key = key(crate::keys::EMAIL_HASH_VARS, crate::keys::check_email_hash);
+        let signing_keys = key(SIGNING_VARS, check_signing);
+        let email_hash_key = key(EMAIL_HASH_VARS, check_email_hash);
         for (name, url) in [("CAREERS_URL", &careers_url), ("PUBLIC_API_URL", &public_api_url)] {
             if !url.is_empty() && !(url.starts_with("https://") || url.starts_with("http://")) {
                 errors.insert(name, "must be an http(s) URL".to_string());
@@ -235,6 +235,40 @@ pub fn parse_duration(raw: &str) -> Option<chrono::Duration> {
         "d" => Some(chrono::Duration::days(n)),
         _ => None,
     }
+}
+
+/// Where a key comes from.
+#[derive(Clone, PartialEq, Eq)]
+pub enum KeySource {
+    /// The value itself (local stack, tests).
+    Value(String),
+    /// A Secrets Manager secret's ARN, read at start.
+    Secret(String),
+}
+
+impl std::fmt::Debug for KeySource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            KeySource::Value(_) => f.write_str("Value(<redacted>)"),
+            KeySource::Secret(arn) => write!(f, "Secret({arn})"),
+        }
+    }
+}
+
+/// Names of the variables behind each key: (value, secret ARN).
+pub const SIGNING_VARS: (&str, &str) = ("SIGNING_KEYS", "SIGNING_KEYS_SECRET_ARN");
+pub const EMAIL_HASH_VARS: (&str, &str) = ("EMAIL_HASH_KEY", "EMAIL_HASH_SECRET_ARN");
+
+/// Checks a key's value as the config is read, so a bad one is listed with every other problem.
+pub fn check_signing(raw: &str) -> Result<(), String> {
+    Keyring::parse(raw).map(|_| ())
+}
+
+pub fn check_email_hash(raw: &str) -> Result<(), String> {
+    if raw.len() < MIN_KEY_BYTES {
+        return Err(format!("must be at least {MIN_KEY_BYTES} bytes"));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -9,50 +9,16 @@
 //!
 //! In AWS both live in Secrets Manager (`*_SECRET_ARN`); `make dev` and the tests give the values
 //! themselves (`SIGNING_KEYS`, `EMAIL_HASH_KEY`).
-use crate::config::{Config, ConfigError};
+use crate::config::{check_email_hash, Config, ConfigError, KeySource, EMAIL_HASH_VARS, SIGNING_VARS};
 use std::collections::BTreeMap;
 
-pub use rapport_domain::keys::{Keyring, MIN_KEY_BYTES};
-
-/// Where a key comes from.
-#[derive(Clone, PartialEq, Eq)]
-pub enum KeySource {
-    /// The value itself (local stack, tests).
-    Value(String),
-    /// A Secrets Manager secret's ARN, read at start.
-    Secret(String),
-}
-
-impl std::fmt::Debug for KeySource {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            KeySource::Value(_) => f.write_str("Value(<redacted>)"),
-            KeySource::Secret(arn) => write!(f, "Secret({arn})"),
-        }
-    }
-}
+pub use rapport_domain::keys::Keyring;
 
 /// What a function signs and hashes with.
 #[derive(Clone)]
 pub struct Keys {
     pub signing: Keyring,
     pub email_hash: Vec<u8>,
-}
-
-/// Names of the variables behind each key: (value, secret ARN).
-pub const SIGNING_VARS: (&str, &str) = ("SIGNING_KEYS", "SIGNING_KEYS_SECRET_ARN");
-pub const EMAIL_HASH_VARS: (&str, &str) = ("EMAIL_HASH_KEY", "EMAIL_HASH_SECRET_ARN");
-
-/// Checks a key's value as the config is read, so a bad one is listed with every other problem.
-pub fn check_signing(raw: &str) -> Result<(), String> {
-    Keyring::parse(raw).map(|_| ())
-}
-
-pub fn check_email_hash(raw: &str) -> Result<(), String> {
-    if raw.len() < MIN_KEY_BYTES {
-        return Err(format!("must be at least {MIN_KEY_BYTES} bytes"));
-    }
-    Ok(())
 }
 
 impl Keys {

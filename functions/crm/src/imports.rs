@@ -5,6 +5,7 @@
 //! task (the nurture function, every 5 minutes) finishes what is left and sends the consent emails
 //! imports leave behind, at SES's pace.
 use rapport::api::AppState;
+use rapport::app::notify::{consent_letter, notify, ConsentAsk, Ledger, Needs, Notification};
 use rapport::error::ApiError;
 use rapport::prospect::{merge_import, ImportColumns, ImportRow, LineError, Merged, Prospect, ProspectStatus};
 use rapport::store::tx::TxError;
@@ -374,32 +375,15 @@ async fn ask_consent(st: &AppState, p: &Prospect) -> Result<bool, ApiError> {
     if !st.store.claim_once(&p.id, "import_consent", now).await? {
         return Ok(false);
     }
-    let url = format!(
-        "{}/careers/talent-pool/confirm?token={}",
-        st.config.public_api_url,
-        rapport::prospect::confirm_token(&st.signer, &p.id, None, now)
-    );
-    let msg = rapport::mailer::Letter {
-        to: &p.email,
-        to_name: p.first_name.clone(),
-        email_hash: &p.id,
-        subject: format!("Can {} keep in touch?", st.config.company_name),
-        template: "import_consent",
-        context: json!({"first_name": p.first_name, "confirm_url": url}),
-        campaign: None,
-    }
-    .compose(st)
-    .map_err(|e| ApiError::Unavailable(format!("template: {e}")))?;
-    let needs = rapport::mailer::Needs { purpose: None, known: None };
-    let id = match st.mailer.deliver(&st.store, &p.id, needs, &msg).await {
-        Ok(Some(id)) => id,
-        Ok(None) => return Ok(false),
+    let letter =
+        consent_letter(st, &p.id, &p.email, p.first_name.clone(), p.first_name.as_deref(), None, ConsentAsk::Imported);
+    let needs = Needs { purpose: None, known: None };
+    match notify(st, Notification { letter, needs, ledger: Ledger::Person(&p.id), kind: "import_consent" }).await {
+        Ok(sent) => Ok(sent.is_some()),
         Err(e) => {
             // SES did not take it (throttled, or down): the claim goes back, so the next run asks.
             st.store.release_once(&p.id, "import_consent").await?;
-            return Err(e.into());
+            Err(e)
         }
-    };
-    st.store.record_send(format!("EMAIL#{}", p.id), "import_consent", &id, now).await?;
-    Ok(true)
+    }
 }

@@ -6,6 +6,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use http::{header, HeaderMap, StatusCode};
 use rapport::api::{json, no_route, path_id, rate_limit, AppState, FormOrJson, JsonBody, QueryMap};
+use rapport::app::notify::{notify, send_optin, Ledger, Letter, Needs, Notification, OptinFor};
 use rapport::application::{Application, Candidate, Consents, Submission, CHECKBOXES};
 use rapport::attribution::attribute;
 use rapport::clock::rfc3339;
@@ -14,7 +15,6 @@ use rapport::draft::{Draft, DraftInput, DraftStatus};
 use rapport::error::ApiError;
 use rapport::ids::{ApplicationId, CandidateId, DraftId, JobId};
 use rapport::job::{Job, JobStatus};
-use rapport::mailer::{send_optin, Letter, Needs, OptinFor};
 use rapport::prospect::{PersonRef, Subscription, CONFIRM, UNSUBSCRIBE};
 use rapport::store::Confirmed;
 use rapport::store::{NewApplication, NotCreated};
@@ -184,37 +184,18 @@ async fn drop_copy(st: &AppState, copy: Option<&str>) {
 async fn send_confirmation(st: &AppState, job: &Job, app: &Application, p: Person<'_>) {
     let ctx = json!({"first_name": p.first, "job_title": job.spec.title, "company": st.config.company_name,
                      "application_id": app.id.to_string()});
-    let result = async {
-        let msg = Letter {
-            to: p.email,
-            to_name: Some(format!("{} {}", p.first, p.last)),
-            email_hash: p.email_hash,
-            subject: format!("Your application for {}", job.spec.title),
-            template: "confirmation",
-            context: ctx,
-            campaign: None,
-        }
-        .compose(st)
-        .map_err(|e| format!("template: {e}"))?;
-        let Some(id) = st
-            .mailer
-            .deliver(
-                &st.store,
-                p.email_hash,
-                Needs { purpose: Some(Purpose::Processing), known: Some((p.suppressed, true)) },
-                &msg,
-            )
-            .await
-            .map_err(|e| e.to_string())?
-        else {
-            return Ok(());
-        };
-        st.store
-            .record_send(format!("APP#{}", app.id), "confirmation", &id, st.clock.now())
-            .await
-            .map_err(|e| e.to_string())
-    }
-    .await;
+    let letter = Letter {
+        to: p.email,
+        to_name: Some(format!("{} {}", p.first, p.last)),
+        email_hash: p.email_hash,
+        subject: format!("Your application for {}", job.spec.title),
+        template: "confirmation",
+        context: ctx,
+        campaign: None,
+    };
+    let needs = Needs { purpose: Some(Purpose::Processing), known: Some((p.suppressed, true)) };
+    let result =
+        notify(st, Notification { letter, needs, ledger: Ledger::Application(&app.id), kind: "confirmation" }).await;
     // The send was claimed with the application; a failure here loses this one email rather than
     // risking two (the application itself is stored).
     if let Err(e) = result {

@@ -5,13 +5,14 @@
 //! stops before the time budget runs out and the next run resumes where this one stopped.
 use chrono::{DateTime, Utc};
 use rapport::api::AppState;
+use rapport::app::notify::Letter;
 use rapport::attribution::{Channel, TokenClaims};
 use rapport::campaign::{cap_allows, content_for, due_after, exclusions, Campaign, CampaignStatus, Send};
 use rapport::consent::may_nurture;
 use rapport::content::Story;
 use rapport::error::ApiError;
 use rapport::job::Job;
-use rapport::mailer::{Letter, SendFailure};
+use rapport::mailer::SendFailure;
 use rapport::prospect::Prospect;
 use rapport::store::{prospect_of, Claim, Outcome, SentNurture};
 use serde_json::{json, Value};
@@ -243,8 +244,7 @@ async fn send_due(
                 context,
                 campaign: Some(&c.id),
             }
-            .compose(st)
-            .map_err(|e| ApiError::Unavailable(format!("template: {e}")))?;
+            .compose(&st.signer, &st.config)?;
             match st.store.claim_nurture(e, &subject, now).await? {
                 Claim::Ours => {}
                 Claim::InFlight => {

@@ -2,8 +2,8 @@
 //! each change it makes is conditional on the state it found.
 use chrono::{DateTime, Utc};
 use rapport::api::AppState;
+use rapport::app::notify::{send_optin, OptinFor};
 use rapport::error::ApiError;
-use rapport::mailer::{send_optin, OptinFor};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 

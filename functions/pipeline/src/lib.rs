@@ -6,15 +6,14 @@ use axum::routing::{get, post};
 use axum::Router;
 use http::StatusCode;
 use rapport::api::{check, json, no_route, path_id, AppState, JsonBody, QueryMap};
+use rapport::app::notify::{consent_letter, notify, ConsentAsk, Ledger, Needs, Notification};
 use rapport::auth::{Caller, JobAction};
 use rapport::clock::rfc3339;
 use rapport::consent::Purpose;
 use rapport::error::{ApiError, Invalid, StoreError};
 use rapport::ids::{ApplicationId, InterviewId, JobId};
 use rapport::interview::{Feedback, Interview, NewFeedback, NewInterview};
-use rapport::mailer::{Letter, Needs};
 use rapport::parse::{Fields, Line, Text};
-use rapport::prospect::confirm_token;
 use rapport::stage::{furthest, status_of, transition, ExitReason, ReasonCategory, StageKind, TransitionError, EXITS};
 use rapport::store::{ApplicationContext, ExactSamples, KeepInTouch, EXACT_SAMPLES};
 use serde_json::{json, Value};
@@ -225,32 +224,12 @@ async fn ask_consent(st: &AppState, ctx: &ApplicationContext, email_hash: &str, 
         let Some(nonce) = st.store.request_consent(email_hash, &ctx.candidate, record, now).await? else {
             return Ok::<(), ApiError>(());
         };
-        let url = format!(
-            "{}/careers/talent-pool/confirm?token={}",
-            st.config.public_api_url,
-            confirm_token(&st.signer, email_hash, Some(&nonce), now)
-        );
-        let ctx_json = json!({"first_name": ctx.candidate.first_name, "company": st.config.company_name,
-                              "job_title": ctx.job.spec.title, "confirm_url": url});
-        let msg = Letter {
-            to: &ctx.candidate.email,
-            to_name: Some(format!("{} {}", ctx.candidate.first_name, ctx.candidate.last_name)),
-            email_hash,
-            subject: format!("Can {} keep in touch?", st.config.company_name),
-            template: "consent_request",
-            context: ctx_json,
-            campaign: None,
-        }
-        .compose(st)
-        .map_err(|e| ApiError::Unavailable(e.to_string()))?;
-        let Some(id) = st
-            .mailer
-            .deliver(&st.store, email_hash, Needs { purpose: Some(Purpose::Processing), known: None }, &msg)
-            .await?
-        else {
-            return Ok(());
-        };
-        st.store.record_send(format!("EMAIL#{email_hash}"), "optin", &id, now).await?;
+        let c = &ctx.candidate;
+        let name = Some(format!("{} {}", c.first_name, c.last_name));
+        let ask = ConsentAsk::SilverMedalist { job_title: &ctx.job.spec.title };
+        let letter = consent_letter(st, email_hash, &c.email, name, Some(&c.first_name), Some(&nonce), ask);
+        let needs = Needs { purpose: Some(Purpose::Processing), known: None };
+        notify(st, Notification { letter, needs, ledger: Ledger::Person(email_hash), kind: "optin" }).await?;
         Ok(())
     }
     .await;

@@ -550,9 +550,9 @@ fn duration_parameter(d: chrono::Duration) -> String {
 /// The values of the template's `{{Name}}` placeholders (resources and parameters) that give a
 /// function the same settings as the local stack whose config this is.
 pub fn template_values(config: &Config) -> anyhow::Result<HashMap<&'static str, String>> {
-    let secret = |source: &rapport::keys::KeySource, name: &str| match source {
-        rapport::keys::KeySource::Secret(arn) => Ok(arn.clone()),
-        rapport::keys::KeySource::Value(_) => anyhow::bail!("the template reads {name} from a secret: give its ARN"),
+    let secret = |source: &rapport::config::KeySource, name: &str| match source {
+        rapport::config::KeySource::Secret(arn) => Ok(arn.clone()),
+        rapport::config::KeySource::Value(_) => anyhow::bail!("the template reads {name} from a secret: give its ARN"),
     };
     let exit_reasons = if config.exit_reasons == rapport::stage::ReasonCodes::default() {
         String::new()
