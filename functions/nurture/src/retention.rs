@@ -45,6 +45,65 @@ impl Page {
     fn stuck(&self) -> bool {
         self.tried > 0 && self.done == 0
     }
+
+    /// Counts one try; a failure is logged and counted under `what`.
+    fn count<T>(&mut self, n: &mut Counts, what: &str, result: Result<T, StoreError>) -> Option<T> {
+        self.tried += 1;
+        match result {
+            Ok(v) => {
+                self.done += 1;
+                Some(v)
+            }
+            Err(e) => {
+                failure(n, what, &e);
+                None
+            }
+        }
+    }
+}
+
+/// A phase's walk over its pages: until the list ends, a page on which nothing succeeded (the phase
+/// stops, the run goes on), or the deadline (the run stops).
+struct Pages<K> {
+    after: Option<K>,
+    ended: Option<Ended>,
+}
+
+#[derive(PartialEq)]
+enum Ended {
+    Done,
+    Stuck,
+    OutOfTime,
+}
+
+impl<K> Pages<K> {
+    fn new(after: Option<K>) -> Self {
+        Self { after, ended: None }
+    }
+
+    /// The cursor to read the next page from, or `None` once the walk has ended.
+    fn next(&mut self, deadline: Instant) -> Option<Option<K>> {
+        if self.ended.is_none() && Instant::now() >= deadline {
+            self.ended = Some(Ended::OutOfTime);
+        }
+        self.ended.is_none().then(|| self.after.take())
+    }
+
+    fn read(&mut self, page: &Page, last: Option<K>) {
+        match last {
+            _ if page.stuck() => self.ended = Some(Ended::Stuck),
+            Some(l) => self.after = Some(l),
+            None => self.ended = Some(Ended::Done),
+        }
+    }
+
+    /// Marks the run incomplete unless the list ended; `true` when the deadline ended it.
+    fn out_of_time(&self, complete: &mut bool) -> bool {
+        if self.ended != Some(Ended::Done) {
+            *complete = false;
+        }
+        self.ended == Some(Ended::OutOfTime)
+    }
 }
 
 pub async fn run(st: &AppState, now: DateTime<Utc>, deadline: Instant) -> Result<Value, ApiError> {
@@ -55,137 +114,77 @@ pub async fn run(st: &AppState, now: DateTime<Utc>, deadline: Instant) -> Result
     let mut seen = HashSet::new();
     'work: {
         // Erasures a crash or a failure left half done.
-        let mut after = None;
-        loop {
-            if Instant::now() >= deadline {
-                complete = false;
-                break 'work;
-            }
+        let mut pages = Pages::new(None);
+        while let Some(after) = pages.next(deadline) {
             let (open, last) = st.store.open_erasures(PAGE, after).await?;
             let mut page = Page::default();
-            for t in &open {
-                if !seen.insert(t.person.email_hash.clone()) {
-                    continue;
-                }
-                page.tried += 1;
-                match rapport::privacy::erase(st, &t.person, "retention", now).await {
-                    Ok(_) => {
-                        n.resumed += 1;
-                        page.done += 1;
-                    }
-                    Err(e) => failure(&mut n, "resume", &e),
+            for t in open.iter().filter(|t| seen.insert(t.person.email_hash.clone())) {
+                let erased = rapport::privacy::erase(st, &t.person, "retention", now).await;
+                if page.count(&mut n, "resume", erased).is_some() {
+                    n.resumed += 1;
                 }
             }
-            if page.stuck() {
-                complete = false;
-                break;
-            }
-            match last {
-                Some(l) => after = Some(l),
-                None => break,
-            }
+            pages.read(&page, last);
+        }
+        if pages.out_of_time(&mut complete) {
+            break 'work;
         }
         // People who applied, stalest first.
-        let mut after = None;
-        loop {
-            if Instant::now() >= deadline {
-                complete = false;
-                break 'work;
-            }
+        let mut pages = Pages::new(None);
+        while let Some(after) = pages.next(deadline) {
             let (stale, last) = st.store.stale_people(cutoff, PAGE, after).await?;
             let mut page = Page::default();
-            for p in &stale {
-                if !seen.insert(p.email_hash.clone()) {
-                    continue;
-                }
-                page.tried += 1;
-                match erase_unless_open(st, p, now).await {
-                    Ok(erased) => {
-                        page.done += 1;
-                        if erased {
-                            n.erased += 1;
-                        } else {
-                            n.kept += 1;
-                        }
-                    }
-                    Err(e) => failure(&mut n, "applicant", &e),
+            for p in stale.iter().filter(|p| seen.insert(p.email_hash.clone())) {
+                match page.count(&mut n, "applicant", erase_unless_open(st, p, now).await) {
+                    Some(true) => n.erased += 1,
+                    Some(false) => n.kept += 1,
+                    None => {}
                 }
             }
-            if page.stuck() {
-                complete = false;
-                break;
-            }
-            match last {
-                Some(l) => after = Some(l),
-                None => break,
-            }
+            pages.read(&page, last);
+        }
+        if pages.out_of_time(&mut complete) {
+            break 'work;
         }
         // Submitted and abandoned drafts: they hold an address, and nothing reads them once closed.
-        let mut after = None;
-        loop {
-            if Instant::now() >= deadline {
-                complete = false;
-                break 'work;
-            }
+        let mut pages = Pages::new(None);
+        while let Some(after) = pages.next(deadline) {
             let (keys, last) = st.store.closed_drafts(cutoff, DRAFTS_PAGE, after).await?;
-            match st.store.delete_keys(keys).await {
-                Ok(k) => n.drafts += k as u64,
-                Err(e) => {
-                    failure(&mut n, "drafts", &e);
-                    complete = false;
-                    break;
-                }
+            let mut page = Page::default();
+            if let Some(k) = page.count(&mut n, "drafts", st.store.delete_keys(keys).await) {
+                n.drafts += k as u64;
             }
-            match last {
-                Some(l) => after = Some(l),
-                None => break,
-            }
+            pages.read(&page, last);
+        }
+        if pages.out_of_time(&mut complete) {
+            break 'work;
         }
         // Prospects who never applied: a pass over the pool, resumed where the last run stopped.
-        let mut after = st.store.retention_cursor(POOL_PASS).await?;
-        loop {
-            if Instant::now() >= deadline {
-                complete = false;
-                break 'work;
-            }
-            let (prospects, last) = st.store.pool_page(&after, 100).await?;
+        let mut pages = Pages::new(Some(st.store.retention_cursor(POOL_PASS).await?));
+        while let Some(after) = pages.next(deadline) {
+            let (prospects, last) = st.store.pool_page(&after.unwrap_or_default(), 100).await?;
             let mut page = Page::default();
             for p in prospects.iter().filter(|p| lapsed(p, cutoff)) {
                 if seen.contains(&p.id) {
                     continue;
                 }
-                match erase_if_never_applied(st, p, now).await {
-                    Ok(false) => {}
-                    Ok(true) => {
-                        seen.insert(p.id.clone());
-                        page.tried += 1;
-                        page.done += 1;
+                // Someone who applied is the applicants phase's: only an erasure or a failure counts.
+                let result = erase_if_never_applied(st, p, now).await;
+                if !matches!(result, Ok(false)) {
+                    seen.insert(p.id.clone());
+                    if page.count(&mut n, "prospect", result).is_some() {
                         n.erased += 1;
                     }
-                    Err(e) => {
-                        seen.insert(p.id.clone());
-                        page.tried += 1;
-                        failure(&mut n, "prospect", &e);
-                    }
                 }
             }
-            // The cursor stays before a page on which nothing succeeded: the next run reads it again.
-            if page.stuck() {
-                complete = false;
-                break;
+            // The cursor stays before a page on which nothing succeeded, so the next run reads it
+            // again; after the last page the pass is complete and the next run starts a new one.
+            if !page.stuck() {
+                st.store.set_retention_cursor(POOL_PASS, last.as_deref().unwrap_or("")).await?;
             }
-            match last {
-                Some(l) => {
-                    after = l;
-                    st.store.set_retention_cursor(POOL_PASS, &after).await?;
-                }
-                None => {
-                    // The pass is complete; the next run starts a new one.
-                    st.store.set_retention_cursor(POOL_PASS, "").await?;
-                    break;
-                }
-            }
+            pages.read(&page, last);
         }
+        pages.out_of_time(&mut complete);
     }
     if complete && !orphan_resumes(st, now, deadline, &mut n).await? {
         complete = false;
