@@ -6,16 +6,14 @@ use axum::routing::{get, post};
 use axum::Router;
 use http::StatusCode;
 use rapport::api::{check, json, no_route, path_id, AppState, JsonBody, QueryMap};
-use rapport::app::notify::{consent_letter, notify, ConsentAsk, Ledger, Needs, Notification};
 use rapport::auth::{Caller, JobAction};
 use rapport::clock::rfc3339;
-use rapport::consent::Purpose;
-use rapport::error::{ApiError, Invalid, StoreError};
+use rapport::error::ApiError;
 use rapport::ids::{ApplicationId, InterviewId, JobId};
 use rapport::interview::{Feedback, Interview, NewFeedback, NewInterview};
-use rapport::parse::{Fields, Line, Text};
-use rapport::stage::{furthest, status_of, transition, ExitReason, ReasonCategory, StageKind, TransitionError, EXITS};
-use rapport::store::{ApplicationContext, ExactSamples, KeepInTouch, EXACT_SAMPLES};
+use rapport::pipeline::Move;
+use rapport::stage::EXITS;
+use rapport::store::ApplicationContext;
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -103,44 +101,6 @@ async fn read(State(st): State<AppState>, caller: Caller, Path(id): Path<String>
     Ok(json(StatusCode::OK, &view(&st, &ctx, true).await?))
 }
 
-struct Move {
-    to: String,
-    expected_version: u64,
-    reason: Option<ExitReason>,
-    keep_in_touch: bool,
-    tags: Vec<String>,
-}
-
-fn parse_move(body: Value) -> Result<Move, Invalid> {
-    Fields::parse(body, |f| {
-        let to: Option<Line<1, 40>> = f.req("to");
-        let expected_version: Option<u64> = f.req("expected_version");
-        let reason = f.object("reason", false, |f| {
-            let category: Option<ReasonCategory> = f.req("category");
-            let code: Option<Line<1, 60>> = f.req("code");
-            let note: Option<Option<Text<0, 2000>>> = f.opt("note");
-            Some(ExitReason { category: category?, code: code?.0, note: note?.map(|n| n.0).filter(|n| !n.is_empty()) })
-        });
-        let keep_in_touch: Option<Option<bool>> = f.opt("keep_in_touch");
-        let tags: Option<Option<Vec<Line<1, 50>>>> = f.opt("tags");
-        Some(Move {
-            to: to?.0,
-            expected_version: expected_version?,
-            reason: reason?,
-            keep_in_touch: keep_in_touch?.unwrap_or(false),
-            tags: tags?.unwrap_or_default().into_iter().map(|t| t.0).collect(),
-        })
-    })
-}
-
-fn rule_error(e: TransitionError) -> ApiError {
-    let field = match e {
-        TransitionError::ReasonRequired | TransitionError::ReasonNotAllowed | TransitionError::BadReason(_) => "reason",
-        _ => "to",
-    };
-    ApiError::field(field, e.to_string())
-}
-
 async fn move_application(
     State(st): State<AppState>,
     caller: Caller,
@@ -148,94 +108,10 @@ async fn move_application(
     JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
     let ctx = load(&st, &caller, &id, JobAction::Manage).await?;
-    let m = parse_move(body)?;
-    let a = &ctx.application;
-    let stages = &ctx.job.spec.stages;
-    let now = st.clock.now();
-    // A stale version is a conflict whatever it asks for: the client decided on what it saw then.
-    if m.expected_version != a.version {
-        return Err(ApiError::Conflict(format!("the application is at version {}; reload and retry", a.version)));
-    }
-    let entry = transition(stages, &st.config.exit_reasons, &a.stage, &m.to, m.reason.clone(), &caller.sub, now)
-        .map_err(rule_error)?;
-    let exit = EXITS.contains(&m.to.as_str());
-    if m.keep_in_touch && !exit {
-        return Err(ApiError::field("keep_in_touch", "applies only to rejected and withdrawn"));
-    }
-    let seconds_in_stage = (now - a.entered_stage_at()).num_seconds();
-    let mut moved = a.clone();
-    moved.stage = m.to.clone();
-    moved.status = status_of(stages, &m.to).to_string();
-    moved.furthest_stage =
-        furthest(stages, if a.furthest_stage.is_empty() { &a.stage } else { &a.furthest_stage }, &m.to).to_string();
-    moved.version = a.version + 1;
-    moved.history.push(entry);
-    for t in &m.tags {
-        if !moved.tags.contains(t) {
-            moved.tags.push(t.clone());
-        }
-    }
-    let hired = stages.iter().any(|s| s.id == m.to && s.kind == StageKind::Hired);
-    let email_hash = st.email_hash(&ctx.candidate.email);
-    let record = json!({"job_id": ctx.job.id, "job_title": ctx.job.spec.title, "furthest_stage": moved.furthest_stage,
-                        "exit": m.to, "reason": m.reason, "tags": m.tags, "at": rfc3339(now)});
-    let consented = a.consents.talent_pool.given;
-    let keep = (m.keep_in_touch && consented).then(|| KeepInTouch {
-        email_hash: &email_hash,
-        candidate: &ctx.candidate,
-        record: record.clone(),
-    });
-    let exact =
-        ExactSamples { in_stage: ctx.samples_in_stage < EXACT_SAMPLES, to_hire: ctx.samples_to_hire < EXACT_SAMPLES };
-    match st
-        .store
-        .move_application(
-            &moved,
-            &email_hash,
-            a.version,
-            &a.stage,
-            seconds_in_stage,
-            hired,
-            keep,
-            exact,
-            ctx.demographics.as_ref(),
-        )
-        .await
-    {
-        Ok(()) => {}
-        Err(StoreError::ConditionFailed) => {
-            return Err(ApiError::Conflict("the application changed since that version; reload and retry".into()))
-        }
-        Err(e) => return Err(e.into()),
-    }
-    if m.keep_in_touch && !consented {
-        ask_consent(&st, &ctx, &email_hash, &record).await;
-    }
-    let ctx = ApplicationContext { application: moved, ..ctx };
+    let m = Move::parse(body)?;
+    let ctx = rapport::app::pipeline::move_application(&st, ctx, m, &caller.sub).await?;
     // Interviews are unchanged by a move; GET /api/applications/{id} has them.
     Ok(json(StatusCode::OK, &view(&st, &ctx, false).await?))
-}
-
-/// A silver medalist without talent-pool consent gets one email asking for it, and joins the pool
-/// only by confirming. Failure here never undoes the move; it is logged.
-async fn ask_consent(st: &AppState, ctx: &ApplicationContext, email_hash: &str, record: &Value) {
-    let now = st.clock.now();
-    let result = async {
-        let Some(nonce) = st.store.request_consent(email_hash, &ctx.candidate, record, now).await? else {
-            return Ok::<(), ApiError>(());
-        };
-        let c = &ctx.candidate;
-        let name = Some(format!("{} {}", c.first_name, c.last_name));
-        let ask = ConsentAsk::SilverMedalist { job_title: &ctx.job.spec.title };
-        let letter = consent_letter(st, email_hash, &c.email, name, Some(&c.first_name), Some(&nonce), ask);
-        let needs = Needs { purpose: Some(Purpose::Processing), known: None };
-        notify(st, Notification { letter, needs, ledger: Ledger::Person(email_hash), kind: "optin" }).await?;
-        Ok(())
-    }
-    .await;
-    if let Err(e) = result {
-        tracing::error!(application = %ctx.application.id, error = %e, "consent request not sent");
-    }
 }
 
 async fn schedule_interview(

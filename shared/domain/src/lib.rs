@@ -21,6 +21,7 @@ pub mod interview;
 pub mod job;
 pub mod keys;
 pub mod parse;
+pub mod pipeline;
 pub mod prospect;
 pub mod report;
 pub mod stage;

@@ -2,3 +2,4 @@
 //! type and no SDK type appears here; a handler parses, calls one of these, and maps the answer.
 
 pub mod notify;
+pub mod pipeline;

@@ -1,0 +1,87 @@
+//! Moving an application: the domain's move, the one conditional write with the report counters (and
+//! a silver medalist's pool record), then a consent request to a silver medalist who has none.
+use crate::api::AppState;
+use crate::app::notify::{consent_letter, notify, ConsentAsk, Ledger, Needs, Notification};
+use crate::clock::rfc3339;
+use crate::consent::Purpose;
+use crate::error::{ApiError, StoreError};
+use crate::pipeline::{moved, Move};
+use crate::stage::StageKind;
+use crate::store::{ApplicationContext, ExactSamples, KeepInTouch, EXACT_SAMPLES};
+use serde_json::{json, Value};
+
+/// Moves the application in `ctx` as `m` asks, for the user `by`; answers the context as moved.
+pub async fn move_application(
+    st: &AppState,
+    ctx: ApplicationContext,
+    m: Move,
+    by: &str,
+) -> Result<ApplicationContext, ApiError> {
+    let a = &ctx.application;
+    let stages = &ctx.job.spec.stages;
+    let now = st.clock.now();
+    let next = moved(a, stages, &st.config.exit_reasons, &m, by, now).map_err(|r| match r.invalid() {
+        Some(invalid) => invalid.into(),
+        None => ApiError::Conflict(format!("the application is at version {}; reload and retry", a.version)),
+    })?;
+    let seconds_in_stage = (now - a.entered_stage_at()).num_seconds();
+    let hired = stages.iter().any(|s| s.id == m.to && s.kind == StageKind::Hired);
+    let email_hash = st.email_hash(&ctx.candidate.email);
+    let record = json!({"job_id": ctx.job.id, "job_title": ctx.job.spec.title, "furthest_stage": next.furthest_stage,
+                        "exit": m.to, "reason": m.reason, "tags": m.tags, "at": rfc3339(now)});
+    let consented = a.consents.talent_pool.given;
+    let keep = (m.keep_in_touch && consented).then(|| KeepInTouch {
+        email_hash: &email_hash,
+        candidate: &ctx.candidate,
+        record: record.clone(),
+    });
+    let exact =
+        ExactSamples { in_stage: ctx.samples_in_stage < EXACT_SAMPLES, to_hire: ctx.samples_to_hire < EXACT_SAMPLES };
+    let written = st
+        .store
+        .move_application(
+            &next,
+            &email_hash,
+            a.version,
+            &a.stage,
+            seconds_in_stage,
+            hired,
+            keep,
+            exact,
+            ctx.demographics.as_ref(),
+        )
+        .await;
+    match written {
+        Ok(()) => {}
+        Err(StoreError::ConditionFailed) => {
+            return Err(ApiError::Conflict("the application changed since that version; reload and retry".into()))
+        }
+        Err(e) => return Err(e.into()),
+    }
+    if m.keep_in_touch && !consented {
+        ask_consent(st, &ctx, &email_hash, &record).await;
+    }
+    Ok(ApplicationContext { application: next, ..ctx })
+}
+
+/// A silver medalist without talent-pool consent gets one email asking for it, and joins the pool
+/// only by confirming. Failure here never undoes the move; it is logged.
+async fn ask_consent(st: &AppState, ctx: &ApplicationContext, email_hash: &str, record: &Value) {
+    let now = st.clock.now();
+    let result = async {
+        let Some(nonce) = st.store.request_consent(email_hash, &ctx.candidate, record, now).await? else {
+            return Ok::<(), ApiError>(());
+        };
+        let c = &ctx.candidate;
+        let name = Some(format!("{} {}", c.first_name, c.last_name));
+        let ask = ConsentAsk::SilverMedalist { job_title: &ctx.job.spec.title };
+        let letter = consent_letter(st, email_hash, &c.email, name, Some(&c.first_name), Some(&nonce), ask);
+        let needs = Needs { purpose: Some(Purpose::Processing), known: None };
+        notify(st, Notification { letter, needs, ledger: Ledger::Person(email_hash), kind: "optin" }).await?;
+        Ok(())
+    }
+    .await;
+    if let Err(e) = result {
+        tracing::error!(application = %ctx.application.id, error = %e, "consent request not sent");
+    }
+}
