@@ -2,7 +2,7 @@
 //! it counted), the new prospects of a page written together, and the consent emails it leaves to be
 //! sent at SES's pace.
 use super::consents::record_in;
-use super::crm::prospect_item;
+use super::prospects::prospect_item;
 use super::tx::{Item, Tx, TxError};
 use super::{key, n, s, store_error, to_doc, Store};
 use crate::clock::rfc3339;
@@ -133,17 +133,7 @@ impl Store {
 
     /// The ids a sparse GSI1 list holds, oldest first: its items' `pk` less `prefix` (one query).
     async fn listed(&self, list: &str, prefix: &str, limit: i32) -> Result<Vec<String>, StoreError> {
-        let out = self
-            .db
-            .query()
-            .table_name(&self.table)
-            .index_name("GSI1")
-            .key_condition_expression("gsi1pk = :pk")
-            .expression_attribute_values(":pk", s(list))
-            .limit(limit)
-            .send()
-            .await
-            .map_err(store_error)?;
+        let out = self.list(list).limit(limit).send().await.map_err(store_error)?;
         Ok(out
             .items()
             .iter()
@@ -189,14 +179,7 @@ impl Store {
     }
 
     pub async fn clear_ask(&self, email_hash: &str) -> Result<(), StoreError> {
-        self.db
-            .delete_item()
-            .table_name(&self.table)
-            .set_key(Some(key(format!("EMAIL#{email_hash}"), "ASK#import")))
-            .send()
-            .await
-            .map_err(store_error)?;
-        Ok(())
+        self.delete(key(format!("EMAIL#{email_hash}"), "ASK#import")).await
     }
 }
 

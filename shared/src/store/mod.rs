@@ -53,36 +53,56 @@
 //! `<h>` is a keyed hash (HMAC) of the normalised email: people are found by email without the
 //! address sitting in any key. Nothing scans. Filters may return short pages; `next_cursor` is then
 //! still set and the client follows it.
+
+// One file per kind of item kept, each with the reads and writes of that kind and the transaction
+// parts other writes add to it (a new application adds to counters, drafts, prospects, ...).
+mod applications;
+mod audit;
+mod campaigns;
+mod candidates;
 mod consents;
-mod crm;
+mod counters;
+mod drafts;
+mod enrolments;
+mod erasure;
+mod holdings;
 mod imports;
-mod intake;
+mod interviews;
 mod jobs;
-mod pipeline;
-mod privacy;
 mod prospects;
-mod reports;
+mod rate_limits;
+mod retention;
 pub mod schema;
+mod sends;
+mod signups;
+mod spend;
+mod stories;
+mod suppression;
 pub mod tx;
 
+pub use applications::{ApplicationContext, ApplicationLookup, NewApplication, NotCreated};
 pub use consents::consent_of;
-pub use crm::{
-    pending_attributes, pool_marks, prospect_of, Claim, Enrolment, Outcome, PoolRecord, ProspectFilter, SentNurture,
-};
+pub use counters::{ExactSamples, FunnelCounts, EXACT_SAMPLES};
+pub use drafts::draft_of;
+pub use enrolments::Enrolment;
+pub use erasure::Tombstone;
+pub use holdings::{Holdings, PersonKeys};
 pub use imports::{ImportRun, ImportStatus, NewImported, MAX_KEPT_ERRORS};
-pub use intake::{draft_of, ApplicationLookup, NewApplication, NotCreated};
 pub use jobs::{FeedState, JobFilter};
-pub use pipeline::{ApplicationContext, ExactSamples, KeepInTouch, EXACT_SAMPLES};
-pub use privacy::{Holdings, PersonKeys, Tombstone};
-pub use prospects::Confirmed;
-pub use reports::FunnelCounts;
+pub use prospects::{pool_marks, prospect_of, KeepInTouch, PoolRecord, ProspectFilter};
+pub use sends::{Claim, Outcome, SentNurture};
+pub use signups::{pending_attributes, Confirmed};
 
 use crate::clock::SharedClock;
 use crate::cursor::Cursors;
 use crate::error::{ApiError, StoreError};
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
+use aws_sdk_dynamodb::operation::query::QueryOutput;
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
+use chrono::{DateTime, Utc};
 use std::collections::{BTreeMap, HashMap};
+use tx::Item;
 
 #[derive(Clone)]
 pub struct Store {
@@ -163,17 +183,23 @@ fn to_doc<T: serde::Serialize>(v: &T) -> Result<AttributeValue, StoreError> {
 impl Store {
     /// Puts an item unless one with its key exists (a claim, a first-time record): one conditional
     /// write. `Ok(false)`: it existed.
-    async fn put_new(&self, item: HashMap<String, AttributeValue>) -> Result<bool, StoreError> {
-        let res = self
-            .db
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await
-            .map_err(store_error);
-        match res {
+    async fn put_new(&self, item: Item) -> Result<bool, StoreError> {
+        self.put_when(item, "attribute_not_exists(pk)", vec![]).await
+    }
+
+    /// Puts an item if `condition` (with its `values`) holds: one conditional write. `Ok(false)`: it
+    /// did not, and nothing was written.
+    async fn put_when(
+        &self,
+        item: Item,
+        condition: &str,
+        values: Vec<(&str, AttributeValue)>,
+    ) -> Result<bool, StoreError> {
+        let mut req = self.db.put_item().table_name(&self.table).set_item(Some(item)).condition_expression(condition);
+        for (ph, v) in values {
+            req = req.expression_attribute_values(ph, v);
+        }
+        match req.send().await.map_err(store_error) {
             Ok(_) => Ok(true),
             Err(StoreError::ConditionFailed) => Ok(false),
             Err(e) => Err(e),
@@ -212,39 +238,117 @@ impl Store {
 
     /// Every item of one partition whose sort key starts with `prefix` (`""`: all), in key order,
     /// strongly consistent: one query a page (1 MB).
-    async fn with_prefix(&self, pk: &str, prefix: &str) -> Result<Vec<HashMap<String, AttributeValue>>, StoreError> {
+    async fn with_prefix(&self, pk: &str, prefix: &str) -> Result<Vec<Item>, StoreError> {
+        let req =
+            self.db.query().table_name(&self.table).expression_attribute_values(":pk", s(pk)).consistent_read(true);
+        // An empty prefix is the whole partition (a key condition may not compare with "").
+        let req = if prefix.is_empty() {
+            req.key_condition_expression("pk = :pk")
+        } else {
+            req.key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+                .expression_attribute_values(":prefix", s(prefix))
+        };
+        self.all_items(req).await
+    }
+
+    /// Items of one partition whose sort key lies in `[from, to]`; returns them and the queries made.
+    async fn range(&self, pk: &str, from: &str, to: &str) -> Result<(Vec<Item>, usize), StoreError> {
+        let req = self
+            .db
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND sk BETWEEN :from AND :to")
+            .expression_attribute_values(":pk", s(pk))
+            .expression_attribute_values(":from", s(from))
+            .expression_attribute_values(":to", s(to));
+        let pages = self.pages(req).await?;
+        let queries = pages.len();
+        Ok((pages.into_iter().flat_map(|p| p.items.unwrap_or_default()).collect(), queries))
+    }
+
+    /// Every item of one index partition (keys and what the index projects).
+    async fn index_items(&self, index: &str, attr: &str, value: &str) -> Result<Vec<Item>, StoreError> {
+        let req = self
+            .db
+            .query()
+            .table_name(&self.table)
+            .index_name(index)
+            .key_condition_expression("#k = :v")
+            .expression_attribute_names("#k", attr)
+            .expression_attribute_values(":v", s(value));
+        self.all_items(req).await
+    }
+
+    /// The items of every page of a query, in order.
+    async fn all_items(&self, req: QueryFluentBuilder) -> Result<Vec<Item>, StoreError> {
+        Ok(self.pages(req).await?.into_iter().flat_map(|p| p.items.unwrap_or_default()).collect())
+    }
+
+    /// Every page of a query, following `LastEvaluatedKey`: one call a page.
+    async fn pages(&self, req: QueryFluentBuilder) -> Result<Vec<QueryOutput>, StoreError> {
         let mut out = Vec::new();
         let mut start = None;
         loop {
-            let mut req = self
-                .db
-                .query()
-                .table_name(&self.table)
-                .expression_attribute_values(":pk", s(pk))
-                .consistent_read(true)
-                .set_exclusive_start_key(start);
-            // An empty prefix is the whole partition (a key condition may not compare with "").
-            req = if prefix.is_empty() {
-                req.key_condition_expression("pk = :pk")
-            } else {
-                req.key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-                    .expression_attribute_values(":prefix", s(prefix))
-            };
-            let res = req.send().await.map_err(store_error)?;
-            out.extend(res.items().iter().cloned());
-            start = res.last_evaluated_key().cloned();
+            let page = req.clone().set_exclusive_start_key(start).send().await.map_err(store_error)?;
+            start = page.last_evaluated_key.clone();
+            out.push(page);
             if start.is_none() {
                 return Ok(out);
             }
         }
     }
 
+    /// A query of one GSI1 list (the items whose `gsi1pk` is `list`: many are sparse), in `gsi1sk`
+    /// order; the caller sets the limit and sends it.
+    fn list(&self, list: &str) -> QueryFluentBuilder {
+        self.db
+            .query()
+            .table_name(&self.table)
+            .index_name("GSI1")
+            .key_condition_expression("gsi1pk = :list")
+            .expression_attribute_values(":list", s(list))
+    }
+
+    /// The part of a GSI1 list whose `gsi1sk` (a time first) is before `cutoff`.
+    fn list_before(&self, list: &str, cutoff: DateTime<Utc>) -> QueryFluentBuilder {
+        self.list(list)
+            .key_condition_expression("gsi1pk = :list AND gsi1sk < :cutoff")
+            .expression_attribute_values(":cutoff", s(crate::clock::rfc3339(cutoff)))
+    }
+
+    /// Many items by key, strongly consistent: one `BatchGetItem` (up to 100 keys).
+    async fn batch_get(&self, keys: Vec<Item>) -> Result<Vec<Item>, StoreError> {
+        let mut pending = Some(
+            KeysAndAttributes::builder()
+                .set_keys(Some(keys))
+                .consistent_read(true)
+                .build()
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        );
+        let mut items = Vec::new();
+        // Unprocessed keys come back only under throttling; the SDK has already backed off.
+        for _ in 0..5 {
+            let Some(req) = pending.take() else { break };
+            let out = self.db.batch_get_item().request_items(&self.table, req).send().await.map_err(store_error)?;
+            if let Some(mut got) = out.responses {
+                items.extend(got.remove(&self.table).unwrap_or_default());
+            }
+            pending = out.unprocessed_keys.and_then(|mut u| u.remove(&self.table)).filter(|k| !k.keys.is_empty());
+        }
+        if pending.is_some() {
+            return Err(StoreError::Unavailable("batch get left keys unprocessed".into()));
+        }
+        Ok(items)
+    }
+
+    /// Deletes one item (nothing if there is none): one write.
+    async fn delete(&self, key: Item) -> Result<(), StoreError> {
+        self.db.delete_item().table_name(&self.table).set_key(Some(key)).send().await.map_err(store_error)?;
+        Ok(())
+    }
+
     /// One strongly consistent read of one item.
-    async fn get(
-        &self,
-        pk: impl Into<String>,
-        sk: impl Into<String>,
-    ) -> Result<Option<HashMap<String, AttributeValue>>, StoreError> {
+    async fn get(&self, pk: impl Into<String>, sk: impl Into<String>) -> Result<Option<Item>, StoreError> {
         let out = self
             .db
             .get_item()
@@ -264,4 +368,19 @@ fn s(v: impl Into<String>) -> AttributeValue {
 
 fn n(v: impl ToString) -> AttributeValue {
     AttributeValue::N(v.to_string())
+}
+
+/// A string attribute.
+fn text(item: &Item, k: &str) -> Option<String> {
+    item.get(k).and_then(|v| v.as_s().ok()).cloned()
+}
+
+/// A number attribute; 0 when absent.
+fn num(item: &Item, k: &str) -> u64 {
+    item.get(k).and_then(|v| v.as_n().ok()).and_then(|n| n.parse().ok()).unwrap_or(0)
+}
+
+/// An RFC 3339 time attribute.
+fn time(item: &Item, k: &str) -> Option<DateTime<Utc>> {
+    text(item, k).and_then(|t| DateTime::parse_from_rfc3339(&t).ok()).map(|t| t.with_timezone(&Utc))
 }

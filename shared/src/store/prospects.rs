@@ -1,411 +1,412 @@
-//! The CRM pool's records, keyed by the person's keyed email hash (one prospect per email), and the
-//! suppression list every send checks.
-use super::tx::{Change, Tx, TxError};
-use super::{key, n, s, store_error, Store};
+//! Prospects: one item per person in the CRM pool, `EMAIL#<hash>/PROSPECT`, written by several
+//! functions with update expressions (an application links it, a move keeps a silver medalist, a
+//! send records itself, a bounce sets its status), each through a part built here.
+//!
+//! Two marks on a prospect item tie it to the CRM's indexes: `gsi2pk = PROSPECTS` lists the pool,
+//! and `gsi1pk = PROSPECTS#changed` flags a change the nurture task has not yet looked at (it then
+//! enrols the person in every active campaign they now match and clears the flag). Every write that
+//! creates or changes a prospect sets both with [`pool_marks`].
+use super::tx::{Change, Item, Tx};
+use super::{key, s, store_error, text, time, Page, PageRequest, Store};
+use crate::application::{Candidate, Credential};
 use crate::clock::rfc3339;
-use crate::error::StoreError;
-use crate::prospect::Subscription;
+use crate::email::Email;
+use crate::error::{ApiError, StoreError};
+use crate::ids::CandidateId;
+use crate::prospect::{Interests, Origin, Prospect, ProspectStatus};
 use aws_sdk_dynamodb::types::AttributeValue;
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
+use std::collections::HashMap;
 
-#[derive(Debug, PartialEq, Eq)]
-pub enum Confirmed {
-    /// Now in the pool.
-    Joined,
-    /// Was already confirmed; nothing changed.
-    Already,
-    /// No pending sign-up for this address (or it was erased).
-    Unknown,
-    /// The address bounced or complained: it is never mailed again.
-    Suppressed,
+const POOL: &str = "PROSPECTS";
+const CHANGED: &str = "PROSPECTS#changed";
+
+/// The `SET` clauses (leading comma) and values that list a prospect in the pool and flag it changed.
+pub fn pool_marks(h: &str, now: DateTime<Utc>) -> (&'static str, Vec<(&'static str, AttributeValue)>) {
+    (
+        ", gsi1pk = :mark_changed, gsi1sk = :mark_at, gsi2pk = :mark_pool, gsi2sk = :mark_h",
+        vec![
+            (":mark_changed", s(CHANGED)),
+            (":mark_at", s(format!("{}#{h}", rfc3339(now)))),
+            (":mark_pool", s(POOL)),
+            (":mark_h", s(h)),
+        ],
+    )
 }
 
-/// A sign-up waiting for its confirmation.
-struct Pending<'a> {
-    email: &'a str,
-    first_name: Option<&'a str>,
-    last_name: Option<&'a str>,
-    interests: String,
-    credentials: String,
-    origin: &'static str,
-    silver_medal: Option<String>,
-    /// Only while the person is unknown or still pending (a drop-off's tick never touches a member).
-    only_if_pending: bool,
+fn prospect_key(h: &str) -> Item {
+    key(format!("EMAIL#{h}"), "PROSPECT")
 }
 
-/// At most one opt-in email an hour per address, so the form cannot be used to flood someone.
-const OPTIN_EVERY: Duration = Duration::hours(1);
+fn json_attr<T: serde::de::DeserializeOwned + Default>(item: &Item, k: &str) -> T {
+    text(item, k).and_then(|raw| serde_json::from_str(&raw).ok()).unwrap_or_default()
+}
+
+/// The credential types of a person, as the set the pool's filters read.
+pub(super) fn credential_types(credentials: &[Credential]) -> Vec<String> {
+    let mut kinds: Vec<String> = credentials.iter().map(|c| c.kind.clone()).collect();
+    kinds.sort();
+    kinds.dedup();
+    kinds
+}
+
+/// A prospect from its item (written by intake, pipeline, crm and nurture alike).
+pub fn prospect_of(item: &Item) -> Result<Prospect, StoreError> {
+    let id = text(item, "pk")
+        .and_then(|pk| pk.strip_prefix("EMAIL#").map(str::to_string))
+        .ok_or_else(|| StoreError::Corrupt("prospect without key".into()))?;
+    let email = Email(text(item, "email").ok_or_else(|| StoreError::Corrupt(format!("prospect {id} without email")))?);
+    let status = text(item, "status").and_then(|s| s.parse().ok()).unwrap_or(ProspectStatus::PendingConsent);
+    let mut origins: Vec<Origin> = item
+        .get("origins")
+        .and_then(|v| v.as_ss().ok())
+        .map(|v| v.iter().filter_map(|o| o.parse().ok()).collect())
+        .unwrap_or_default();
+    origins.sort_by_key(|o: &Origin| o.as_str());
+    Ok(Prospect {
+        id,
+        email,
+        first_name: text(item, "first_name"),
+        last_name: text(item, "last_name"),
+        status,
+        origins,
+        interests: json_attr::<Interests>(item, "interests"),
+        credentials: json_attr::<Vec<Credential>>(item, "credentials"),
+        tags: item.get("tags").and_then(|v| v.as_ss().ok()).cloned().unwrap_or_default(),
+        candidate_id: text(item, "candidate_id"),
+        silver_medal: text(item, "silver_medal").and_then(|m| serde_json::from_str(&m).ok()),
+        created_at: time(item, "created_at"),
+        updated_at: time(item, "updated_at"),
+        recent_sends: json_attr::<Vec<DateTime<Utc>>>(item, "recent_sends"),
+        stories_sent: item.get("stories_sent").and_then(|v| v.as_ss().ok()).cloned().unwrap_or_default(),
+    })
+}
+
+/// What a send to one person depends on, read in one batch with others.
+#[derive(Debug, Clone, Default)]
+pub struct PoolRecord {
+    pub prospect: Option<Item>,
+    pub suppressed: Option<String>,
+    /// The latest talent-pool and marketing-email consent records.
+    pub consents: Vec<crate::consent::Consent>,
+}
+
+/// What a list of prospects may be narrowed by.
+#[derive(Debug, Clone, Default)]
+pub struct ProspectFilter {
+    pub origin: Option<Origin>,
+    pub credential: Option<String>,
+    pub tag: Option<String>,
+    pub status: Option<ProspectStatus>,
+}
+
+/// A silver medalist who consented to the talent pool: added in the same transaction as the exit.
+pub struct KeepInTouch<'a> {
+    pub email_hash: &'a str,
+    pub candidate: &'a Candidate,
+    pub record: serde_json::Value,
+}
+
+/// A whole prospect as its item, listed in the pool and flagged changed.
+pub(super) fn prospect_item(p: &Prospect, extra: Vec<(&str, AttributeValue)>, now: DateTime<Utc>) -> Item {
+    let mut item = prospect_key(&p.id);
+    item.insert("email".into(), s(&p.email.0));
+    if let Some(f) = &p.first_name {
+        item.insert("first_name".into(), s(f));
+    }
+    if let Some(l) = &p.last_name {
+        item.insert("last_name".into(), s(l));
+    }
+    item.insert("status".into(), s(p.status.as_str()));
+    if !p.origins.is_empty() {
+        item.insert("origins".into(), AttributeValue::Ss(p.origins.iter().map(|o| o.as_str().to_string()).collect()));
+    }
+    item.insert("interests".into(), s(serde_json::to_string(&p.interests).unwrap_or_default()));
+    item.insert("credentials".into(), s(serde_json::to_string(&p.credentials).unwrap_or_default()));
+    let kinds = credential_types(&p.credentials);
+    if !kinds.is_empty() {
+        item.insert("credential_types".into(), AttributeValue::Ss(kinds));
+    }
+    if !p.tags.is_empty() {
+        item.insert("tags".into(), AttributeValue::Ss(p.tags.clone()));
+    }
+    if let Some(c) = &p.candidate_id {
+        item.insert("candidate_id".into(), s(c));
+    }
+    if let Some(m) = &p.silver_medal {
+        item.insert("silver_medal".into(), s(m.to_string()));
+    }
+    item.insert("created_at".into(), s(rfc3339(p.created_at.unwrap_or(now))));
+    item.insert("updated_at".into(), s(rfc3339(now)));
+    if !p.recent_sends.is_empty() {
+        item.insert("recent_sends".into(), s(serde_json::to_string(&p.recent_sends).unwrap_or_default()));
+    }
+    if !p.stories_sent.is_empty() {
+        item.insert("stories_sent".into(), AttributeValue::Ss(p.stories_sent.clone()));
+    }
+    let (_, marks) = pool_marks(&p.id, now);
+    for (k, v) in [("gsi1pk", 0), ("gsi1sk", 1), ("gsi2pk", 2), ("gsi2sk", 3)] {
+        item.insert(k.into(), marks[v].1.clone());
+    }
+    for (k, v) in extra {
+        item.insert(k.into(), v);
+    }
+    item
+}
+
+/// An application links the person's prospect to the candidate; `nurtured`: it was still nurtured,
+/// which applying ends (status `applied`).
+pub(super) fn link_candidate(
+    tx: &mut Tx,
+    table: &str,
+    h: &str,
+    candidate: &CandidateId,
+    nurtured: bool,
+    now: DateTime<Utc>,
+) {
+    let (marks, mut values) = pool_marks(h, now);
+    values.push((":now", s(rfc3339(now))));
+    values.push((":cid", s(candidate.to_string())));
+    let status = if nurtured {
+        values.push((":applied", s("applied")));
+        "#status = :applied, "
+    } else {
+        ""
+    };
+    tx.update(
+        "prospect",
+        table,
+        Change {
+            key: prospect_key(h),
+            expression: format!("SET {status}candidate_id = :cid, updated_at = :now{marks}"),
+            names: if nurtured { &[("#status", "status")] } else { &[] },
+            values,
+            // Erased since the lookup: the retry reads again and leaves it be.
+            condition: Some("attribute_exists(pk)"),
+        },
+    );
+}
+
+/// A consenting silver medalist joins the pool (or, already in it, gains the origin and the record).
+pub(super) fn keep_in_touch(tx: &mut Tx, table: &str, k: &KeepInTouch<'_>, now: DateTime<Utc>) {
+    let c = k.candidate;
+    let (marks, mark_values) = pool_marks(k.email_hash, now);
+    let kinds = credential_types(&c.credentials);
+    tx.update(
+        "prospect",
+        table,
+        Change {
+            key: prospect_key(k.email_hash),
+            expression: format!(
+                "SET email = :email, first_name = if_not_exists(first_name, :first), \
+                 last_name = if_not_exists(last_name, :last), created_at = if_not_exists(created_at, :now), \
+                 #status = if_not_exists(#status, :active), updated_at = :now, silver_medal = :record, \
+                 credentials = if_not_exists(credentials, :creds), candidate_id = :cid{marks}{} \
+                 ADD origins :origin",
+                if kinds.is_empty() { "" } else { ", credential_types = if_not_exists(credential_types, :kinds)" }
+            ),
+            names: &[("#status", "status")],
+            values: {
+                let mut v = vec![
+                    (":email", s(&c.email.0)),
+                    (":first", s(&c.first_name)),
+                    (":last", s(&c.last_name)),
+                    (":now", s(rfc3339(now))),
+                    (":active", s("active")),
+                    (":record", s(k.record.to_string())),
+                    (":creds", s(serde_json::to_string(&c.credentials).unwrap_or_default())),
+                    (":cid", s(c.id.to_string())),
+                    (":origin", AttributeValue::Ss(vec!["silver_medalist".into()])),
+                ];
+                v.extend(mark_values);
+                if !kinds.is_empty() {
+                    v.push((":kinds", AttributeValue::Ss(kinds)));
+                }
+                v
+            },
+            condition: None,
+        },
+    );
+}
+
+/// Sets an existing prospect's status (a bounce, a complaint); the transaction fails if there is none.
+pub(super) fn set_status(tx: &mut Tx, table: &str, h: &str, status: ProspectStatus, now: DateTime<Utc>) {
+    let (marks, mut values) = pool_marks(h, now);
+    values.push((":status", s(status.as_str())));
+    values.push((":now", s(rfc3339(now))));
+    tx.update(
+        "prospect",
+        table,
+        Change {
+            key: prospect_key(h),
+            expression: format!("SET #status = :status, updated_at = :now{marks}"),
+            names: &[("#status", "status")],
+            values,
+            condition: Some("attribute_exists(pk)"),
+        },
+    );
+}
+
+/// A nurture email the person was (perhaps) sent: their sends of the last 30 days, and the story.
+pub(super) fn record_sent(tx: &mut Tx, table: &str, h: &str, recent_sends: &[DateTime<Utc>], story: Option<&str>) {
+    let mut values = vec![(":recent", s(serde_json::to_string(recent_sends).unwrap_or_default()))];
+    let mut expression = "SET recent_sends = :recent".to_string();
+    if let Some(story) = story {
+        expression.push_str(" ADD stories_sent :story");
+        values.push((":story", AttributeValue::Ss(vec![story.to_string()])));
+    }
+    tx.update("prospect", table, Change { key: prospect_key(h), expression, names: &[], values, condition: None });
+}
 
 impl Store {
-    /// Claims the opt-in email and records the sign-up as pending (a confirmed prospect stays
-    /// confirmed). `Ok(Some(nonce))`: send it now, with a link that names the nonce.
-    pub async fn subscribe(
-        &self,
-        email_hash: &str,
-        sub: &Subscription,
-        now: DateTime<Utc>,
-    ) -> Result<Option<String>, StoreError> {
-        let pending = Pending {
-            email: &sub.email.0,
-            first_name: sub.first_name.as_deref(),
-            last_name: sub.last_name.as_deref(),
-            interests: serde_json::to_string(&sub.interests).unwrap_or_default(),
-            credentials: serde_json::to_string(&sub.credentials).unwrap_or_default(),
-            origin: "subscriber",
-            silver_medal: None,
-            only_if_pending: false,
-        };
-        self.set_pending(email_hash, pending, now).await
+    pub async fn prospect(&self, h: &str) -> Result<Option<Prospect>, StoreError> {
+        self.get(format!("EMAIL#{h}"), "PROSPECT").await?.as_ref().map(prospect_of).transpose()
     }
 
-    /// A silver medalist without talent-pool consent: pending until they confirm the one email that
-    /// asks. `Ok(Some(nonce))`: send it now.
-    pub async fn request_consent(
-        &self,
-        email_hash: &str,
-        c: &crate::application::Candidate,
-        silver_medal: &serde_json::Value,
-        now: DateTime<Utc>,
-    ) -> Result<Option<String>, StoreError> {
-        let pending = Pending {
-            email: &c.email.0,
-            first_name: Some(&c.first_name),
-            last_name: Some(&c.last_name),
-            interests: serde_json::to_string(&crate::prospect::Interests::default()).unwrap_or_default(),
-            credentials: serde_json::to_string(&c.credentials).unwrap_or_default(),
-            origin: "silver_medalist",
-            silver_medal: Some(silver_medal.to_string()),
-            only_if_pending: false,
-        };
-        self.set_pending(email_hash, pending, now).await
+    /// The CRM record for an email, if any (origins and status), for tests and the CRM.
+    pub async fn prospect_by_email_hash(&self, email_hash: &str) -> Result<Option<Item>, StoreError> {
+        self.get(format!("EMAIL#{email_hash}"), "PROSPECT").await
     }
 
-    /// A drop-off who ticked the talent-pool box: pending like a sign-up, unless they are in the pool
-    /// already (then nothing changes). What an earlier sign-up or a recruiter's record holds is what
-    /// the confirmation will apply. `Ok(Some(nonce))`: send the opt-in email now.
-    pub async fn request_drop_off_optin(
+    /// Writes a whole prospect (a recruiter's create or edit, an import): one put. `expect_new`:
+    /// only if there is none yet; otherwise only if it was last updated at `expected_updated`.
+    pub async fn put_prospect(
         &self,
-        email_hash: &str,
-        d: &crate::draft::Draft,
+        p: &Prospect,
+        expect_new: bool,
+        extra: Vec<(&str, AttributeValue)>,
         now: DateTime<Utc>,
-    ) -> Result<Option<String>, StoreError> {
-        let current = self.get(format!("EMAIL#{email_hash}"), "PROSPECT").await?;
-        let attr = |k: &str| current.as_ref().and_then(|i| i.get(k)).and_then(|v| v.as_s().ok()).cloned();
-        if attr("status").is_some_and(|s| s != "pending_consent") {
-            return Ok(None);
-        }
-        let interests = attr("pending_interests")
-            .or_else(|| attr("interests"))
-            .unwrap_or_else(|| serde_json::to_string(&crate::prospect::Interests::default()).unwrap_or_default());
-        let pending = Pending {
-            email: &d.email.0,
-            first_name: d.first_name.as_deref(),
-            last_name: None,
-            interests,
-            credentials: attr("pending_credentials").or_else(|| attr("credentials")).unwrap_or_else(|| "[]".into()),
-            origin: if attr("pending_origin").as_deref() == Some("subscriber") { "subscriber" } else { "drop_off" },
-            silver_medal: None,
-            only_if_pending: true,
-        };
-        self.set_pending(email_hash, pending, now).await
-    }
-
-    /// Claims the opt-in email (one an hour per address), then keeps what the sign-up asks for beside
-    /// the record, under a new nonce the email's link names: only that link, the person's own click,
-    /// applies it. The form is public: it never changes a known person's name, interests or status,
-    /// and a second submission within the hour (which sends nothing) changes nothing either.
-    async fn set_pending(
-        &self,
-        email_hash: &str,
-        p: Pending<'_>,
-        now: DateTime<Utc>,
-    ) -> Result<Option<String>, StoreError> {
-        let mut claim = key(format!("EMAIL#{email_hash}"), "SEND#optin");
-        claim.insert("claimed_at".into(), s(rfc3339(now)));
-        claim.insert("ttl".into(), n((now + OPTIN_EVERY).timestamp()));
-        let claimed = self
-            .db
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(claim))
-            .condition_expression("attribute_not_exists(pk) OR claimed_at < :since")
-            .expression_attribute_values(":since", s(rfc3339(now - OPTIN_EVERY)))
-            .send()
-            .await
-            .map_err(store_error);
-        match claimed {
-            Ok(_) => {}
-            Err(StoreError::ConditionFailed) => return Ok(None),
-            Err(e) => return Err(e),
-        }
-        let nonce = ulid::Ulid::generate().to_string();
-        let mut values: Vec<(&str, AttributeValue)> = vec![
-            (":email", s(p.email)),
-            (":now", s(rfc3339(now))),
-            (":pending", s("pending_consent")),
-            (":interests", s(p.interests)),
-            (":credentials", s(p.credentials)),
-            (":origin", s(p.origin)),
-            (":nonce", s(&nonce)),
-        ];
-        let mut expression = String::from(
-            "SET email = if_not_exists(email, :email), created_at = if_not_exists(created_at, :now), \
-             updated_at = if_not_exists(updated_at, :now), pending_at = :now, pending_nonce = :nonce, \
-             #status = if_not_exists(#status, :pending), pending_interests = :interests, \
-             pending_credentials = :credentials, pending_origin = :origin",
-        );
-        let mut remove = Vec::new();
-        for (attr, ph, v) in
-            [("pending_first_name", ":first", p.first_name), ("pending_last_name", ":last", p.last_name)]
-        {
-            match v {
-                Some(v) => {
-                    expression.push_str(&format!(", {attr} = {ph}"));
-                    values.push((ph, s(v)));
+    ) -> Result<(), StoreError> {
+        let item = prospect_item(p, extra, now);
+        let mut req = self.db.put_item().table_name(&self.table).set_item(Some(item));
+        req = if expect_new {
+            req.condition_expression("attribute_not_exists(pk)")
+        } else {
+            match p.updated_at {
+                Some(t) => {
+                    req.condition_expression("updated_at = :seen").expression_attribute_values(":seen", s(rfc3339(t)))
                 }
-                None => remove.push(attr),
+                None => req.condition_expression("attribute_exists(pk)"),
             }
-        }
-        if let Some(m) = p.silver_medal {
-            expression.push_str(", pending_silver_medal = :silver");
-            values.push((":silver", s(m)));
-        }
-        let (marks, mark_values) = super::crm::pool_marks(email_hash, now);
-        expression.push_str(marks);
-        values.extend(mark_values);
-        if !remove.is_empty() {
-            expression.push_str(&format!(" REMOVE {}", remove.join(", ")));
-        }
-        let mut req = self
-            .db
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(key(format!("EMAIL#{email_hash}"), "PROSPECT")))
-            .update_expression(expression)
-            .expression_attribute_names("#status", "status");
-        if p.only_if_pending {
-            req = req.condition_expression("attribute_not_exists(pk) OR #status = :pending");
-        }
-        for (ph, v) in values {
-            req = req.expression_attribute_values(ph, v);
-        }
-        match req.send().await.map_err(store_error) {
-            Ok(_) => Ok(Some(nonce)),
-            // Joined meanwhile: nothing to ask.
-            Err(StoreError::ConditionFailed) => Ok(None),
-            Err(e) => Err(e),
-        }
-    }
-
-    /// The double opt-in's second step: pending interests become the prospect's, the consent is
-    /// recorded, `subscriber` joins the origins. A repeated click changes nothing.
-    /// `nonce`: the one the link names, which must be the pending request's (a later sign-up under the
-    /// same address, with its own email, supersedes the earlier link); none for an import's request.
-    pub async fn confirm_subscription(
-        &self,
-        email_hash: &str,
-        nonce: Option<&str>,
-        now: DateTime<Utc>,
-    ) -> Result<Confirmed, StoreError> {
-        let Some(item) = self.get(format!("EMAIL#{email_hash}"), "PROSPECT").await? else {
-            return Ok(Confirmed::Unknown);
         };
-        if !item.contains_key("pending_interests") {
-            let active = item.get("status").and_then(|v| v.as_s().ok()).is_some_and(|s| s == "active");
-            return Ok(if active { Confirmed::Already } else { Confirmed::Unknown });
-        }
-        if item.get("pending_nonce").and_then(|v| v.as_s().ok()).map(String::as_str) != nonce {
-            return Ok(Confirmed::Unknown);
-        }
-        let origin =
-            item.get("pending_origin").and_then(|v| v.as_s().ok()).cloned().unwrap_or_else(|| "subscriber".into());
-        let silver = item.contains_key("pending_silver_medal");
-        // The names the person gave with the sign-up they confirm now.
-        let names: String = ["first_name", "last_name"]
-            .iter()
-            .filter(|a| item.contains_key(&format!("pending_{a}")))
-            .map(|a| format!(", {a} = pending_{a}"))
-            .collect();
-        let drop_names: String = ["first_name", "last_name"]
-            .iter()
-            .filter(|a| item.contains_key(&format!("pending_{a}")))
-            .map(|a| format!(", pending_{a}"))
-            .collect();
-        let (marks, mark_values) = super::crm::pool_marks(email_hash, now);
-        // The credential types, as a set the pool's filters read.
-        let mut kinds: Vec<String> = item
-            .get("pending_credentials")
-            .and_then(|v| v.as_s().ok())
-            .and_then(|raw| serde_json::from_str::<Vec<crate::application::Credential>>(raw).ok())
-            .unwrap_or_default()
-            .into_iter()
-            .map(|c| c.kind)
-            .collect();
-        kinds.sort();
-        kinds.dedup();
-        let consent = serde_json::json!({"given": true, "at": rfc3339(now), "text_version": crate::application::CONSENT_TEXT_VERSION,
-                                         "method": "confirmation_link"});
-        let mut tx = Tx::default();
-        tx.update(
-            "prospect",
-            &self.table,
-            Change {
-                key: key(format!("EMAIL#{email_hash}"), "PROSPECT"),
-                expression: format!(
-                    "SET #status = :active, interests = pending_interests, credentials = pending_credentials, \
-                     talent_pool_consent = :consent, updated_at = :now{names}{}{marks}{} \
-                     REMOVE pending_interests, pending_credentials, pending_origin, pending_at, pending_nonce{drop_names}{} \
-                     ADD origins :origin",
-                    if silver { ", silver_medal = pending_silver_medal" } else { "" },
-                    if kinds.is_empty() { "" } else { ", credential_types = :kinds" },
-                    if silver { ", pending_silver_medal" } else { "" },
-                ),
-                names: &[("#status", "status")],
-                values: {
-                    let mut v = vec![
-                        (":active", s("active")),
-                        (":consent", s(consent.to_string())),
-                        (":now", s(rfc3339(now))),
-                        (":origin", AttributeValue::Ss(vec![origin])),
-                    ];
-                    v.extend(mark_values);
-                    if !kinds.is_empty() {
-                        v.push((":kinds", AttributeValue::Ss(kinds)));
-                    }
-                    if let Some(n) = nonce {
-                        v.push((":nonce", s(n)));
-                    }
-                    v
-                },
-                condition: Some(if nonce.is_some() {
-                    "attribute_exists(pending_interests) AND pending_nonce = :nonce"
-                } else {
-                    "attribute_exists(pending_interests) AND attribute_not_exists(pending_nonce)"
-                }),
-            },
-        );
-        let given = crate::consent::Consent::talent_pool(
-            now,
-            crate::consent::Method::ConfirmationLink,
-            crate::application::CONSENT_TEXT_VERSION,
-        );
-        super::consents::record_in(&mut tx, &self.table, email_hash, &given)?;
-        // Re-subscribing lifts an unsubscribe or an erasure's block, never a bounce or a complaint.
-        tx.update(
-            "suppression",
-            &self.table,
-            Change {
-                key: key(format!("EMAIL#{email_hash}"), "SUPPRESS"),
-                expression: "REMOVE reason, suppressed_at".into(),
-                names: &[],
-                values: vec![(":unsubscribed", s("unsubscribed")), (":erased", s("erased"))],
-                condition: Some("attribute_not_exists(reason) OR reason IN (:unsubscribed, :erased)"),
-            },
-        );
-        match tx.commit(self).await {
-            Ok(()) => Ok(Confirmed::Joined),
-            Err(TxError::Failed(l)) if l.contains(&"suppression") => Ok(Confirmed::Suppressed),
-            Err(TxError::Failed(_)) | Err(TxError::Conflict) => Ok(Confirmed::Already),
-            Err(TxError::Store(e)) => Err(e),
-        }
-    }
-
-    /// Suppresses the address (kept as its keyed hash only) and marks the prospect unsubscribed.
-    /// Repeatable: the first time is kept.
-    /// `Ok(true)` the first time.
-    pub async fn unsubscribe(&self, email_hash: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
-        let before = self
-            .db
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(key(format!("EMAIL#{email_hash}"), "SUPPRESS")))
-            .update_expression(
-                "SET reason = if_not_exists(reason, :unsubscribed), suppressed_at = if_not_exists(suppressed_at, :now)",
-            )
-            .expression_attribute_values(":unsubscribed", s("unsubscribed"))
-            .expression_attribute_values(":now", s(rfc3339(now)))
-            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
-            .send()
-            .await
-            .map_err(store_error)?;
-        let first = before.attributes().is_none_or(|a| !a.contains_key("reason"));
-        if first {
-            let withdrawn = crate::consent::Consent::new(
-                crate::consent::Purpose::MarketingEmail,
-                false,
-                now,
-                crate::consent::Method::UnsubscribeLink,
-                crate::application::CONSENT_TEXT_VERSION,
-            );
-            self.record_consents(email_hash, &[withdrawn]).await?;
-        }
-        // The prospect record, when there is one, shows the status too.
-        let res = self
-            .db
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(key(format!("EMAIL#{email_hash}"), "PROSPECT")))
-            .update_expression("SET #status = :unsubscribed, updated_at = :now")
-            .condition_expression("attribute_exists(pk)")
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":unsubscribed", s("unsubscribed"))
-            .expression_attribute_values(":now", s(rfc3339(now)))
-            .send()
-            .await
-            .map_err(store_error);
-        match res {
-            Ok(_) | Err(StoreError::ConditionFailed) => Ok(first),
-            Err(e) => Err(e),
-        }
-    }
-
-    /// Claims an email a person gets at most once ever (`SEND#<kind>`): `Ok(true)` the first time.
-    pub async fn claim_once(&self, email_hash: &str, kind: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
-        let mut claim = key(format!("EMAIL#{email_hash}"), format!("SEND#{kind}"));
-        claim.insert("claimed_at".into(), s(rfc3339(now)));
-        self.put_new(claim).await
-    }
-
-    /// Gives a `claim_once` back when the email could not go (SES throttled, say), so it is tried again.
-    pub async fn release_once(&self, email_hash: &str, kind: &str) -> Result<(), StoreError> {
-        self.db
-            .delete_item()
-            .table_name(&self.table)
-            .set_key(Some(key(format!("EMAIL#{email_hash}"), format!("SEND#{kind}"))))
-            .send()
-            .await
-            .map_err(store_error)?;
+        req.send().await.map_err(store_error)?;
         Ok(())
     }
 
-    /// Why an address must not be mailed, if it must not.
-    pub async fn suppression(&self, email_hash: &str) -> Result<Option<String>, StoreError> {
-        let item = self.get(format!("EMAIL#{email_hash}"), "SUPPRESS").await?;
-        Ok(item.and_then(|i| i.get("reason").and_then(|r| r.as_s().ok()).cloned()))
+    /// One page of the pool, newest key first, narrowed by the filter: one query a page over the pool's
+    /// index (filters are applied by DynamoDB to that page, so a page may hold fewer than `limit`).
+    pub async fn list_prospects(&self, f: &ProspectFilter, page: &PageRequest) -> Result<Page<Prospect>, ApiError> {
+        let scope = format!("prospects|{:?}|{:?}|{:?}|{:?}", f.origin, f.credential, f.tag, f.status);
+        let mut req = self
+            .db
+            .query()
+            .table_name(&self.table)
+            .index_name("GSI2")
+            .key_condition_expression("gsi2pk = :pool")
+            .expression_attribute_values(":pool", s(POOL))
+            .limit(page.limit)
+            .set_exclusive_start_key(self.start_key(&scope, page)?);
+        let mut conditions = Vec::new();
+        if let Some(o) = f.origin {
+            conditions.push("contains(origins, :origin)");
+            req = req.expression_attribute_values(":origin", s(o.as_str()));
+        }
+        if let Some(c) = &f.credential {
+            conditions.push("contains(credential_types, :credential)");
+            req = req.expression_attribute_values(":credential", s(c));
+        }
+        if let Some(t) = &f.tag {
+            conditions.push("contains(tags, :tag)");
+            req = req.expression_attribute_values(":tag", s(t.to_lowercase()));
+        }
+        if let Some(st) = f.status {
+            conditions.push("#status = :status");
+            req = req
+                .expression_attribute_names("#status", "status")
+                .expression_attribute_values(":status", s(st.as_str()));
+        }
+        if !conditions.is_empty() {
+            req = req.filter_expression(conditions.join(" AND "));
+        }
+        let out = req.send().await.map_err(store_error)?;
+        let items = out.items().iter().map(prospect_of).collect::<Result<Vec<_>, _>>()?;
+        Ok(Page { items, next_cursor: self.next_cursor(&scope, out.last_evaluated_key()) })
     }
-}
 
-impl Store {
-    /// Counts one request in a fixed one-minute window; `Ok(false)` once `limit` is reached. One
-    /// conditional write; the window's item expires by TTL (nothing depends on that).
-    pub async fn count_request(&self, who: &str, window_start: DateTime<Utc>, limit: u32) -> Result<bool, StoreError> {
+    /// Prospects, suppression reasons and the consents nurture needs, of many people: one
+    /// BatchGetItem per 25 people.
+    pub async fn pool_records(&self, hashes: &[String]) -> Result<HashMap<String, PoolRecord>, StoreError> {
+        let mut out: HashMap<String, PoolRecord> = hashes.iter().map(|h| (h.clone(), PoolRecord::default())).collect();
+        let mut unique: Vec<&String> = hashes.iter().collect();
+        unique.sort();
+        unique.dedup();
+        for chunk in unique.chunks(25) {
+            let keys: Vec<Item> = chunk
+                .iter()
+                .flat_map(|h| {
+                    ["PROSPECT", "SUPPRESS", "CONSENT#talent_pool", "CONSENT#marketing_email"]
+                        .map(|sk| key(format!("EMAIL#{h}"), sk))
+                })
+                .collect();
+            for item in self.batch_get(keys).await? {
+                let Some(h) = text(&item, "pk").and_then(|p| p.strip_prefix("EMAIL#").map(str::to_string)) else {
+                    continue;
+                };
+                let entry = out.entry(h).or_default();
+                match text(&item, "sk").as_deref() {
+                    Some("PROSPECT") => entry.prospect = Some(item),
+                    Some("SUPPRESS") => entry.suppressed = text(&item, "reason"),
+                    Some(_) => entry.consents.extend(super::consents::consent_of(&item)),
+                    None => {}
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// A page of the whole pool in key order after `after` (the activation sweep): one query.
+    pub async fn pool_page(&self, after: &str, limit: i32) -> Result<(Vec<Prospect>, Option<String>), StoreError> {
+        let mut req = self
+            .db
+            .query()
+            .table_name(&self.table)
+            .index_name("GSI2")
+            .key_condition_expression("gsi2pk = :pool AND gsi2sk > :after")
+            .expression_attribute_values(":pool", s(POOL))
+            .expression_attribute_values(":after", s(after))
+            .limit(limit);
+        if after.is_empty() {
+            req = req
+                .key_condition_expression("gsi2pk = :pool")
+                .set_expression_attribute_values(Some(HashMap::from([(":pool".to_string(), s(POOL))])));
+        }
+        let out = req.send().await.map_err(store_error)?;
+        let items = out.items().iter().map(prospect_of).collect::<Result<Vec<_>, _>>()?;
+        let last = out.last_evaluated_key().and_then(|k| k.get("gsi2sk")).and_then(|v| v.as_s().ok()).cloned();
+        Ok((items, last))
+    }
+
+    /// Prospects flagged changed since the nurture task last looked: one query.
+    pub async fn changed_prospects(&self, limit: i32) -> Result<Vec<(Prospect, String)>, StoreError> {
+        let out = self.list(CHANGED).limit(limit).send().await.map_err(store_error)?;
+        out.items().iter().map(|i| Ok((prospect_of(i)?, text(i, "gsi1sk").unwrap_or_default()))).collect()
+    }
+
+    /// Clears the changed flag, unless the prospect changed again meanwhile (then the flag stays).
+    pub async fn clear_changed(&self, h: &str, seen: &str) -> Result<(), StoreError> {
         let res = self
             .db
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(key(format!("RATE#{who}"), format!("W#{}", window_start.timestamp()))))
-            .update_expression("ADD hits :one SET #ttl = :ttl")
-            .condition_expression("attribute_not_exists(hits) OR hits < :limit")
-            .expression_attribute_names("#ttl", "ttl")
-            .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":limit", n(limit))
-            .expression_attribute_values(":ttl", n(window_start.timestamp() + 120))
+            .set_key(Some(prospect_key(h)))
+            .update_expression("REMOVE gsi1pk, gsi1sk")
+            .condition_expression("gsi1sk = :seen")
+            .expression_attribute_values(":seen", s(seen))
             .send()
             .await
             .map_err(store_error);
         match res {
-            Ok(_) => Ok(true),
-            Err(StoreError::ConditionFailed) => Ok(false),
+            Ok(_) | Err(StoreError::ConditionFailed) => Ok(()),
             Err(e) => Err(e),
         }
     }

@@ -1,0 +1,300 @@
+//! Sign-ups waiting for the person's own confirmation (double opt-in): what a sign-up, a
+//! drop-off's tick or a silver medalist's consent request asks for is kept beside the prospect item
+//! (`pending_*` attributes under a nonce) until the link in the opt-in email applies it.
+use super::consents::record_in;
+use super::prospects::{credential_types, pool_marks};
+use super::suppression::lift_unsubscribe;
+use super::tx::{Change, Item, Tx, TxError};
+use super::{key, s, store_error, Store};
+use crate::clock::rfc3339;
+use crate::error::StoreError;
+use crate::prospect::Subscription;
+use aws_sdk_dynamodb::types::AttributeValue;
+use chrono::{DateTime, Utc};
+
+/// What a person's record holds pending (a sign-up, a drop-off's tick, an import's request): a whole
+/// rewrite of the record (a recruiter's edit, an import's change) carries it over, so the person's
+/// confirmation still finds it.
+pub fn pending_attributes(item: Option<&Item>) -> Vec<(&'static str, AttributeValue)> {
+    const PENDING: [&str; 8] = [
+        "pending_interests",
+        "pending_credentials",
+        "pending_origin",
+        "pending_first_name",
+        "pending_last_name",
+        "pending_silver_medal",
+        "pending_at",
+        "pending_nonce",
+    ];
+    let Some(item) = item else { return Vec::new() };
+    PENDING.iter().filter_map(|k| Some((*k, item.get(*k)?.clone()))).collect()
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum Confirmed {
+    /// Now in the pool.
+    Joined,
+    /// Was already confirmed; nothing changed.
+    Already,
+    /// No pending sign-up for this address (or it was erased).
+    Unknown,
+    /// The address bounced or complained: it is never mailed again.
+    Suppressed,
+}
+
+/// A sign-up waiting for its confirmation.
+struct Pending<'a> {
+    email: &'a str,
+    first_name: Option<&'a str>,
+    last_name: Option<&'a str>,
+    interests: String,
+    credentials: String,
+    origin: &'static str,
+    silver_medal: Option<String>,
+    /// Only while the person is unknown or still pending (a drop-off's tick never touches a member).
+    only_if_pending: bool,
+}
+
+impl Store {
+    /// Claims the opt-in email and records the sign-up as pending (a confirmed prospect stays
+    /// confirmed). `Ok(Some(nonce))`: send it now, with a link that names the nonce.
+    pub async fn subscribe(
+        &self,
+        email_hash: &str,
+        sub: &Subscription,
+        now: DateTime<Utc>,
+    ) -> Result<Option<String>, StoreError> {
+        let pending = Pending {
+            email: &sub.email.0,
+            first_name: sub.first_name.as_deref(),
+            last_name: sub.last_name.as_deref(),
+            interests: serde_json::to_string(&sub.interests).unwrap_or_default(),
+            credentials: serde_json::to_string(&sub.credentials).unwrap_or_default(),
+            origin: "subscriber",
+            silver_medal: None,
+            only_if_pending: false,
+        };
+        self.set_pending(email_hash, pending, now).await
+    }
+
+    /// A silver medalist without talent-pool consent: pending until they confirm the one email that
+    /// asks. `Ok(Some(nonce))`: send it now.
+    pub async fn request_consent(
+        &self,
+        email_hash: &str,
+        c: &crate::application::Candidate,
+        silver_medal: &serde_json::Value,
+        now: DateTime<Utc>,
+    ) -> Result<Option<String>, StoreError> {
+        let pending = Pending {
+            email: &c.email.0,
+            first_name: Some(&c.first_name),
+            last_name: Some(&c.last_name),
+            interests: serde_json::to_string(&crate::prospect::Interests::default()).unwrap_or_default(),
+            credentials: serde_json::to_string(&c.credentials).unwrap_or_default(),
+            origin: "silver_medalist",
+            silver_medal: Some(silver_medal.to_string()),
+            only_if_pending: false,
+        };
+        self.set_pending(email_hash, pending, now).await
+    }
+
+    /// A drop-off who ticked the talent-pool box: pending like a sign-up, unless they are in the pool
+    /// already (then nothing changes). What an earlier sign-up or a recruiter's record holds is what
+    /// the confirmation will apply. `Ok(Some(nonce))`: send the opt-in email now.
+    pub async fn request_drop_off_optin(
+        &self,
+        email_hash: &str,
+        d: &crate::draft::Draft,
+        now: DateTime<Utc>,
+    ) -> Result<Option<String>, StoreError> {
+        let current = self.get(format!("EMAIL#{email_hash}"), "PROSPECT").await?;
+        let attr = |k: &str| current.as_ref().and_then(|i| i.get(k)).and_then(|v| v.as_s().ok()).cloned();
+        if attr("status").is_some_and(|s| s != "pending_consent") {
+            return Ok(None);
+        }
+        let interests = attr("pending_interests")
+            .or_else(|| attr("interests"))
+            .unwrap_or_else(|| serde_json::to_string(&crate::prospect::Interests::default()).unwrap_or_default());
+        let pending = Pending {
+            email: &d.email.0,
+            first_name: d.first_name.as_deref(),
+            last_name: None,
+            interests,
+            credentials: attr("pending_credentials").or_else(|| attr("credentials")).unwrap_or_else(|| "[]".into()),
+            origin: if attr("pending_origin").as_deref() == Some("subscriber") { "subscriber" } else { "drop_off" },
+            silver_medal: None,
+            only_if_pending: true,
+        };
+        self.set_pending(email_hash, pending, now).await
+    }
+
+    /// Claims the opt-in email (one an hour per address), then keeps what the sign-up asks for beside
+    /// the record, under a new nonce the email's link names: only that link, the person's own click,
+    /// applies it. The form is public: it never changes a known person's name, interests or status,
+    /// and a second submission within the hour (which sends nothing) changes nothing either.
+    async fn set_pending(
+        &self,
+        email_hash: &str,
+        p: Pending<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<String>, StoreError> {
+        if !self.claim_optin(email_hash, now).await? {
+            return Ok(None);
+        }
+        let nonce = ulid::Ulid::generate().to_string();
+        let mut values: Vec<(&str, AttributeValue)> = vec![
+            (":email", s(p.email)),
+            (":now", s(rfc3339(now))),
+            (":pending", s("pending_consent")),
+            (":interests", s(p.interests)),
+            (":credentials", s(p.credentials)),
+            (":origin", s(p.origin)),
+            (":nonce", s(&nonce)),
+        ];
+        let mut expression = String::from(
+            "SET email = if_not_exists(email, :email), created_at = if_not_exists(created_at, :now), \
+             updated_at = if_not_exists(updated_at, :now), pending_at = :now, pending_nonce = :nonce, \
+             #status = if_not_exists(#status, :pending), pending_interests = :interests, \
+             pending_credentials = :credentials, pending_origin = :origin",
+        );
+        let mut remove = Vec::new();
+        for (attr, ph, v) in
+            [("pending_first_name", ":first", p.first_name), ("pending_last_name", ":last", p.last_name)]
+        {
+            match v {
+                Some(v) => {
+                    expression.push_str(&format!(", {attr} = {ph}"));
+                    values.push((ph, s(v)));
+                }
+                None => remove.push(attr),
+            }
+        }
+        if let Some(m) = p.silver_medal {
+            expression.push_str(", pending_silver_medal = :silver");
+            values.push((":silver", s(m)));
+        }
+        let (marks, mark_values) = pool_marks(email_hash, now);
+        expression.push_str(marks);
+        values.extend(mark_values);
+        if !remove.is_empty() {
+            expression.push_str(&format!(" REMOVE {}", remove.join(", ")));
+        }
+        let mut req = self
+            .db
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(format!("EMAIL#{email_hash}"), "PROSPECT")))
+            .update_expression(expression)
+            .expression_attribute_names("#status", "status");
+        if p.only_if_pending {
+            req = req.condition_expression("attribute_not_exists(pk) OR #status = :pending");
+        }
+        for (ph, v) in values {
+            req = req.expression_attribute_values(ph, v);
+        }
+        match req.send().await.map_err(store_error) {
+            Ok(_) => Ok(Some(nonce)),
+            // Joined meanwhile: nothing to ask.
+            Err(StoreError::ConditionFailed) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The double opt-in's second step: pending interests become the prospect's, the consent is
+    /// recorded, `subscriber` joins the origins. A repeated click changes nothing.
+    /// `nonce`: the one the link names, which must be the pending request's (a later sign-up under the
+    /// same address, with its own email, supersedes the earlier link); none for an import's request.
+    pub async fn confirm_subscription(
+        &self,
+        email_hash: &str,
+        nonce: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<Confirmed, StoreError> {
+        let Some(item) = self.get(format!("EMAIL#{email_hash}"), "PROSPECT").await? else {
+            return Ok(Confirmed::Unknown);
+        };
+        if !item.contains_key("pending_interests") {
+            let active = item.get("status").and_then(|v| v.as_s().ok()).is_some_and(|s| s == "active");
+            return Ok(if active { Confirmed::Already } else { Confirmed::Unknown });
+        }
+        if item.get("pending_nonce").and_then(|v| v.as_s().ok()).map(String::as_str) != nonce {
+            return Ok(Confirmed::Unknown);
+        }
+        let origin =
+            item.get("pending_origin").and_then(|v| v.as_s().ok()).cloned().unwrap_or_else(|| "subscriber".into());
+        let silver = item.contains_key("pending_silver_medal");
+        // The names the person gave with the sign-up they confirm now.
+        let names: String = ["first_name", "last_name"]
+            .iter()
+            .filter(|a| item.contains_key(&format!("pending_{a}")))
+            .map(|a| format!(", {a} = pending_{a}"))
+            .collect();
+        let drop_names: String = ["first_name", "last_name"]
+            .iter()
+            .filter(|a| item.contains_key(&format!("pending_{a}")))
+            .map(|a| format!(", pending_{a}"))
+            .collect();
+        let (marks, mark_values) = pool_marks(email_hash, now);
+        let credentials: Vec<crate::application::Credential> = item
+            .get("pending_credentials")
+            .and_then(|v| v.as_s().ok())
+            .and_then(|raw| serde_json::from_str(raw).ok())
+            .unwrap_or_default();
+        let kinds = credential_types(&credentials);
+        let consent = serde_json::json!({"given": true, "at": rfc3339(now), "text_version": crate::application::CONSENT_TEXT_VERSION,
+                                         "method": "confirmation_link"});
+        let mut tx = Tx::default();
+        tx.update(
+            "prospect",
+            &self.table,
+            Change {
+                key: key(format!("EMAIL#{email_hash}"), "PROSPECT"),
+                expression: format!(
+                    "SET #status = :active, interests = pending_interests, credentials = pending_credentials, \
+                     talent_pool_consent = :consent, updated_at = :now{names}{}{marks}{} \
+                     REMOVE pending_interests, pending_credentials, pending_origin, pending_at, pending_nonce{drop_names}{} \
+                     ADD origins :origin",
+                    if silver { ", silver_medal = pending_silver_medal" } else { "" },
+                    if kinds.is_empty() { "" } else { ", credential_types = :kinds" },
+                    if silver { ", pending_silver_medal" } else { "" },
+                ),
+                names: &[("#status", "status")],
+                values: {
+                    let mut v = vec![
+                        (":active", s("active")),
+                        (":consent", s(consent.to_string())),
+                        (":now", s(rfc3339(now))),
+                        (":origin", AttributeValue::Ss(vec![origin])),
+                    ];
+                    v.extend(mark_values);
+                    if !kinds.is_empty() {
+                        v.push((":kinds", AttributeValue::Ss(kinds)));
+                    }
+                    if let Some(n) = nonce {
+                        v.push((":nonce", s(n)));
+                    }
+                    v
+                },
+                condition: Some(if nonce.is_some() {
+                    "attribute_exists(pending_interests) AND pending_nonce = :nonce"
+                } else {
+                    "attribute_exists(pending_interests) AND attribute_not_exists(pending_nonce)"
+                }),
+            },
+        );
+        let given = crate::consent::Consent::talent_pool(
+            now,
+            crate::consent::Method::ConfirmationLink,
+            crate::application::CONSENT_TEXT_VERSION,
+        );
+        record_in(&mut tx, &self.table, email_hash, &given)?;
+        lift_unsubscribe(&mut tx, &self.table, email_hash);
+        match tx.commit(self).await {
+            Ok(()) => Ok(Confirmed::Joined),
+            Err(TxError::Failed(l)) if l.contains(&"suppression") => Ok(Confirmed::Suppressed),
+            Err(TxError::Failed(_)) | Err(TxError::Conflict) => Ok(Confirmed::Already),
+            Err(TxError::Store(e)) => Err(e),
+        }
+    }
+}
