@@ -13,6 +13,7 @@ pub use rapport_domain::{
 };
 
 pub mod api;
+pub mod app;
 pub mod auth;
 pub mod aws;
 pub mod config;

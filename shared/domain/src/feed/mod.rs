@@ -29,6 +29,43 @@ pub fn xml_safe(s: &str) -> String {
         .collect()
 }
 
+/// The feeds the boards fetch, one file each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FeedFile {
+    Indeed,
+    Linkedin,
+    JobsJson,
+}
+
+impl FeedFile {
+    pub const ALL: [FeedFile; 3] = [FeedFile::Indeed, FeedFile::Linkedin, FeedFile::JobsJson];
+
+    /// The name a build records the feed's hash under and reports it by.
+    pub fn name(self) -> &'static str {
+        match self {
+            FeedFile::Indeed => "indeed",
+            FeedFile::Linkedin => "linkedin",
+            FeedFile::JobsJson => "jobs_json",
+        }
+    }
+
+    /// The file's name, as the boards fetch it (`/feeds/<name>`).
+    pub fn file_name(self) -> &'static str {
+        match self {
+            FeedFile::Indeed => "indeed.xml",
+            FeedFile::Linkedin => "linkedin.xml",
+            FeedFile::JobsJson => "jobs.json",
+        }
+    }
+
+    pub fn content_type(self) -> &'static str {
+        match self {
+            FeedFile::Indeed | FeedFile::Linkedin => "application/xml; charset=utf-8",
+            FeedFile::JobsJson => "application/ld+json; charset=utf-8",
+        }
+    }
+}
+
 /// Who publishes the feeds.
 pub struct Publisher<'a> {
     pub company: &'a str,
