@@ -4,6 +4,7 @@ use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::cursor::Cursors;
 use crate::error::{ApiError, FieldError};
+use crate::files::Files;
 use crate::keys::Keys;
 use crate::mailer::Mailer;
 use crate::store::{PageRequest, Store};
@@ -20,8 +21,11 @@ use std::sync::Arc;
 pub struct AppState {
     pub config: Arc<Config>,
     pub clock: SharedClock,
+    /// The AWS clients themselves, for the local stack and the tests; handlers and use cases go
+    /// through the ports below.
     pub aws: Aws,
     pub store: Store,
+    pub files: Files,
     pub mailer: Mailer,
     /// Signs links and cursors with the current signing key; verifies with any key still held.
     pub signer: Signer,
@@ -35,13 +39,24 @@ impl AppState {
     pub fn new(config: Config, aws: Aws, keys: Keys, clock: SharedClock) -> Self {
         let signer = Signer::new(keys.signing);
         let store = Store::new(aws.dynamo.clone(), config.table.clone(), Cursors::new(signer.clone()), clock.clone());
+        let files = Files::new(aws.s3.clone(), config.bucket.clone());
         let mailer = Mailer::new(aws.ses.clone(), config.sender.clone(), config.ses_configuration_set.clone());
         let hasher = Hasher::new(&keys.email_hash);
         let own_hosts = [&config.careers_url, &config.public_api_url]
             .iter()
             .filter_map(|u| url::Url::parse(u).ok()?.host_str().map(|h| h.trim_start_matches("www.").to_string()))
             .collect();
-        Self { config: Arc::new(config), clock, aws, store, mailer, signer, hasher, own_hosts: Arc::new(own_hosts) }
+        Self {
+            config: Arc::new(config),
+            clock,
+            aws,
+            store,
+            files,
+            mailer,
+            signer,
+            hasher,
+            own_hosts: Arc::new(own_hosts),
+        }
     }
 
     /// What a Lambda function builds once at start: logging, the typed config, the AWS clients, the

@@ -31,7 +31,7 @@ pub async fn erase(st: &AppState, p: &PersonKeys, by: &str, now: DateTime<Utc>) 
     let mut out = Erased::default();
     // Files first: the items are what finds them.
     for key in held.files() {
-        out.files += crate::files::delete_all_versions(&st.aws.s3, &st.config.bucket, &key).await?;
+        out.files += st.files.delete_all_versions(&key).await?;
     }
     out.items = st.store.erase_items(&held).await?;
     st.store.finish_erasure(p, now).await?;
@@ -121,9 +121,7 @@ pub async fn export(st: &AppState, p: &PersonKeys, held: &Holdings, now: DateTim
     consents["history"] = Value::Array(history);
     let mut files = Vec::new();
     for key in held.files() {
-        let url =
-            crate::files::presigned_get(&st.aws.s3, &st.config.bucket, &key, now, std::time::Duration::from_secs(300))
-                .await?;
+        let url = st.files.download_link(&key, now, std::time::Duration::from_secs(300)).await?;
         files.push(json!({"key": key, "url": url, "expires_in_seconds": 300}));
     }
     Ok(json!({

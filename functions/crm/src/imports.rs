@@ -26,12 +26,8 @@ pub async fn start(st: &AppState, id: &str, key: String, by: &str, deadline: Ins
         return resume(st, &run.import_id, deadline).await;
     }
     // Nothing is recorded for a key whose upload has not arrived (yet): a later try may find it.
-    match st.aws.s3.head_object().bucket(&st.config.bucket).key(&key).send().await {
-        Ok(_) => {}
-        Err(e) if e.as_service_error().is_some_and(|e| e.is_not_found()) => {
-            return Err(ApiError::field("upload_key", "nothing was uploaded under this key"))
-        }
-        Err(e) => return Err(ApiError::Unavailable(format!("s3 head: {}", rapport::aws::code(&e)))),
+    if !st.files.import_uploaded(&key).await? {
+        return Err(ApiError::field("upload_key", "nothing was uploaded under this key"));
     }
     let run = ImportRun::new(id.to_string(), key, by.to_string(), st.clock.now());
     st.store.save_import(&run, None).await?;
@@ -61,8 +57,7 @@ async fn step(st: &AppState, run: &mut ImportRun, deadline: Instant) -> Result<(
         run.status = ImportStatus::Done;
         return Ok(());
     }
-    let (bytes, size) = read_page(st, run).await?;
-    let Some(bytes) = bytes else {
+    let Some((bytes, size)) = st.files.import_page(&run.key, run.offset, PAGE_BYTES).await? else {
         run.status = ImportStatus::Failed;
         run.failure = Some("the file is gone (imports are kept a day)".into());
         return Ok(());
@@ -116,29 +111,6 @@ struct Entry {
     item: Result<ImportRow, LineError>,
     end_byte: u64,
     end_lines: u64,
-}
-
-/// One byte range of the file, and the file's size; `None` when the file is gone.
-async fn read_page(st: &AppState, run: &ImportRun) -> Result<(Option<Vec<u8>>, u64), ApiError> {
-    let range = format!("bytes={}-{}", run.offset, run.offset + PAGE_BYTES - 1);
-    let res = st.aws.s3.get_object().bucket(&st.config.bucket).key(&run.key).range(range).send().await;
-    let obj = match res {
-        Ok(o) => o,
-        Err(e) if e.as_service_error().is_some_and(|e| e.is_no_such_key()) => return Ok((None, 0)),
-        // A range past the end: an empty file (or one read to its end).
-        Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 416) => {
-            return Ok((Some(Vec::new()), run.offset))
-        }
-        Err(e) => return Err(ApiError::Unavailable(format!("s3 get: {}", rapport::aws::code(&e)))),
-    };
-    // `bytes a-b/size`
-    let size = obj
-        .content_range()
-        .and_then(|r| r.rsplit('/').next())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(run.offset + obj.content_length().unwrap_or(0) as u64);
-    let bytes = obj.body.collect().await.map_err(|_| ApiError::Unavailable("s3 read: the body broke off".into()))?;
-    Ok((Some(bytes.into_bytes().to_vec()), size))
 }
 
 /// The whole records of a page, and where the header ended if it was on this page. A record that may

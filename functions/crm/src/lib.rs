@@ -10,6 +10,7 @@ use rapport::auth::Caller;
 use rapport::campaign::{exclusions, Campaign, CampaignInput, CampaignStatus};
 use rapport::content::StoryInput;
 use rapport::error::{ApiError, FieldError, StoreError};
+use rapport::files::Files;
 use rapport::ids::{CampaignId, ImportId, StoryId};
 use rapport::prospect::{Origin, Prospect, ProspectInput, ProspectStatus};
 use rapport::store::ImportStatus;
@@ -181,20 +182,10 @@ async fn create_import_upload(
         }
         size
     })?;
-    let key = format!("imports/{}.csv", ImportId::new(st.clock.as_ref()));
-    let presigned = rapport::files::presigned_put(
-        &st.aws.s3,
-        &st.config.bucket,
-        &key,
-        "text/csv",
-        size,
-        st.clock.now(),
-        rapport::files::UPLOAD_URL_TTL,
-    )
-    .await?;
+    let (key, link) = st.files.import_upload_link(&ImportId::new(st.clock.as_ref()), size, st.clock.now()).await?;
     Ok(json(
         StatusCode::CREATED,
-        &json!({"upload_key": key, "url": presigned.uri(), "method": "PUT",
+        &json!({"upload_key": key, "url": link.url, "method": "PUT",
                 "headers": {"content-type": "text/csv", "content-length": size.to_string()}}),
     ))
 }
@@ -230,30 +221,16 @@ async fn import_prospects(
                     "send at most {MAX_INLINE_IMPORT} bytes inline; upload larger files first"
                 )));
             }
-            let id = ImportId::new(st.clock.as_ref()).to_string();
-            let key = format!("imports/{id}.csv");
-            st.aws
-                .s3
-                .put_object()
-                .bucket(&st.config.bucket)
-                .key(&key)
-                .content_type("text/csv")
-                .body(aws_sdk_s3::primitives::ByteStream::from(body))
-                .send()
-                .await
-                .map_err(|e| ApiError::Unavailable(format!("s3 put: {}", rapport::aws::code(&e))))?;
-            (id, key, "body")
+            let id = ImportId::new(st.clock.as_ref());
+            let key = st.files.put_import(&id, body).await?;
+            (id.to_string(), key, "body")
         }
         "application/json" => {
             let value = rapport::api::parse_json(&body)?;
             let (id, key) = rapport::parse::Fields::parse(value, |f| {
                 let key: Option<rapport::parse::Line<1, 100>> = f.req("upload_key");
                 let key = key?.0;
-                let id = key
-                    .strip_prefix("imports/")
-                    .and_then(|k| k.strip_suffix(".csv"))
-                    .filter(|id| id.parse::<ImportId>().is_ok());
-                let Some(id) = id else {
+                let Some(id) = Files::import_of(&key) else {
                     f.error("upload_key", "is not an import upload key");
                     return None;
                 };

@@ -46,22 +46,13 @@ const UPLOAD_URL_TTL: Duration = rapport::files::UPLOAD_URL_TTL;
 async fn create_upload(State(st): State<AppState>, JsonBody(body): JsonBody) -> Result<Response, ApiError> {
     let req = UploadRequest::parse(body)?;
     let key = UploadKey::new(ulid::Ulid::from_datetime(st.clock.now().into()), req.file_type);
-    let presigned = rapport::files::presigned_put(
-        &st.aws.s3,
-        &st.config.bucket,
-        &key.0,
-        req.file_type.as_str(),
-        req.size,
-        st.clock.now(),
-        UPLOAD_URL_TTL,
-    )
-    .await?;
+    let presigned = st.files.resume_upload_link(&key, req.file_type, req.size, st.clock.now()).await?;
     let headers: serde_json::Map<String, Value> =
-        presigned.headers().map(|(k, v)| (k.to_string(), Value::String(v.to_string()))).collect();
+        presigned.headers.into_iter().map(|(k, v)| (k, Value::String(v))).collect();
     let expires_at = st.clock.now() + chrono::Duration::from_std(UPLOAD_URL_TTL).unwrap_or_default();
     Ok(json(
         StatusCode::CREATED,
-        &json!({"upload_url": presigned.uri(), "method": "PUT", "headers": headers, "key": key.0,
+        &json!({"upload_url": presigned.url, "method": "PUT", "headers": headers, "key": key.0,
                 "expires_at": rfc3339(expires_at)}),
     ))
 }
@@ -113,45 +104,17 @@ fn same_origin_as_any<'a>(url: &str, mut allowed: impl Iterator<Item = &'a str>)
 /// Checks an upload an application references and moves it under `resumes/`. The size and the
 /// first bytes are checked here because a presigned PUT cannot prove what was sent.
 async fn take_resume(st: &AppState, key: &UploadKey, application: &ApplicationId) -> Result<String, ApiError> {
-    let s3 = &st.aws.s3;
-    let bucket = &st.config.bucket;
     let missing = || ApiError::field("resume_key", "no such upload; upload the file first");
-    let head = match s3.head_object().bucket(bucket).key(&key.0).send().await {
-        Ok(h) => h,
-        Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => return Err(missing()),
-        Err(e) => return Err(ApiError::Unavailable(format!("s3 head: {}", rapport::aws::code(&e)))),
-    };
-    let size = head.content_length.unwrap_or(0);
-    if size <= 0 || size as u64 > MAX_RESUME_BYTES {
+    let size = st.files.upload_size(key).await?.ok_or_else(missing)?;
+    if size == 0 || size > MAX_RESUME_BYTES {
         return Err(ApiError::field("resume_key", format!("the file must be from 1 to {MAX_RESUME_BYTES} bytes")));
     }
     let file_type = key.file_type().ok_or_else(missing)?;
-    let head_bytes = s3
-        .get_object()
-        .bucket(bucket)
-        .key(&key.0)
-        .range("bytes=0-63")
-        .send()
-        .await
-        .map_err(|e| ApiError::Unavailable(format!("s3 get: {}", rapport::aws::code(&e))))?
-        .body
-        .collect()
-        .await
-        .map_err(|e| ApiError::Unavailable(format!("s3 read: {e}")))?
-        .into_bytes();
+    let head_bytes = st.files.upload_start(key, 64).await?;
     if !file_type.sniff(&head_bytes) {
         return Err(ApiError::field("resume_key", format!("the file is not a valid {}", file_type.extension())));
     }
-    let dest = format!("resumes/{application}.{}", file_type.extension());
-    s3.copy_object()
-        .bucket(bucket)
-        .key(&dest)
-        .copy_source(format!("{bucket}/{}", key.0))
-        .content_type(file_type.as_str())
-        .send()
-        .await
-        .map_err(|e| ApiError::Unavailable(format!("s3 copy: {}", rapport::aws::code(&e))))?;
-    Ok(dest)
+    Ok(st.files.keep_resume(key, application, file_type).await?)
 }
 
 /// Who a confirmation goes to, and whether their address may be mailed (read with the lookup).
@@ -166,7 +129,7 @@ struct Person<'a> {
 /// The upload a stored resume was copied from goes at once (not a day later by lifecycle): the fewer
 /// copies of personal data, the fewer to erase. Every version, since the bucket keeps versions.
 async fn forget_upload(st: &AppState, key: &UploadKey) {
-    if let Err(e) = rapport::files::delete_all_versions(&st.aws.s3, &st.config.bucket, &key.0).await {
+    if let Err(e) = st.files.delete_all_versions(&key.0).await {
         tracing::warn!(error = %e, "upload not deleted; the lifecycle rule will");
     }
 }
@@ -175,7 +138,7 @@ async fn forget_upload(st: &AppState, key: &UploadKey) {
 /// version, since nothing would ever find it again.
 async fn drop_copy(st: &AppState, copy: Option<&str>) {
     if let Some(key) = copy {
-        if let Err(e) = rapport::files::delete_all_versions(&st.aws.s3, &st.config.bucket, key).await {
+        if let Err(e) = st.files.delete_all_versions(key).await {
             tracing::warn!(error = %e, "an unreferenced resume copy was not deleted");
         }
     }

@@ -17,7 +17,7 @@ use rapport::parse::Fields;
 use rapport::store::{JobFilter, Page};
 use serde_json::Value;
 
-pub mod feeds;
+mod feeds;
 
 pub fn router(state: AppState) -> Router {
     Router::new()
@@ -251,24 +251,15 @@ async fn put_description(
         sha256: format!("{:x}", sha2::Sha256::digest(&body)),
         uploaded_at: now,
     };
-    let key = file.key(&job.id);
-    let previous = job.description_file.as_ref().map(|f| f.key(&job.id)).filter(|k| *k != key);
-    st.aws
-        .s3
-        .put_object()
-        .bucket(&st.config.bucket)
-        .key(&key)
-        .content_type(kind.as_str())
-        .body(aws_sdk_s3::primitives::ByteStream::from(body))
-        .send()
-        .await
-        .map_err(|e| ApiError::Unavailable(format!("s3 put: {}", rapport::aws::code(&e))))?;
+    // A file is kept under its hash: the one replaced is another object only when its bytes differ.
+    let previous = job.description_file.clone().filter(|f| f.sha256 != file.sha256);
+    st.files.put_description(&job.id, &file, body).await?;
     let mut spec = job.spec.clone();
     if let Some(html) = html {
         spec.description_html = html;
     }
     let mut updated = job.with_spec(spec, now);
-    updated.description_file = Some(file);
+    updated.description_file = Some(file.clone());
     let saved = save(&st, &job, &updated).await;
     // The file replaced, or this upload's own bytes when it lost, belong to no job: best effort, as an
     // object left behind holds nothing personal. The same bytes may have won through another request
@@ -276,13 +267,13 @@ async fn put_description(
     let orphan = match &saved {
         Ok(()) => previous,
         Err(_) => match st.store.get_job(&job.id).await {
-            Ok(Some(now)) if now.description_file.as_ref().is_some_and(|f| f.key(&job.id) == key) => None,
-            Ok(_) => Some(key),
+            Ok(Some(now)) if now.description_file.as_ref().is_some_and(|f| f.sha256 == file.sha256) => None,
+            Ok(_) => Some(file),
             Err(_) => None,
         },
     };
     if let Some(orphan) = orphan {
-        let _ = st.aws.s3.delete_object().bucket(&st.config.bucket).key(orphan).send().await;
+        let _ = st.files.delete_description(&job.id, &orphan).await;
     }
     match saved {
         Ok(()) => Ok(json(StatusCode::OK, &updated)),
@@ -298,16 +289,7 @@ async fn get_description(
 ) -> Result<Response, ApiError> {
     let job = load(&st, &caller, &id, JobAction::Read).await?;
     let file = job.description_file.ok_or(ApiError::NotFound)?;
-    let out = st
-        .aws
-        .s3
-        .get_object()
-        .bucket(&st.config.bucket)
-        .key(file.key(&job.id))
-        .send()
-        .await
-        .map_err(|e| ApiError::Unavailable(format!("s3 get: {}", rapport::aws::code(&e))))?;
-    let bytes = out.body.collect().await.map_err(|e| ApiError::Unavailable(format!("s3 read: {e}")))?.into_bytes();
+    let bytes = st.files.description(&job.id, &file).await?;
     // A recruiter's HTML opened in the browser would run on the API's origin: always a download.
     let disposition = format!("attachment; filename=\"job-{}.{}\"", job.id, file.content_type.extension());
     Ok((

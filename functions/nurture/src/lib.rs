@@ -82,7 +82,7 @@ pub async fn run(st: &AppState, task: &Task, budget: Duration) -> Result<Value, 
     let deadline = Instant::now() + budget;
     match task.name.as_str() {
         "drafts" => drafts(st, task.now, deadline).await,
-        "feeds" => rapport_jobs::feeds::build(st, task.now, deadline, false).await,
+        "feeds" => rapport::app::feeds::build(st, task.now, deadline, false).await,
         "imports" => rapport_crm::imports::task(st, deadline).await,
         "nurture" => campaigns::run(st, task.now, deadline).await,
         "retention" => retention::run(st, task.now, deadline).await,

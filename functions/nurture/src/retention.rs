@@ -205,27 +205,26 @@ async fn orphan_resumes(
     deadline: Instant,
     n: &mut Counts,
 ) -> Result<bool, ApiError> {
-    let (s3, bucket) = (&st.aws.s3, &st.config.bucket);
     let mut after = st.store.retention_cursor(RESUMES_PASS).await?;
     loop {
         if Instant::now() >= deadline {
             return Ok(false);
         }
-        let (keys, more) = rapport::files::list_page(s3, bucket, "resumes/", &after).await?;
-        let settled: Vec<(&str, String)> = keys
+        let (files, more) = st.files.resumes_after(&after).await?;
+        let settled: Vec<(&str, String)> = files
             .iter()
-            .filter(|(_, at)| at.is_some_and(|t| t < now - Duration::days(1)))
-            .filter_map(|(k, _)| Some((k.as_str(), k.strip_prefix("resumes/")?.split('.').next()?.to_string())))
+            .filter(|f| f.written_at.is_some_and(|t| t < now - Duration::days(1)))
+            .filter_map(|f| Some((f.key.as_str(), f.application.clone()?)))
             .collect();
         let ids: Vec<String> = settled.iter().map(|(_, id)| id.clone()).collect();
         let existing = st.store.existing_applications(&ids).await?;
         for (key, _) in settled.iter().filter(|(_, id)| !existing.contains(id)) {
-            match rapport::files::delete_all_versions(s3, bucket, key).await {
+            match st.files.delete_all_versions(key).await {
                 Ok(_) => n.orphans += 1,
                 Err(e) => failure(n, "orphan resume", &e),
             }
         }
-        after = if more { keys.last().map(|(k, _)| k.clone()).unwrap_or_default() } else { String::new() };
+        after = if more { files.last().map(|f| f.key.clone()).unwrap_or_default() } else { String::new() };
         st.store.set_retention_cursor(RESUMES_PASS, &after).await?;
         if !more {
             return Ok(true);

@@ -87,8 +87,7 @@ async fn view(st: &AppState, ctx: &ApplicationContext, interviews: bool) -> Resu
     }
     v["resume_url"] = Value::Null;
     if let Some(key) = &a.resume_key {
-        let url =
-            rapport::files::presigned_get(&st.aws.s3, &st.config.bucket, key, st.clock.now(), RESUME_LINK_TTL).await?;
+        let url = st.files.download_link(key, st.clock.now(), RESUME_LINK_TTL).await?;
         v["resume_url"] = json!(url);
         v["resume_url_expires_at"] =
             json!(rfc3339(st.clock.now() + chrono::Duration::seconds(RESUME_LINK_TTL.as_secs() as i64)));

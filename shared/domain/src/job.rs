@@ -303,14 +303,6 @@ pub struct DescriptionFile {
     pub uploaded_at: DateTime<Utc>,
 }
 
-impl DescriptionFile {
-    /// Where the bytes are kept: named by their hash, so an upload that loses the job's version check
-    /// leaves the file the job refers to untouched.
-    pub fn key(&self, job: &JobId) -> String {
-        format!("jd/{job}/{}", self.sha256)
-    }
-}
-
 impl Job {
     pub fn new(id: JobId, spec: JobSpec, now: DateTime<Utc>) -> Self {
         Job {

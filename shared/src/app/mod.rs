@@ -1,5 +1,7 @@
-//! Use cases: what the functions do, in the product's words, over the domain and the ports. No HTTP
-//! type and no SDK type appears here; a handler parses, calls one of these, and maps the answer.
+//! Use cases: what the functions do, in the product's words, over the domain and the ports (store,
+//! files, mailer, clock). No HTTP type and no SDK type appears here; a handler or a task parses its
+//! input, calls one of these, and maps the answer.
 
+pub mod feeds;
 pub mod notify;
 pub mod pipeline;

@@ -1,0 +1,249 @@
+//! What job boards and search engines read about a job: one writer a board, each streaming its feed
+//! job by job so memory does not grow with the number of jobs. [`google`]: the schema.org JobPosting
+//! (JSON-LD) that Google for Jobs reads from the career page and the JSON feed; [`indeed`] and
+//! [`linkedin`]: their XML feeds. Here: what the writers share (the publisher, tracking links, XML
+//! text that survives any input).
+use crate::job::{Board, Job};
+use chrono::{DateTime, Utc};
+use quick_xml::events::{BytesCData, BytesDecl, BytesEnd, BytesStart, BytesText, Event};
+use quick_xml::Writer;
+use std::io::{self, Write};
+
+pub mod google;
+pub mod indeed;
+pub mod linkedin;
+
+pub use google::{job_posting, script_safe_json, JsonLdFeed};
+pub use indeed::{salary_text, IndeedFeed};
+pub use linkedin::{html_text, LinkedInFeed, LINKEDIN_MIN_DESCRIPTION};
+
+/// A board's tracking parameters: an application that arrives through the link is credited to it.
+pub fn tracked_url(job: &Job, careers_url: &str, board: Board) -> String {
+    format!("{}?utm_source={board}&utm_medium=job_board", job.url(careers_url))
+}
+
+/// Removes what XML 1.0 cannot carry at all, even escaped (most C0 controls, U+FFFE, U+FFFF).
+pub fn xml_safe(s: &str) -> String {
+    s.chars()
+        .filter(|c| matches!(*c, '\t' | '\n' | '\r') || (*c >= ' ' && !matches!(*c, '\u{FFFE}' | '\u{FFFF}')))
+        .collect()
+}
+
+/// The feeds the boards fetch, one file each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FeedFile {
+    Indeed,
+    Linkedin,
+    JobsJson,
+}
+
+impl FeedFile {
+    pub const ALL: [FeedFile; 3] = [FeedFile::Indeed, FeedFile::Linkedin, FeedFile::JobsJson];
+
+    /// The name a build records the feed's hash under and reports it by.
+    pub fn name(self) -> &'static str {
+        match self {
+            FeedFile::Indeed => "indeed",
+            FeedFile::Linkedin => "linkedin",
+            FeedFile::JobsJson => "jobs_json",
+        }
+    }
+
+    /// The file's name, as the boards fetch it (`/feeds/<name>`).
+    pub fn file_name(self) -> &'static str {
+        match self {
+            FeedFile::Indeed => "indeed.xml",
+            FeedFile::Linkedin => "linkedin.xml",
+            FeedFile::JobsJson => "jobs.json",
+        }
+    }
+
+    pub fn content_type(self) -> &'static str {
+        match self {
+            FeedFile::Indeed | FeedFile::Linkedin => "application/xml; charset=utf-8",
+            FeedFile::JobsJson => "application/ld+json; charset=utf-8",
+        }
+    }
+}
+
+/// Who publishes the feeds.
+pub struct Publisher<'a> {
+    pub company: &'a str,
+    pub careers_url: &'a str,
+    /// Where boards send questions about a job.
+    pub email: &'a str,
+}
+
+fn rfc2822(t: DateTime<Utc>) -> String {
+    t.format("%a, %d %b %Y %H:%M:%S GMT").to_string()
+}
+
+/// An XML feed's opening: the declaration and `<source>`.
+fn start_source<W: Write>(out: W) -> io::Result<Writer<W>> {
+    let mut w = Writer::new(out);
+    w.write_event(Event::Decl(BytesDecl::new("1.0", Some("utf-8"), None)))?;
+    w.write_event(Event::Start(BytesStart::new("source")))?;
+    Ok(w)
+}
+
+/// Closes `<source>` and hands back what was written to.
+fn end_source<W: Write>(mut w: Writer<W>) -> io::Result<W> {
+    w.write_event(Event::End(BytesEnd::new("source")))?;
+    Ok(w.into_inner())
+}
+
+/// `<name><![CDATA[text]]></name>`; a `]]>` inside is split across two sections.
+fn cdata<W: Write>(w: &mut Writer<W>, name: &str, text: &str) -> io::Result<()> {
+    let text = xml_safe(text);
+    w.create_element(name).write_inner_content(|w| {
+        let parts: Vec<&str> = text.split("]]>").collect();
+        for (i, part) in parts.iter().enumerate() {
+            let mut chunk = String::new();
+            if i > 0 {
+                chunk.push('>');
+            }
+            chunk.push_str(part);
+            if i + 1 < parts.len() {
+                chunk.push_str("]]");
+            }
+            w.write_event(Event::CData(BytesCData::new(chunk)))?;
+        }
+        Ok(())
+    })?;
+    Ok(())
+}
+
+fn text<W: Write>(w: &mut Writer<W>, name: &str, value: &str) -> io::Result<()> {
+    w.create_element(name).write_text_content(BytesText::new(&xml_safe(value)))?;
+    Ok(())
+}
+
+fn money(amount: f64) -> String {
+    if amount.fract() == 0.0 {
+        format!("{amount:.0}")
+    } else {
+        format!("{amount:.2}")
+    }
+}
+
+#[cfg(test)]
+mod fixtures {
+    //! What the writers' tests share: a publisher, a job, and a reader of the XML they write.
+    use super::*;
+    use crate::clock::SystemClock;
+    use crate::ids::JobId;
+    use crate::job::{EmploymentType, JobSpec, SalaryPeriod, Workplace};
+    use quick_xml::events::Event as Ev;
+    use quick_xml::Reader;
+
+    pub fn publisher() -> Publisher<'static> {
+        Publisher {
+            company: "Acme & Sons <Health>",
+            careers_url: "https://careers.acme.example",
+            email: "jobs@acme.example",
+        }
+    }
+
+    pub fn job(title: &str, description: &str) -> Job {
+        let spec = JobSpec {
+            title: title.to_string(),
+            department: "Nursing".into(),
+            location: crate::job::Location {
+                city: "Leeds".into(),
+                region: "West Yorkshire".into(),
+                country: crate::job::Country("GB".into()),
+                postal_code: None,
+                street_address: None,
+            },
+            workplace: Workplace::Hybrid,
+            employment_type: EmploymentType::FullTime,
+            experience_level: None,
+            salary: Some(crate::job::Salary {
+                min: 50000.0,
+                max: 60000.0,
+                currency: crate::job::Currency("USD".into()),
+                period: SalaryPeriod::Year,
+            }),
+            description_html: description.to_string(),
+            required_credentials: vec![],
+            hiring_team: vec![],
+            stages: crate::stage::default_stages(),
+            expires_at: None,
+            boards: Board::ALL.to_vec(),
+            asks_demographics: false,
+        };
+        let at = DateTime::parse_from_rfc3339("2026-11-01T09:00:00Z").unwrap().with_timezone(&Utc);
+        Job::new(JobId::new(&SystemClock), spec, at).publish(at).unwrap()
+    }
+
+    /// Every element's text, in order, as a parser reads it back.
+    pub fn texts(xml: &[u8], element: &str) -> Vec<String> {
+        let mut r = Reader::from_reader(xml);
+        let mut out = Vec::new();
+        let mut inside = false;
+        let mut current = String::new();
+        let mut buf = Vec::new();
+        loop {
+            match r.read_event_into(&mut buf).expect("well-formed XML") {
+                Ev::Start(e) if e.name().as_ref() == element => {
+                    inside = true;
+                    current.clear();
+                }
+                Ev::End(e) if e.name().as_ref() == element => {
+                    inside = false;
+                    out.push(current.clone());
+                }
+                Ev::CData(t) if inside => current.push_str(&t.into_inner()),
+                Ev::Text(t) if inside => current.push_str(&t.into_inner()),
+                Ev::GeneralRef(r) if inside => {
+                    let name = r.into_inner().into_owned();
+                    current.push_str(match name.as_str() {
+                        "amp" => "&",
+                        "lt" => "<",
+                        "gt" => ">",
+                        "quot" => "\"",
+                        "apos" => "'",
+                        other => panic!("unexpected entity {other}"),
+                    });
+                }
+                Ev::Eof => return out,
+                _ => {}
+            }
+            buf.clear();
+        }
+    }
+
+    pub fn indeed(jobs: &[Job]) -> Vec<u8> {
+        let built = DateTime::parse_from_rfc3339("2026-11-26T12:00:00Z").unwrap().with_timezone(&Utc);
+        let mut f = IndeedFeed::start(Vec::new(), &publisher(), built).unwrap();
+        for j in jobs {
+            f.job(j, &publisher()).unwrap();
+        }
+        f.finish().unwrap()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fixtures::*;
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Any text yields well-formed XML that reads back as the same text, less what XML 1.0 forbids.
+        #[test]
+        fn any_text_round_trips_through_the_xml_feeds(title in "\\PC*|.*", description in ".*", tricky in prop::sample::select(vec!["]]>", "&amp;", "<![CDATA[", "\u{202E}", "😀", "\u{0}", "\u{1b}[31m", "\u{FFFF}"])) {
+            let title = format!("{title}{tricky}]]>");
+            let description = format!("{tricky}{description}]]]]>>");
+            let j = job(&title, &description);
+            let xml = indeed(&[j.clone()]);
+            prop_assert_eq!(texts(&xml, "title"), vec![xml_safe(&title)]);
+            prop_assert_eq!(texts(&xml, "description"), vec![xml_safe(&description)]);
+            let mut f = LinkedInFeed::start(Vec::new(), Utc::now()).unwrap();
+            let long = format!("{description}{}", "x".repeat(120));
+            f.job(&job(&title, &long), &publisher(), "").unwrap();
+            let xml = f.finish().unwrap();
+            prop_assert_eq!(texts(&xml, "title"), vec![xml_safe(&title)]);
+        }
+    }
+}
