@@ -2,6 +2,7 @@
 //! emulator that `make test` starts, with its own table and bucket, and drives it over HTTP.
 mod helpers;
 
+mod architecture;
 mod auth;
 mod binaries;
 mod browser;
