@@ -220,6 +220,20 @@ pub fn path_id<T: std::str::FromStr>(raw: &str) -> Result<T, ApiError> {
     raw.parse().map_err(|_| ApiError::NotFound)
 }
 
+/// The route's `{id}` as its id type: a malformed id answers 404, as an id nothing has would. Put it
+/// after `Caller`, so an unauthenticated request is told 401 whatever its path.
+pub struct PathId<T>(pub T);
+
+impl<S: Send + Sync, T: std::str::FromStr> FromRequestParts<S> for PathId<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let axum::extract::Path(raw) =
+            axum::extract::Path::<String>::from_request_parts(parts, state).await.map_err(|_| ApiError::NotFound)?;
+        path_id(&raw).map(PathId)
+    }
+}
+
 /// Every function's router falls back to this: a route it does not serve.
 pub async fn no_route() -> ApiError {
     ApiError::NoRoute

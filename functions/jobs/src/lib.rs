@@ -1,11 +1,11 @@
 //! The `jobs` function: job setup for recruiters (`/api/jobs*`) and the public career-site listing
 //! (`/careers/jobs*`).
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::Router;
 use http::{header, StatusCode};
-use rapport::api::{check, json, no_route, path_id, AppState, JsonBody, QueryMap};
+use rapport::api::{check, json, no_route, AppState, JsonBody, PathId, QueryMap};
 use rapport::auth::{Caller, JobAction};
 use rapport::error::{ApiError, FieldError, StoreError};
 use rapport::feed::{job_posting, script_safe_json};
@@ -65,14 +65,13 @@ async fn list(State(st): State<AppState>, caller: Caller, q: QueryMap) -> Result
 }
 
 /// Loads a job the caller may act on, or the error they should see.
-async fn load(st: &AppState, caller: &Caller, id: &str, action: JobAction) -> Result<Job, ApiError> {
-    let id: JobId = path_id(id)?;
-    let job = st.store.get_job(&id).await?.ok_or(ApiError::NotFound)?;
+async fn load(st: &AppState, caller: &Caller, id: &JobId, action: JobAction) -> Result<Job, ApiError> {
+    let job = st.store.get_job(id).await?.ok_or(ApiError::NotFound)?;
     caller.authorize_job(&job.spec.team_subs(), action)?;
     Ok(job)
 }
 
-async fn read(State(st): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Response, ApiError> {
+async fn read(State(st): State<AppState>, caller: Caller, PathId(id): PathId<JobId>) -> Result<Response, ApiError> {
     let job = load(&st, &caller, &id, JobAction::Read).await?;
     Ok(json(StatusCode::OK, &job))
 }
@@ -80,7 +79,7 @@ async fn read(State(st): State<AppState>, caller: Caller, Path(id): Path<String>
 async fn edit(
     State(st): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    PathId(id): PathId<JobId>,
     JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
     let job = load(&st, &caller, &id, JobAction::Manage).await?;
@@ -124,7 +123,7 @@ fn stale(job: &Job) -> ApiError {
 async fn change_status(
     st: &AppState,
     caller: &Caller,
-    id: &str,
+    id: &JobId,
     change: impl Fn(&Job) -> Result<Option<Job>, ApiError>,
 ) -> Result<Response, ApiError> {
     for _ in 0..3 {
@@ -141,7 +140,7 @@ async fn change_status(
     Err(ApiError::Conflict("the job is changing; retry".into()))
 }
 
-async fn publish(State(st): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Response, ApiError> {
+async fn publish(State(st): State<AppState>, caller: Caller, PathId(id): PathId<JobId>) -> Result<Response, ApiError> {
     let now = st.clock.now();
     change_status(&st, &caller, &id, |job| Ok(job.publish(now))).await
 }
@@ -149,7 +148,7 @@ async fn publish(State(st): State<AppState>, caller: Caller, Path(id): Path<Stri
 async fn close(
     State(st): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    PathId(id): PathId<JobId>,
     JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
     let reason: CloseReason = Fields::parse(body, |f| f.req("reason"))?;
@@ -178,8 +177,7 @@ async fn careers_list(State(st): State<AppState>, q: QueryMap) -> Result<Respons
     Ok(public(json(StatusCode::OK, &Page { items, next_cursor: jobs.next_cursor })))
 }
 
-async fn careers_read(State(st): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
-    let id: JobId = path_id(&id)?;
+async fn careers_read(State(st): State<AppState>, PathId(id): PathId<JobId>) -> Result<Response, ApiError> {
     let job = st.store.get_job(&id).await?.ok_or(ApiError::NotFound)?;
     match job.status {
         JobStatus::Draft => return Err(ApiError::NotFound),
@@ -207,7 +205,7 @@ async fn feed(State(st): State<AppState>, uri: http::Uri, headers: http::HeaderM
 async fn put_description(
     State(st): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    PathId(id): PathId<JobId>,
     headers: http::HeaderMap,
     body: bytes::Bytes,
 ) -> Result<Response, ApiError> {
@@ -285,7 +283,7 @@ async fn put_description(
 async fn get_description(
     State(st): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    PathId(id): PathId<JobId>,
 ) -> Result<Response, ApiError> {
     let job = load(&st, &caller, &id, JobAction::Read).await?;
     let file = job.description_file.ok_or(ApiError::NotFound)?;

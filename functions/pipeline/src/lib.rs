@@ -1,11 +1,11 @@
 //! The `pipeline` function: applicant tracking for recruiters and hiring managers. Reading a job's
 //! applications and one application whole, and moving applications through stages.
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
 use http::StatusCode;
-use rapport::api::{check, json, no_route, path_id, AppState, JsonBody, QueryMap};
+use rapport::api::{check, json, no_route, AppState, JsonBody, PathId, QueryMap};
 use rapport::auth::{Caller, JobAction};
 use rapport::clock::rfc3339;
 use rapport::error::ApiError;
@@ -38,10 +38,9 @@ mod privacy;
 async fn list(
     State(st): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    PathId(job_id): PathId<JobId>,
     q: QueryMap,
 ) -> Result<Response, ApiError> {
-    let job_id: JobId = path_id(&id)?;
     let job = st.store.get_job(&job_id).await?.ok_or(ApiError::NotFound)?;
     caller.authorize_job(&job.spec.team_subs(), JobAction::Read)?;
     let mut errors = Vec::new();
@@ -64,9 +63,13 @@ async fn list(
 }
 
 /// Loads an application the caller may act on, or the error they should see.
-async fn load(st: &AppState, caller: &Caller, id: &str, action: JobAction) -> Result<ApplicationContext, ApiError> {
-    let id: ApplicationId = path_id(id)?;
-    let ctx = st.store.application_context(&id).await?.ok_or(ApiError::NotFound)?;
+async fn load(
+    st: &AppState,
+    caller: &Caller,
+    id: &ApplicationId,
+    action: JobAction,
+) -> Result<ApplicationContext, ApiError> {
+    let ctx = st.store.application_context(id).await?.ok_or(ApiError::NotFound)?;
     caller.authorize_job(&ctx.job.spec.team_subs(), action)?;
     Ok(ctx)
 }
@@ -95,7 +98,11 @@ async fn view(st: &AppState, ctx: &ApplicationContext, interviews: bool) -> Resu
     Ok(v)
 }
 
-async fn read(State(st): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Response, ApiError> {
+async fn read(
+    State(st): State<AppState>,
+    caller: Caller,
+    PathId(id): PathId<ApplicationId>,
+) -> Result<Response, ApiError> {
     let ctx = load(&st, &caller, &id, JobAction::Read).await?;
     Ok(json(StatusCode::OK, &view(&st, &ctx, true).await?))
 }
@@ -103,7 +110,7 @@ async fn read(State(st): State<AppState>, caller: Caller, Path(id): Path<String>
 async fn move_application(
     State(st): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    PathId(id): PathId<ApplicationId>,
     JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
     let ctx = load(&st, &caller, &id, JobAction::Manage).await?;
@@ -116,7 +123,7 @@ async fn move_application(
 async fn schedule_interview(
     State(st): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    PathId(id): PathId<ApplicationId>,
     JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
     let ctx = load(&st, &caller, &id, JobAction::Manage).await?;
@@ -139,10 +146,9 @@ async fn schedule_interview(
 async fn give_feedback(
     State(st): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    PathId(id): PathId<InterviewId>,
     JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
-    let id: InterviewId = path_id(&id)?;
     let interview = st.store.get_interview(&id).await?.ok_or(ApiError::NotFound)?;
     let job = st.store.get_job(&interview.job_id).await?.ok_or(ApiError::NotFound)?;
     caller.authorize_job(&job.spec.team_subs(), JobAction::Feedback)?;
