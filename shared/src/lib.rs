@@ -22,7 +22,6 @@ pub mod files;
 pub mod keys;
 pub mod logging;
 pub mod mailer;
-pub mod privacy;
 pub mod routes;
 pub mod startup;
 pub mod store;

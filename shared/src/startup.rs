@@ -2,7 +2,7 @@
 //! API as an init error (`POST /2018-06-01/runtime/init/error`), with every bad variable in its
 //! message, so the failed invocation and the console name them all; then `main` returns the error
 //! and the process exits non-zero, as Lambda expects of a runtime that cannot start.
-use crate::api::AppState;
+use crate::app::AppState;
 use crate::config::ConfigError;
 use lambda_runtime_api_client::{body::Body, build_request, PooledClient};
 use std::time::Duration;

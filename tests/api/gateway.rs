@@ -71,7 +71,6 @@ async fn local_emails_lists_what_ses_sent_as_raw_mime() {
         )
         .build();
     app.stack
-        .state
         .aws
         .ses
         .send_email()

@@ -119,7 +119,6 @@ impl TestApp {
         loop {
             let page = self
                 .stack
-                .state
                 .aws
                 .dynamo
                 .scan()

@@ -119,7 +119,7 @@ pub async fn run(st: &AppState, now: DateTime<Utc>, deadline: Instant) -> Result
             let (open, last) = st.store.open_erasures(PAGE, after).await?;
             let mut page = Page::default();
             for t in open.iter().filter(|t| seen.insert(t.person.email_hash.clone())) {
-                let erased = rapport::privacy::erase(st, &t.person, "retention", now).await;
+                let erased = rapport::app::privacy::erase(st, &t.person, "retention", now).await;
                 if page.count(&mut n, "resume", erased).is_some() {
                     n.resumed += 1;
                 }
@@ -243,7 +243,7 @@ async fn erase_unless_open(st: &AppState, p: &PersonKeys, now: DateTime<Utc>) ->
         st.store.defer_retention(p, now).await?;
         return Ok(false);
     }
-    rapport::privacy::erase(st, p, "retention", now).await?;
+    rapport::app::privacy::erase(st, p, "retention", now).await?;
     Ok(true)
 }
 
@@ -256,7 +256,7 @@ async fn erase_if_never_applied(st: &AppState, p: &Prospect, now: DateTime<Utc>)
         return Ok(false);
     }
     let person = PersonKeys { email_hash: p.id.clone(), candidate_id: None };
-    rapport::privacy::erase(st, &person, "retention", now).await?;
+    rapport::app::privacy::erase(st, &person, "retention", now).await?;
     Ok(true)
 }
 

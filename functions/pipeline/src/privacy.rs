@@ -16,7 +16,7 @@ pub async fn export(State(st): State<AppState>, caller: Caller, Path(id): Path<S
         return Err(ApiError::Gone("this person's data was erased".into()));
     }
     let held = st.store.holdings(&person).await?;
-    Ok(json(StatusCode::OK, &rapport::privacy::export(&st, &person, &held, st.clock.now()).await?))
+    Ok(json(StatusCode::OK, &rapport::app::privacy::export(&st, &person, &held, st.clock.now()).await?))
 }
 
 /// `DELETE /api/candidates/{id}`: erasure. 204 once done, and again for a repeat; a retry after a
@@ -27,7 +27,7 @@ pub async fn erase(State(st): State<AppState>, caller: Caller, Path(id): Path<St
     if tomb.as_ref().is_some_and(|t| t.done_at.is_some()) {
         return Ok(StatusCode::NO_CONTENT.into_response());
     }
-    rapport::privacy::erase(&st, &person, &caller.sub, st.clock.now()).await?;
+    rapport::app::privacy::erase(&st, &person, &caller.sub, st.clock.now()).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

@@ -60,9 +60,11 @@ pub struct Stack {
     /// What each function reads from its environment: the keys as the secrets' ARNs, read through
     /// Secrets Manager at start as in AWS.
     pub functions_config: Config,
-    /// Unrestricted clients, for bootstrap and for tests that look behind the API's back; the
-    /// functions themselves each run with clients held to their own role's policy.
+    /// Unrestricted ports, for bootstrap and for tests that act through the domain; the functions
+    /// themselves each run with clients held to their own role's policy.
     pub state: AppState,
+    /// Unrestricted AWS clients, for bootstrap and for tests that look behind the API's back.
+    pub aws: Aws,
     /// Every AWS call a function made that its policy refused.
     pub iam: iam::Ledger,
     pub issuer: Issuer,
@@ -164,7 +166,7 @@ async fn function_states(
         let check = iam::Enforce { policy: Arc::new(policy), ledger: ledger.clone() };
         let aws = Aws::from_sdk_checked(sdk, config, Some(SharedInterceptor::new(check)));
         let keys = rapport::keys::Keys::load(config, &aws.secrets).await.map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
-        states.insert(*name, AppState::new(config.clone(), aws, keys, clock.clone()));
+        states.insert(*name, AppState::new(config.clone(), &aws, keys, clock.clone()));
     }
     Ok(states)
 }
@@ -191,13 +193,14 @@ pub async fn spawn(opts: Options) -> anyhow::Result<Stack> {
     let keys = rapport::keys::Keys::from_values(&config)
         .context("the stack's keys are values")?
         .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let state = AppState::new(config.clone(), Aws::from_sdk(&sdk, &config), keys, clock.clone());
+    let aws = Aws::from_sdk(&sdk, &config);
+    let state = AppState::new(config.clone(), &aws, keys, clock.clone());
     // What the template gives each function in AWS: its role's policy, its event rules, its secrets.
-    let secrets = bootstrap::secrets(&state, &opts).await?;
+    let secrets = bootstrap::secrets(&aws, &opts).await?;
     let functions_config = self::config(&opts, &url, Some(&secrets))?;
     let sam = sam::SamFunctions::from_env()?;
     let states = function_states(&sam, &sdk, &functions_config, &clock, &opts, &ledger).await?;
-    bootstrap::resources(&state).await?;
+    bootstrap::resources(&aws, &state.config).await?;
     let seeded = if opts.seed { bootstrap::seed(&state).await? > 0 } else { false };
     let issuer = Issuer::new(opts.jwt_key.clone(), format!("{url}/_local"));
     let functions = functions(&states)?;
@@ -248,6 +251,7 @@ pub async fn spawn(opts: Options) -> anyhow::Result<Stack> {
         url,
         functions_config,
         state,
+        aws,
         iam: ledger,
         issuer,
         moto_url: opts.moto_url,

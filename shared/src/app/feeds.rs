@@ -5,7 +5,7 @@
 //! goes to the bucket as a multipart part whenever it reaches [`PART_SIZE`], so memory does not grow
 //! with the number of jobs. A feed whose job entries hash the same as last time is not rewritten (its
 //! `lastBuildDate`, ETag and Last-Modified stay), so boards re-fetch only what changed.
-use crate::api::AppState;
+use crate::app::AppState;
 use crate::email::split_sender;
 use crate::error::{ApiError, StoreError};
 use crate::feed::{FeedFile, IndeedFeed, JsonLdFeed, LinkedInFeed, Publisher};

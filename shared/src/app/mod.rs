@@ -5,3 +5,62 @@
 pub mod feeds;
 pub mod notify;
 pub mod pipeline;
+pub mod privacy;
+
+use crate::aws::Aws;
+use crate::clock::SharedClock;
+use crate::config::Config;
+use crate::cursor::Cursors;
+use crate::files::Files;
+use crate::keys::Keys;
+use crate::mailer::Mailer;
+use crate::store::Store;
+use crate::token::{Hasher, Signer};
+use std::sync::Arc;
+
+/// The ports and what every use case needs, built once per process (per Lambda instance). The AWS
+/// clients are handed to the adapters here and to nothing else.
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub clock: SharedClock,
+    pub store: Store,
+    pub files: Files,
+    pub mailer: Mailer,
+    /// Signs links and cursors with the current signing key; verifies with any key still held.
+    pub signer: Signer,
+    /// Keyed hashes of stored values (addresses, idempotency keys), with the key never rotated.
+    pub hasher: Hasher,
+    /// The career site's and this API's hosts: visits from them are not outside referrals.
+    pub own_hosts: Arc<Vec<String>>,
+}
+
+impl AppState {
+    pub fn new(config: Config, aws: &Aws, keys: Keys, clock: SharedClock) -> Self {
+        let signer = Signer::new(keys.signing);
+        let store = Store::new(aws.dynamo.clone(), config.table.clone(), Cursors::new(signer.clone()), clock.clone());
+        let files = Files::new(aws.s3.clone(), config.bucket.clone());
+        let mailer = Mailer::new(aws.ses.clone(), config.sender.clone(), config.ses_configuration_set.clone());
+        let hasher = Hasher::new(&keys.email_hash);
+        let own_hosts = [&config.careers_url, &config.public_api_url]
+            .iter()
+            .filter_map(|u| url::Url::parse(u).ok()?.host_str().map(|h| h.trim_start_matches("www.").to_string()))
+            .collect();
+        Self { config: Arc::new(config), clock, store, files, mailer, signer, hasher, own_hosts: Arc::new(own_hosts) }
+    }
+
+    /// What a Lambda function builds once at start: logging, the typed config, the AWS clients, the
+    /// keys (read from Secrets Manager here, once per instance).
+    pub async fn from_env() -> Result<Self, crate::config::ConfigError> {
+        crate::logging::init();
+        let config = Config::from_env()?;
+        let aws = Aws::load(&config).await;
+        let keys = Keys::load(&config, &aws.secrets).await?;
+        Ok(Self::new(config, &aws, keys, Arc::new(crate::clock::SystemClock)))
+    }
+
+    /// The keyed hash under which a person's email is stored and looked up.
+    pub fn email_hash(&self, email: &crate::email::Email) -> String {
+        self.hasher.keyed_hash("email", &email.0)
+    }
+}

@@ -1,7 +1,7 @@
 //! Sending a notification: compose the letter, check the person may receive it, send it, record the
 //! send. Every email Rapport sends to one person goes through [`notify`] (the nurture task's campaign
 //! emails share [`Letter::compose`] and the checks, and add their own ledger).
-use crate::api::AppState;
+use crate::app::AppState;
 use crate::config::Config;
 use crate::consent::Purpose;
 use crate::email::{render, Email, Outgoing};

@@ -1,7 +1,7 @@
 //! Moving an application: the domain's move, the one conditional write with the report counters (and
 //! a silver medalist's pool record), then a consent request to a silver medalist who has none.
-use crate::api::AppState;
 use crate::app::notify::{consent_letter, notify, ConsentAsk, Ledger, Needs, Notification};
+use crate::app::AppState;
 use crate::clock::rfc3339;
 use crate::consent::Purpose;
 use crate::error::{ApiError, StoreError};

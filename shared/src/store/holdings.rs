@@ -7,9 +7,10 @@
 //! claims; found through GSI2 `CANDAPPS#<candidate>`), interview pointers, drafts (GSI2
 //! `DRAFTS#<hash>`) and resumes in the bucket. Counters hold numbers only and are never touched.
 use super::tx::Item;
-use super::{key, text, Store};
+use super::{key, prospect_of, text, Store};
 use crate::error::StoreError;
 use crate::ids::CandidateId;
+use serde_json::{json, Value};
 
 /// Who a person is, in keys.
 #[derive(Debug, Clone, PartialEq)]
@@ -45,6 +46,91 @@ impl Holdings {
             .filter_map(|d| serde_json::from_str::<serde_json::Value>(&d).ok())
             .filter_map(|d| d["resume_key"].as_str().map(str::to_string))
             .collect()
+    }
+
+    /// The person's items as the export shows them: the candidate, each application with its
+    /// history, interviews and feedback, the prospect record, consents, the emails sent (dates and
+    /// subjects), enrolments, drafts and demographic answers. Read from the items, so nothing held
+    /// is left out of an export by a model that forgot a field.
+    pub fn document(&self) -> Result<serde_json::Map<String, Value>, StoreError> {
+        let sk = |i: &Item| text(i, "sk").unwrap_or_default();
+        let candidate = self.candidate.as_ref().map(doc);
+        let mut emails = Vec::new();
+        let mut applications = Vec::new();
+        for items in &self.applications {
+            let mut application = Value::Null;
+            let mut interviews: Vec<Value> = Vec::new();
+            for i in items {
+                let k = sk(i);
+                if k == "APP" {
+                    application = doc(i);
+                } else if let Some(kind) = k.strip_prefix("SEND#") {
+                    emails
+                        .push(json!({"kind": kind, "sent_at": attr(i, "sent_at"), "claimed_at": attr(i, "claimed_at"),
+                                       "message_id": attr(i, "message_id")}));
+                } else if k.contains("#FB#") {
+                    if let Some(last) = interviews.last_mut() {
+                        if let Some(list) = last["feedback"].as_array_mut() {
+                            list.push(doc(i));
+                        }
+                    }
+                } else if k.starts_with("INT#") {
+                    let mut v = doc(i);
+                    v["feedback"] = json!([]);
+                    interviews.push(v);
+                }
+            }
+            application["interviews"] = Value::Array(interviews);
+            applications.push(application);
+        }
+        let mut prospect = Value::Null;
+        let mut enrolments = Vec::new();
+        let mut consents = json!({});
+        let (mut latest, mut history) = (Vec::new(), Vec::new());
+        if let Some(c) = &candidate {
+            consents["application"] = c["consents"].clone();
+        }
+        for i in &self.email_items {
+            let k = sk(i);
+            if k == "PROSPECT" {
+                prospect = serde_json::to_value(prospect_of(i)?).unwrap_or(Value::Null);
+                if let Some(tp) = i.get("talent_pool_consent").and_then(|v| v.as_s().ok()) {
+                    consents["talent_pool"] = serde_json::from_str(tp).unwrap_or(Value::Null);
+                }
+            } else if let Some(kind) = k.strip_prefix("SEND#") {
+                emails.push(json!({"kind": kind, "sent_at": attr(i, "sent_at"), "claimed_at": attr(i, "claimed_at"),
+                                   "message_id": attr(i, "message_id")}));
+            } else if k.starts_with("SENT#") {
+                emails.push(
+                    json!({"kind": "nurture", "campaign_id": attr(i, "campaign_id"), "subject": attr(i, "subject"),
+                                   "sent_at": attr(i, "sent_at"), "claimed_at": attr(i, "claimed_at"),
+                                   "rejected": attr(i, "rejected"), "unknown_at": attr(i, "unknown_at"),
+                                   "message_id": attr(i, "message_id")}),
+                );
+            } else if k.starts_with("ENROL#") {
+                enrolments.push(json!({"campaign_id": attr(i, "campaign_id"), "enrolled_at": attr(i, "enrolled_at"),
+                                       "due_at": attr(i, "due_at"), "ended": attr(i, "ended")}));
+            } else if k.starts_with("CONSENT#") {
+                latest.push(doc(i));
+            } else if k.starts_with("CONSENTLOG#") {
+                history.push(doc(i));
+            } else if k == "SUPPRESS" {
+                consents["suppressed"] = json!({"reason": attr(i, "reason"), "at": attr(i, "suppressed_at")});
+            }
+        }
+        consents["latest"] = Value::Array(latest);
+        consents["history"] = Value::Array(history);
+        let mut out = serde_json::Map::new();
+        out.insert("candidate".into(), json!(candidate));
+        out.insert("applications".into(), Value::Array(applications));
+        out.insert("prospect".into(), prospect);
+        out.insert("consents".into(), consents);
+        out.insert("enrolments".into(), Value::Array(enrolments));
+        out.insert("emails".into(), Value::Array(emails));
+        out.insert("drafts".into(), self.drafts.iter().map(doc).collect());
+        // The person's own answers, apart from any application, as they are stored.
+        out.insert("demographics".into(), self.demographics.iter().map(doc).collect());
+        Ok(out)
     }
 
     /// Every item's key, except the suppression entry (kept, as the keyed hash only).
@@ -107,4 +193,14 @@ impl Store {
         h.drafts.retain(|d| text(d, "pk").is_some_and(|pk| pk.starts_with("DRAFT#")));
         Ok(h)
     }
+}
+
+/// An item's JSON document (`doc`), or null.
+fn doc(item: &Item) -> Value {
+    text(item, "doc").and_then(|d| serde_json::from_str(&d).ok()).unwrap_or(Value::Null)
+}
+
+/// A string attribute, or null.
+fn attr(item: &Item, k: &str) -> Value {
+    text(item, k).map(Value::String).unwrap_or(Value::Null)
 }
