@@ -174,14 +174,14 @@ async fn an_always_on_campaign_sends_each_step_on_its_day_to_the_right_people_un
         .unwrap();
     assert_eq!(stored.attribution.channel.as_str(), "crm_campaign");
     assert_eq!(stored.attribution.campaign.as_deref(), Some(id.as_str()));
-    let p = app.stack.state.store.prospect(holder["id"].as_str().unwrap()).await.unwrap().unwrap();
+    let p = app.stack.state.store.prospect(&holder["id"].as_str().unwrap().parse().unwrap()).await.unwrap().unwrap();
     assert_eq!(p.status.as_str(), "applied");
     assert_eq!(p.candidate_id.as_deref(), application["candidate_id"].as_str(), "linked to the candidate");
 
     // The unsubscribed leaver gets no confirmation when they apply either.
     let body = json!({"first_name": "L", "last_name": "Q", "email": leaver, "consent": {"processing": true}});
     assert_eq!(app.post(&format!("/careers/jobs/{hca}/applications")).json(&body).send().await.unwrap().status(), 201);
-    let l = app.stack.state.store.prospect(leaver_p["id"].as_str().unwrap()).await.unwrap().unwrap();
+    let l = app.stack.state.store.prospect(&leaver_p["id"].as_str().unwrap().parse().unwrap()).await.unwrap().unwrap();
     assert_eq!((l.status.as_str(), l.candidate_id.is_some()), ("unsubscribed", true), "linked, still unsubscribed");
 
     // Days 1 and 2: nothing is due. Day 3: the second step, for the two still in. Day 7: the third.

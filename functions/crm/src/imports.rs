@@ -6,6 +6,7 @@
 //! imports leave behind, at SES's pace.
 use rapport::api::AppState;
 use rapport::app::notify::{consent_letter, notify, ConsentAsk, Ledger, Needs, Notification};
+use rapport::email::EmailHash;
 use rapport::error::ApiError;
 use rapport::prospect::{merge_import, ImportColumns, ImportRow, LineError, Merged, Prospect, ProspectStatus};
 use rapport::store::tx::TxError;
@@ -166,7 +167,7 @@ fn parse_page(run: &mut ImportRun, bytes: &[u8], at_end: bool) -> (Vec<Entry>, O
 async fn write_rows(st: &AppState, run: &mut ImportRun, rows: Vec<ImportRow>) -> Result<(), ApiError> {
     let now = st.clock.now();
     for chunk in rows.chunks(50) {
-        let hashes: Vec<String> = chunk.iter().map(|r| st.email_hash(&r.email)).collect();
+        let hashes: Vec<EmailHash> = chunk.iter().map(|r| st.email_hash(&r.email)).collect();
         let records = st.store.pool_records(&hashes).await?;
         let mut group: Vec<(u64, NewImported)> = Vec::new();
         let mut items = 0;
@@ -300,7 +301,7 @@ pub async fn task(st: &AppState, deadline: Instant) -> Result<Value, ApiError> {
     let mut tried = HashSet::new();
     'asks: loop {
         let page = st.store.pending_asks(25).await?;
-        let fresh: Vec<&String> = page.iter().filter(|h| !tried.contains(*h)).collect();
+        let fresh: Vec<&EmailHash> = page.iter().filter(|h| !tried.contains(*h)).collect();
         // Only asks that failed earlier in this run are left: they wait for the next run.
         if fresh.is_empty() {
             break;

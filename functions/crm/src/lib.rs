@@ -121,9 +121,7 @@ async fn patch_prospect(
     if input.consent.is_some() {
         caller.require_admin()?;
     }
-    if !id.chars().all(|c| c.is_ascii_hexdigit()) || id.len() != 40 {
-        return Err(ApiError::NotFound);
-    }
+    let id: rapport::email::EmailHash = rapport::api::path_id(&id)?;
     let now = st.clock.now();
     let item = st.store.prospect_by_email_hash(&id).await?.ok_or(ApiError::NotFound)?;
     let mut p = rapport::store::prospect_of(&item)?;

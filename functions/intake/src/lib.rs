@@ -122,7 +122,7 @@ struct Person<'a> {
     first: &'a str,
     last: &'a str,
     email: &'a rapport::email::Email,
-    email_hash: &'a str,
+    email_hash: &'a rapport::email::EmailHash,
     suppressed: Option<String>,
 }
 

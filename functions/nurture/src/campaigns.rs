@@ -147,7 +147,7 @@ async fn send_due(
         }
         let (stories, jobs, interval) =
             (stories.as_deref().unwrap_or_default(), jobs.as_deref().unwrap_or_default(), interval.unwrap_or_default());
-        let hashes: Vec<String> = due.iter().map(|e| e.email_hash.clone()).collect();
+        let hashes: Vec<rapport::email::EmailHash> = due.iter().map(|e| e.email_hash.clone()).collect();
         let records = st.store.pool_records(&hashes).await?;
         // One email per person a page: a person's second due enrolment waits for the next page, which
         // reads their record again (sends, stories, the cap) after the first.

@@ -286,7 +286,7 @@ mod tests {
 
     fn prospect(credentials: &[&str], departments: &[&str]) -> Prospect {
         Prospect {
-            id: "h".into(),
+            id: "0".repeat(40).parse().unwrap(),
             email: Email::parse("a@b.co").unwrap(),
             first_name: None,
             last_name: None,

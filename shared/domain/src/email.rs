@@ -35,6 +35,74 @@ impl FromField for Email {
     }
 }
 
+/// The keyed hash under which a person's address is stored, looked up, suppressed and erased: 40
+/// lowercase hex digits, never the address itself. Made only by [`crate::token::Hasher::email`] or
+/// parsed from a stored item or a path.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct EmailHash(String);
+
+impl EmailHash {
+    pub const LEN: usize = 40;
+
+    pub(crate) fn from_hex(hex: String) -> Self {
+        debug_assert!(Self::valid(&hex));
+        EmailHash(hex)
+    }
+
+    fn valid(s: &str) -> bool {
+        s.len() == Self::LEN && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::str::FromStr for EmailHash {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        if Self::valid(s) {
+            Ok(EmailHash(s.to_string()))
+        } else {
+            Err("is not a person's id".into())
+        }
+    }
+}
+
+impl TryFrom<String> for EmailHash {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        s.parse()
+    }
+}
+
+impl From<EmailHash> for String {
+    fn from(h: EmailHash) -> String {
+        h.0
+    }
+}
+
+impl From<&EmailHash> for String {
+    fn from(h: &EmailHash) -> String {
+        h.0.clone()
+    }
+}
+
+impl std::fmt::Display for EmailHash {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A hash reads as the text it is, so it goes into keys and token payloads as before.
+impl std::ops::Deref for EmailHash {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
 /// One message to one person.
 #[derive(Debug, Clone)]
 pub struct Outgoing {

@@ -3,7 +3,7 @@
 //! from the career site with double opt-in, leaving (unsubscribe, RFC 8058 one-click), recruiter
 //! edits and the import of prior applicants.
 use crate::application::{parse_credential, Credential};
-use crate::email::Email;
+use crate::email::{Email, EmailHash};
 use crate::error::Invalid;
 use crate::parse::{Fields, Line};
 use crate::token::Signer;
@@ -32,7 +32,7 @@ impl ProspectStatus {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Prospect {
     /// The keyed hash of the email address.
-    pub id: String,
+    pub id: EmailHash,
     pub email: Email,
     pub first_name: Option<String>,
     pub last_name: Option<String>,
@@ -310,10 +310,10 @@ fn union(into: &mut Vec<String>, more: &[String]) {
 /// else pending consent), or the existing one with `imported` added and the row's tags, interests
 /// and credentials joined in (a later expiry wins). Nothing the person chose is overwritten, so
 /// importing the same file again changes nothing.
-pub fn merge_import(existing: Option<&Prospect>, row: &ImportRow, id: &str, now: DateTime<Utc>) -> Merged {
+pub fn merge_import(existing: Option<&Prospect>, row: &ImportRow, id: &EmailHash, now: DateTime<Utc>) -> Merged {
     let Some(p) = existing else {
         return Merged::New(Prospect {
-            id: id.to_string(),
+            id: id.clone(),
             email: row.email.clone(),
             first_name: row.first_name.clone(),
             last_name: row.last_name.clone(),
@@ -436,7 +436,7 @@ impl Subscription {
 /// What a confirmation or unsubscribe link carries: the person's keyed email hash, nothing readable.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PersonRef {
-    pub h: String,
+    pub h: EmailHash,
     /// The campaign whose email carried the link, if any (so the unsubscribe is counted against it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub c: Option<String>,
@@ -452,26 +452,30 @@ pub const CONFIRM_TTL_DAYS: i64 = 7;
 
 /// A confirmation link's token: for the pending request under `nonce` (a sign-up, a drop-off's tick,
 /// a silver medalist's request), or, without one, for an import's.
-pub fn confirm_token(signer: &Signer, email_hash: &str, nonce: Option<&str>, now: DateTime<Utc>) -> String {
+pub fn confirm_token(signer: &Signer, email_hash: &EmailHash, nonce: Option<&str>, now: DateTime<Utc>) -> String {
     signer.sign(
         CONFIRM,
-        &PersonRef { h: email_hash.to_string(), c: None, n: nonce.map(str::to_string) },
+        &PersonRef { h: email_hash.clone(), c: None, n: nonce.map(str::to_string) },
         Some(now + Duration::days(CONFIRM_TTL_DAYS)),
     )
 }
 
 /// Unsubscribe links never expire: a person may use an old email to leave.
-pub fn unsubscribe_token(signer: &Signer, email_hash: &str) -> String {
+pub fn unsubscribe_token(signer: &Signer, email_hash: &EmailHash) -> String {
     unsubscribe_token_for(signer, email_hash, None)
 }
 
-pub fn unsubscribe_token_for(signer: &Signer, email_hash: &str, campaign: Option<&str>) -> String {
-    signer.sign(UNSUBSCRIBE, &PersonRef { h: email_hash.to_string(), c: campaign.map(str::to_string), n: None }, None)
+pub fn unsubscribe_token_for(signer: &Signer, email_hash: &EmailHash, campaign: Option<&str>) -> String {
+    signer.sign(UNSUBSCRIBE, &PersonRef { h: email_hash.clone(), c: campaign.map(str::to_string), n: None }, None)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn hash(n: u8) -> EmailHash {
+        format!("{n:040x}").parse().unwrap()
+    }
     use serde_json::json;
 
     #[test]
@@ -515,17 +519,17 @@ mod tests {
         let csv = "email,first_name,tags,credentials,consent\nada@example.com,Ada,icu,RN@2027-01-01,yes\nbo@example.com,Bo,,,\n";
         let (rows, _) = parse_import(csv.as_bytes()).unwrap();
         let now = Utc::now();
-        let Merged::New(ada) = merge_import(None, &rows[0], "h1", now) else { panic!() };
+        let Merged::New(ada) = merge_import(None, &rows[0], &hash(1), now) else { panic!() };
         assert_eq!(ada.status, ProspectStatus::Active);
-        let Merged::New(bo) = merge_import(None, &rows[1], "h2", now) else { panic!() };
+        let Merged::New(bo) = merge_import(None, &rows[1], &hash(2), now) else { panic!() };
         assert_eq!(bo.status, ProspectStatus::PendingConsent, "no consent evidence");
-        assert_eq!(merge_import(Some(&ada), &rows[0], "h1", now), Merged::Unchanged);
+        assert_eq!(merge_import(Some(&ada), &rows[0], &hash(1), now), Merged::Unchanged);
 
         let mut mine = ada.clone();
         mine.first_name = Some("Adaline".into());
         mine.origins = vec![Origin::Subscriber];
         mine.credentials[0].expires_on = NaiveDate::from_ymd_opt(2026, 1, 1);
-        let Merged::Changed(m) = merge_import(Some(&mine), &rows[0], "h1", now) else { panic!() };
+        let Merged::Changed(m) = merge_import(Some(&mine), &rows[0], &hash(1), now) else { panic!() };
         assert_eq!(m.first_name.as_deref(), Some("Adaline"), "the person's own name stays");
         assert_eq!(m.origins, vec![Origin::Imported, Origin::Subscriber]);
         assert_eq!(m.credentials[0].expires_on, NaiveDate::from_ymd_opt(2027, 1, 1), "the later expiry wins");
@@ -534,7 +538,7 @@ mod tests {
     #[test]
     fn credentials_lapse_after_their_expiry() {
         let p = Prospect {
-            id: "h".into(),
+            id: hash(0),
             email: Email::parse("a@b.co").unwrap(),
             first_name: None,
             last_name: None,
@@ -568,11 +572,12 @@ mod tests {
     fn links_are_purpose_bound() {
         let s = Signer::new(crate::keys::Keyring::single("k1", &[7; 32]));
         let now = Utc::now();
-        let c = confirm_token(&s, "h1", None, now);
+        let h1 = hash(1);
+        let c = confirm_token(&s, &h1, None, now);
         assert!(s.verify::<PersonRef>(UNSUBSCRIBE, &c, now).is_none());
-        assert_eq!(s.verify::<PersonRef>(CONFIRM, &c, now).unwrap().h, "h1");
+        assert_eq!(s.verify::<PersonRef>(CONFIRM, &c, now).unwrap().h, h1);
         assert!(s.verify::<PersonRef>(CONFIRM, &c, now + Duration::days(8)).is_none());
-        let u = unsubscribe_token(&s, "h1");
-        assert_eq!(s.verify::<PersonRef>(UNSUBSCRIBE, &u, now + Duration::days(3650)).unwrap().h, "h1");
+        let u = unsubscribe_token(&s, &h1);
+        assert_eq!(s.verify::<PersonRef>(UNSUBSCRIBE, &u, now + Duration::days(3650)).unwrap().h, h1);
     }
 }

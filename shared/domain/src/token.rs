@@ -75,6 +75,11 @@ impl Hasher {
         let bytes = mac(&self.key, purpose, value.as_bytes()).finalize().into_bytes();
         bytes.iter().take(20).map(|b| format!("{b:02x}")).collect()
     }
+
+    /// The keyed hash under which a person's (normalised) address is stored.
+    pub fn email(&self, email: &crate::email::Email) -> crate::email::EmailHash {
+        crate::email::EmailHash::from_hex(self.keyed_hash("email", &email.0))
+    }
 }
 
 #[cfg(test)]

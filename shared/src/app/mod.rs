@@ -60,7 +60,7 @@ impl AppState {
     }
 
     /// The keyed hash under which a person's email is stored and looked up.
-    pub fn email_hash(&self, email: &crate::email::Email) -> String {
-        self.hasher.keyed_hash("email", &email.0)
+    pub fn email_hash(&self, email: &crate::email::Email) -> crate::email::EmailHash {
+        self.hasher.email(email)
     }
 }

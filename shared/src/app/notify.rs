@@ -4,6 +4,7 @@
 use crate::app::AppState;
 use crate::config::Config;
 use crate::consent::Purpose;
+use crate::email::EmailHash;
 use crate::email::{render, Email, Outgoing};
 use crate::error::{ApiError, StoreError};
 use crate::ids::ApplicationId;
@@ -17,7 +18,7 @@ use serde_json::Value;
 pub struct Letter<'a> {
     pub to: &'a Email,
     pub to_name: Option<String>,
-    pub email_hash: &'a str,
+    pub email_hash: &'a EmailHash,
     pub subject: String,
     pub template: &'a str,
     pub context: Value,
@@ -64,7 +65,7 @@ pub struct Needs {
 impl Needs {
     /// Whether the person may receive the email: no suppression (an unsubscribe, bounce, complaint or
     /// erasure) and, for a purpose, a latest consent record that says yes.
-    pub async fn met(self, store: &Store, email_hash: &str) -> Result<bool, StoreError> {
+    pub async fn met(self, store: &Store, email_hash: &EmailHash) -> Result<bool, StoreError> {
         let (suppressed, consented) = match self.known {
             Some(known) => known,
             None => {
@@ -145,7 +146,7 @@ pub enum OptinFor {
 /// confirms. `Ok(true)`: sent.
 pub async fn send_optin(
     st: &AppState,
-    email_hash: &str,
+    email_hash: &EmailHash,
     to: &Email,
     first_name: Option<String>,
     nonce: &str,
@@ -176,7 +177,7 @@ pub enum ConsentAsk<'a> {
 /// A letter asking for consent, with its confirm link (`nonce`: the pending request it confirms).
 pub fn consent_letter<'a>(
     st: &AppState,
-    email_hash: &'a str,
+    email_hash: &'a EmailHash,
     to: &'a Email,
     to_name: Option<String>,
     first_name: Option<&str>,

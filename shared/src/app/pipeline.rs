@@ -4,6 +4,7 @@ use crate::app::notify::{consent_letter, notify, ConsentAsk, Ledger, Needs, Noti
 use crate::app::AppState;
 use crate::clock::rfc3339;
 use crate::consent::Purpose;
+use crate::email::EmailHash;
 use crate::error::{ApiError, StoreError};
 use crate::pipeline::{moved, Move};
 use crate::stage::StageKind;
@@ -66,7 +67,7 @@ pub async fn move_application(
 
 /// A silver medalist without talent-pool consent gets one email asking for it, and joins the pool
 /// only by confirming. Failure here never undoes the move; it is logged.
-async fn ask_consent(st: &AppState, ctx: &ApplicationContext, email_hash: &str, record: &Value) {
+async fn ask_consent(st: &AppState, ctx: &ApplicationContext, email_hash: &EmailHash, record: &Value) {
     let now = st.clock.now();
     let result = async {
         let Some(nonce) = st.store.request_consent(email_hash, &ctx.candidate, record, now).await? else {

@@ -10,6 +10,7 @@ use super::{
 };
 use crate::application::{Application, Candidate};
 use crate::draft::{Draft, DraftStatus};
+use crate::email::EmailHash;
 use crate::error::{ApiError, StoreError};
 use crate::ids::{ApplicationId, CandidateId, DraftId, JobId};
 use crate::job::Job;
@@ -38,7 +39,7 @@ pub struct NewApplication<'a> {
     pub application: &'a Application,
     /// `Some` when the candidate is new and must be created.
     pub new_candidate: Option<&'a Candidate>,
-    pub email_hash: &'a str,
+    pub email_hash: &'a EmailHash,
     pub idempotency: Option<(&'a str, &'a str)>,
     /// An open draft of the same person and job, completed by this submission.
     pub draft: Option<&'a Draft>,
@@ -94,7 +95,7 @@ impl Store {
     pub async fn application_lookup(
         &self,
         job: &JobId,
-        email_hash: &str,
+        email_hash: &EmailHash,
         idempotency_hash: Option<&str>,
         draft: Option<&DraftId>,
     ) -> Result<ApplicationLookup, StoreError> {
@@ -305,7 +306,7 @@ impl Store {
     pub async fn move_application(
         &self,
         moved: &Application,
-        email_hash: &str,
+        email_hash: &EmailHash,
         expected: u64,
         left_stage: &str,
         seconds_in_stage: i64,

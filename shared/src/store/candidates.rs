@@ -4,10 +4,11 @@
 use super::tx::Tx;
 use super::{key, s, to_doc};
 use crate::application::Candidate;
+use crate::email::EmailHash;
 use crate::error::StoreError;
 
 /// A new candidate and their email lock, both only if absent (a concurrent first application loses).
-pub(super) fn add_candidate(tx: &mut Tx, table: &str, c: &Candidate, email_hash: &str) -> Result<(), StoreError> {
+pub(super) fn add_candidate(tx: &mut Tx, table: &str, c: &Candidate, email_hash: &EmailHash) -> Result<(), StoreError> {
     let mut lock = key(format!("EMAIL#{email_hash}"), "CANDIDATE");
     lock.insert("candidate_id".into(), s(c.id.to_string()));
     tx.put("email", table, lock, Some("attribute_not_exists(pk)"));

@@ -6,6 +6,7 @@ use super::tx::{Change, Item, Tx, TxError};
 use super::{doc, key, s, store_error, text, to_doc, Store};
 use crate::clock::rfc3339;
 use crate::draft::{Draft, DraftStatus};
+use crate::email::EmailHash;
 use crate::error::StoreError;
 use chrono::{DateTime, Utc};
 
@@ -52,7 +53,7 @@ pub(super) fn close_draft(tx: &mut Tx, table: &str, d: &Draft, status: DraftStat
 
 impl Store {
     /// A new draft and the funnel's `started` count: one transaction.
-    pub async fn create_draft(&self, d: &Draft, email_hash: &str) -> Result<(), StoreError> {
+    pub async fn create_draft(&self, d: &Draft, email_hash: &EmailHash) -> Result<(), StoreError> {
         let mut tx = Tx::default();
         let mut item = key(format!("DRAFT#{}", d.id), "DRAFT");
         item.insert("doc".into(), to_doc(d)?);

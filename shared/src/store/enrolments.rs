@@ -5,6 +5,7 @@ use super::campaigns::count_campaign;
 use super::tx::{Change, Item, Tx, TxError};
 use super::{key, n, s, store_error, text, time, Store};
 use crate::clock::rfc3339;
+use crate::email::EmailHash;
 use crate::error::StoreError;
 use chrono::{DateTime, Utc};
 
@@ -13,7 +14,7 @@ const DUE: &str = "NURTURE#due";
 /// One enrolment of a person in a campaign: the next step to send and when.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Enrolment {
-    pub email_hash: String,
+    pub email_hash: EmailHash,
     pub campaign_id: String,
     pub step: usize,
     pub due_at: DateTime<Utc>,
@@ -21,7 +22,7 @@ pub struct Enrolment {
 
 fn enrolment_of(item: &Item) -> Option<Enrolment> {
     Some(Enrolment {
-        email_hash: text(item, "pk")?.strip_prefix("EMAIL#")?.to_string(),
+        email_hash: text(item, "pk")?.strip_prefix("EMAIL#")?.parse().ok()?,
         campaign_id: text(item, "campaign_id")?,
         step: item.get("step")?.as_n().ok()?.parse().ok()?,
         due_at: time(item, "due_at")?,

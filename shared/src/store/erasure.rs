@@ -5,6 +5,7 @@ use super::holdings::{Holdings, PersonKeys};
 use super::tx::Item;
 use super::{key, s, store_error, text, time, Store};
 use crate::clock::rfc3339;
+use crate::email::EmailHash;
 use crate::error::StoreError;
 use crate::ids::CandidateId;
 use aws_sdk_dynamodb::types::{DeleteRequest, WriteRequest};
@@ -21,7 +22,7 @@ pub struct Tombstone {
 fn tombstone_of(item: &Item) -> Option<Tombstone> {
     Some(Tombstone {
         person: PersonKeys {
-            email_hash: text(item, "email_hash")?,
+            email_hash: text(item, "email_hash")?.parse().ok()?,
             candidate_id: text(item, "candidate_id").and_then(|c| c.parse().ok()),
         },
         started_at: time(item, "started_at")?,
@@ -35,7 +36,7 @@ const OPEN_ERASURES: &str = "ERASURES#open";
 
 /// The ids a person's tombstones are kept under.
 fn tomb_ids(p: &PersonKeys) -> Vec<String> {
-    let mut ids = vec![p.email_hash.clone()];
+    let mut ids = vec![p.email_hash.to_string()];
     if let Some(c) = &p.candidate_id {
         ids.push(c.to_string());
     }
@@ -53,14 +54,15 @@ impl Store {
         if let Ok(cid) = id.parse::<CandidateId>() {
             if let Some(c) = self.get(format!("CAND#{cid}"), "CAND").await? {
                 let h = text(&c, "email_hash")
+                    .and_then(|h| h.parse().ok())
                     .ok_or_else(|| StoreError::Corrupt(format!("candidate {cid} without hash")))?;
                 return Ok(Some((PersonKeys { email_hash: h, candidate_id: Some(cid) }, unfinished(tomb))));
             }
             return Ok(tomb.map(|t| (t.person.clone(), Some(t))));
         }
-        if id.len() != 40 || !id.chars().all(|c| c.is_ascii_hexdigit()) {
+        let Ok(id) = id.parse::<EmailHash>() else {
             return Ok(None);
-        }
+        };
         // A person by email is a candidate or a prospect: one batch read of those two items.
         let items = self
             .batch_get(vec![key(format!("EMAIL#{id}"), "CANDIDATE"), key(format!("EMAIL#{id}"), "PROSPECT")])
@@ -68,7 +70,7 @@ impl Store {
         let candidate_id = items.iter().find_map(|i| text(i, "candidate_id")).and_then(|c| c.parse().ok());
         let held = !items.is_empty();
         match (held, tomb) {
-            (true, tomb) => Ok(Some((PersonKeys { email_hash: id.to_string(), candidate_id }, unfinished(tomb)))),
+            (true, tomb) => Ok(Some((PersonKeys { email_hash: id, candidate_id }, unfinished(tomb)))),
             (false, Some(t)) => Ok(Some((t.person.clone(), Some(t)))),
             (false, None) => Ok(None),
         }

@@ -8,6 +8,7 @@
 //! `DRAFTS#<hash>`) and resumes in the bucket. Counters hold numbers only and are never touched.
 use super::tx::Item;
 use super::{key, prospect_of, text, Store};
+use crate::email::EmailHash;
 use crate::error::StoreError;
 use crate::ids::CandidateId;
 use serde_json::{json, Value};
@@ -15,7 +16,7 @@ use serde_json::{json, Value};
 /// Who a person is, in keys.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PersonKeys {
-    pub email_hash: String,
+    pub email_hash: EmailHash,
     pub candidate_id: Option<CandidateId>,
 }
 

@@ -7,6 +7,7 @@ use super::tx::{Item, Tx, TxError};
 use super::{key, n, s, store_error, to_doc, Store};
 use crate::clock::rfc3339;
 use crate::consent::Consent;
+use crate::email::EmailHash;
 use crate::error::StoreError;
 use crate::prospect::{LineError, Prospect};
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -162,7 +163,7 @@ impl Store {
     }
 
     /// Leaves the consent email for one person to be sent.
-    pub async fn leave_ask(&self, email_hash: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
+    pub async fn leave_ask(&self, email_hash: &EmailHash, now: DateTime<Utc>) -> Result<(), StoreError> {
         self.db
             .put_item()
             .table_name(&self.table)
@@ -174,16 +175,17 @@ impl Store {
     }
 
     /// Consent emails left to send, oldest first: the people's email hashes (one query).
-    pub async fn pending_asks(&self, limit: i32) -> Result<Vec<String>, StoreError> {
-        self.listed(ASKS, "EMAIL#", limit).await
+    pub async fn pending_asks(&self, limit: i32) -> Result<Vec<EmailHash>, StoreError> {
+        let listed = self.listed(ASKS, "EMAIL#", limit).await?;
+        listed.iter().map(|h| h.parse().map_err(|_| StoreError::Corrupt("an ask without a hash".into()))).collect()
     }
 
-    pub async fn clear_ask(&self, email_hash: &str) -> Result<(), StoreError> {
+    pub async fn clear_ask(&self, email_hash: &EmailHash) -> Result<(), StoreError> {
         self.delete(key(format!("EMAIL#{email_hash}"), "ASK#import")).await
     }
 }
 
-fn ask_item(email_hash: &str, now: DateTime<Utc>) -> Item {
+fn ask_item(email_hash: &EmailHash, now: DateTime<Utc>) -> Item {
     let mut item = key(format!("EMAIL#{email_hash}"), "ASK#import");
     item.insert("gsi1pk".into(), s(ASKS));
     item.insert("gsi1sk".into(), s(format!("{}#{email_hash}", rfc3339(now))));

@@ -10,7 +10,7 @@ use super::tx::{Change, Item, Tx};
 use super::{key, s, store_error, text, time, Page, PageRequest, Store};
 use crate::application::{Candidate, Credential};
 use crate::clock::rfc3339;
-use crate::email::Email;
+use crate::email::{Email, EmailHash};
 use crate::error::{ApiError, StoreError};
 use crate::ids::CandidateId;
 use crate::prospect::{Interests, Origin, Prospect, ProspectStatus};
@@ -53,7 +53,7 @@ pub(super) fn credential_types(credentials: &[Credential]) -> Vec<String> {
 /// A prospect from its item (written by intake, pipeline, crm and nurture alike).
 pub fn prospect_of(item: &Item) -> Result<Prospect, StoreError> {
     let id = text(item, "pk")
-        .and_then(|pk| pk.strip_prefix("EMAIL#").map(str::to_string))
+        .and_then(|pk| pk.strip_prefix("EMAIL#")?.parse::<EmailHash>().ok())
         .ok_or_else(|| StoreError::Corrupt("prospect without key".into()))?;
     let email = Email(text(item, "email").ok_or_else(|| StoreError::Corrupt(format!("prospect {id} without email")))?);
     let status = text(item, "status").and_then(|s| s.parse().ok()).unwrap_or(ProspectStatus::PendingConsent);
@@ -259,12 +259,12 @@ pub(super) fn record_sent(tx: &mut Tx, table: &str, h: &str, recent_sends: &[Dat
 }
 
 impl Store {
-    pub async fn prospect(&self, h: &str) -> Result<Option<Prospect>, StoreError> {
+    pub async fn prospect(&self, h: &EmailHash) -> Result<Option<Prospect>, StoreError> {
         self.get(format!("EMAIL#{h}"), "PROSPECT").await?.as_ref().map(prospect_of).transpose()
     }
 
     /// The CRM record for an email, if any (origins and status), for tests and the CRM.
-    pub async fn prospect_by_email_hash(&self, email_hash: &str) -> Result<Option<Item>, StoreError> {
+    pub async fn prospect_by_email_hash(&self, email_hash: &EmailHash) -> Result<Option<Item>, StoreError> {
         self.get(format!("EMAIL#{email_hash}"), "PROSPECT").await
     }
 
@@ -335,9 +335,10 @@ impl Store {
 
     /// Prospects, suppression reasons and the consents nurture needs, of many people: one
     /// BatchGetItem per 25 people.
-    pub async fn pool_records(&self, hashes: &[String]) -> Result<HashMap<String, PoolRecord>, StoreError> {
-        let mut out: HashMap<String, PoolRecord> = hashes.iter().map(|h| (h.clone(), PoolRecord::default())).collect();
-        let mut unique: Vec<&String> = hashes.iter().collect();
+    pub async fn pool_records(&self, hashes: &[EmailHash]) -> Result<HashMap<EmailHash, PoolRecord>, StoreError> {
+        let mut out: HashMap<EmailHash, PoolRecord> =
+            hashes.iter().map(|h| (h.clone(), PoolRecord::default())).collect();
+        let mut unique: Vec<&EmailHash> = hashes.iter().collect();
         unique.sort();
         unique.dedup();
         for chunk in unique.chunks(25) {
@@ -349,7 +350,8 @@ impl Store {
                 })
                 .collect();
             for item in self.batch_get(keys).await? {
-                let Some(h) = text(&item, "pk").and_then(|p| p.strip_prefix("EMAIL#").map(str::to_string)) else {
+                let Some(h) = text(&item, "pk").and_then(|p| p.strip_prefix("EMAIL#")?.parse::<EmailHash>().ok())
+                else {
                     continue;
                 };
                 let entry = out.entry(h).or_default();

@@ -43,7 +43,7 @@ impl Store {
             .iter()
             .filter_map(|i| {
                 Some(PersonKeys {
-                    email_hash: text(i, "pk")?.strip_prefix("EMAIL#")?.to_string(),
+                    email_hash: text(i, "pk")?.strip_prefix("EMAIL#")?.parse().ok()?,
                     candidate_id: text(i, "candidate_id").and_then(|c| c.parse().ok()),
                 })
             })

@@ -9,6 +9,7 @@ use super::tx::{Change, Item, Tx, TxError};
 use super::{key, n, s, store_error, text, time, Store};
 use crate::application::Application;
 use crate::clock::rfc3339;
+use crate::email::EmailHash;
 use crate::error::StoreError;
 use chrono::{DateTime, Duration, Utc};
 
@@ -61,7 +62,7 @@ impl Outcome<'_> {
     }
 }
 
-fn once_key(email_hash: &str, kind: &str) -> Item {
+fn once_key(email_hash: &EmailHash, kind: &str) -> Item {
     key(format!("EMAIL#{email_hash}"), format!("SEND#{kind}"))
 }
 
@@ -104,7 +105,7 @@ impl Store {
 
     /// Claims the opt-in email, one an hour per address (the claim expires by TTL; nothing depends
     /// on that): one conditional put. `Ok(false)`: one went within the hour.
-    pub(super) async fn claim_optin(&self, email_hash: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
+    pub(super) async fn claim_optin(&self, email_hash: &EmailHash, now: DateTime<Utc>) -> Result<bool, StoreError> {
         let mut claim = once_key(email_hash, "optin");
         claim.insert("claimed_at".into(), s(rfc3339(now)));
         claim.insert("ttl".into(), n((now + OPTIN_EVERY).timestamp()));
@@ -113,14 +114,14 @@ impl Store {
     }
 
     /// Claims an email a person gets at most once ever (`SEND#<kind>`): `Ok(true)` the first time.
-    pub async fn claim_once(&self, email_hash: &str, kind: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
+    pub async fn claim_once(&self, email_hash: &EmailHash, kind: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
         let mut claim = once_key(email_hash, kind);
         claim.insert("claimed_at".into(), s(rfc3339(now)));
         self.put_new(claim).await
     }
 
     /// Gives a `claim_once` back when the email could not go (SES throttled, say), so it is tried again.
-    pub async fn release_once(&self, email_hash: &str, kind: &str) -> Result<(), StoreError> {
+    pub async fn release_once(&self, email_hash: &EmailHash, kind: &str) -> Result<(), StoreError> {
         self.delete(once_key(email_hash, kind)).await
     }
 

@@ -7,6 +7,7 @@ use super::suppression::lift_unsubscribe;
 use super::tx::{Change, Item, Tx, TxError};
 use super::{key, s, store_error, Store};
 use crate::clock::rfc3339;
+use crate::email::EmailHash;
 use crate::error::StoreError;
 use crate::prospect::Subscription;
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -60,7 +61,7 @@ impl Store {
     /// confirmed). `Ok(Some(nonce))`: send it now, with a link that names the nonce.
     pub async fn subscribe(
         &self,
-        email_hash: &str,
+        email_hash: &EmailHash,
         sub: &Subscription,
         now: DateTime<Utc>,
     ) -> Result<Option<String>, StoreError> {
@@ -81,7 +82,7 @@ impl Store {
     /// asks. `Ok(Some(nonce))`: send it now.
     pub async fn request_consent(
         &self,
-        email_hash: &str,
+        email_hash: &EmailHash,
         c: &crate::application::Candidate,
         silver_medal: &serde_json::Value,
         now: DateTime<Utc>,
@@ -104,7 +105,7 @@ impl Store {
     /// the confirmation will apply. `Ok(Some(nonce))`: send the opt-in email now.
     pub async fn request_drop_off_optin(
         &self,
-        email_hash: &str,
+        email_hash: &EmailHash,
         d: &crate::draft::Draft,
         now: DateTime<Utc>,
     ) -> Result<Option<String>, StoreError> {
@@ -135,7 +136,7 @@ impl Store {
     /// and a second submission within the hour (which sends nothing) changes nothing either.
     async fn set_pending(
         &self,
-        email_hash: &str,
+        email_hash: &EmailHash,
         p: Pending<'_>,
         now: DateTime<Utc>,
     ) -> Result<Option<String>, StoreError> {
@@ -207,7 +208,7 @@ impl Store {
     /// same address, with its own email, supersedes the earlier link); none for an import's request.
     pub async fn confirm_subscription(
         &self,
-        email_hash: &str,
+        email_hash: &EmailHash,
         nonce: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<Confirmed, StoreError> {

@@ -5,6 +5,7 @@ use super::prospects::set_status;
 use super::tx::{Change, Item, Tx, TxError};
 use super::{key, s, store_error, text, Store};
 use crate::clock::rfc3339;
+use crate::email::EmailHash;
 use crate::error::StoreError;
 use crate::prospect::ProspectStatus;
 use chrono::{DateTime, Utc};
@@ -34,7 +35,7 @@ pub(super) fn lift_unsubscribe(tx: &mut Tx, table: &str, h: &str) {
 
 impl Store {
     /// Why an address must not be mailed, if it must not.
-    pub async fn suppression(&self, email_hash: &str) -> Result<Option<String>, StoreError> {
+    pub async fn suppression(&self, email_hash: &EmailHash) -> Result<Option<String>, StoreError> {
         let item = self.get(format!("EMAIL#{email_hash}"), "SUPPRESS").await?;
         Ok(item.and_then(|i| text(&i, "reason")))
     }
@@ -78,7 +79,7 @@ impl Store {
     /// Suppresses the address (kept as its keyed hash only) and marks the prospect unsubscribed.
     /// Repeatable: the first time is kept.
     /// `Ok(true)` the first time.
-    pub async fn unsubscribe(&self, email_hash: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
+    pub async fn unsubscribe(&self, email_hash: &EmailHash, now: DateTime<Utc>) -> Result<bool, StoreError> {
         let before = self
             .db
             .update_item()
@@ -126,7 +127,7 @@ impl Store {
 
     /// An erased person's address stays suppressed as its keyed hash alone (an import or a campaign
     /// never finds the person again): an earlier reason is kept.
-    pub(super) async fn suppress_erased(&self, email_hash: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
+    pub(super) async fn suppress_erased(&self, email_hash: &EmailHash, now: DateTime<Utc>) -> Result<(), StoreError> {
         self.db
             .update_item()
             .table_name(&self.table)
