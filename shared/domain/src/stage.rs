@@ -310,100 +310,29 @@ mod machine_tests {
     #[test]
     fn the_rules() {
         let s = default_stages();
-        assert!(transition(&s, &ReasonCodes::default(), "applied", "screen", None, "u", now()).is_ok());
-        assert!(
-            transition(&s, &ReasonCodes::default(), "applied", "offer", None, "u", now()).is_ok(),
-            "stages may be skipped"
-        );
-        assert!(transition(&s, &ReasonCodes::default(), "offer", "screen", None, "u", now()).is_ok(), "and moved back");
-        assert_eq!(
-            transition(&s, &ReasonCodes::default(), "applied", "applied", None, "u", now()),
-            Err(TransitionError::SameStage)
-        );
-        assert_eq!(
-            transition(&s, &ReasonCodes::default(), "applied", "nope", None, "u", now()),
-            Err(TransitionError::UnknownStage("nope".into()))
-        );
-        assert_eq!(
-            transition(&s, &ReasonCodes::default(), "hired", "offer", None, "u", now()),
-            Err(TransitionError::OutOfHired)
-        );
-        assert_eq!(
-            transition(
-                &s,
-                &ReasonCodes::default(),
-                "hired",
-                "rejected",
-                reason(ReasonCategory::Other, "other"),
-                "u",
-                now()
-            ),
-            Err(TransitionError::OutOfHired)
-        );
-        assert_eq!(
-            transition(&s, &ReasonCodes::default(), "screen", "rejected", None, "u", now()),
-            Err(TransitionError::ReasonRequired)
-        );
-        assert_eq!(
-            transition(
-                &s,
-                &ReasonCodes::default(),
-                "screen",
-                "offer",
-                reason(ReasonCategory::Other, "other"),
-                "u",
-                now()
-            ),
-            Err(TransitionError::ReasonNotAllowed)
-        );
-        assert!(transition(
-            &s,
-            &ReasonCodes::default(),
-            "screen",
-            "rejected",
-            reason(ReasonCategory::RejectedByOrg, "not_a_fit"),
-            "u",
-            now()
-        )
-        .is_ok());
-        assert!(matches!(
-            transition(
-                &s,
-                &ReasonCodes::default(),
-                "screen",
-                "rejected",
-                reason(ReasonCategory::RejectedByCandidate, "timing"),
-                "u",
-                now()
-            ),
-            Err(TransitionError::BadReason(_))
-        ));
-        assert!(matches!(
-            transition(
-                &s,
-                &ReasonCodes::default(),
-                "screen",
-                "withdrawn",
-                reason(ReasonCategory::RejectedByCandidate, "bored"),
-                "u",
-                now()
-            ),
-            Err(TransitionError::BadReason(_))
-        ));
-        assert!(transition(
-            &s,
-            &ReasonCodes::default(),
-            "screen",
-            "withdrawn",
-            reason(ReasonCategory::RejectedByCandidate, "compensation"),
-            "u",
-            now()
-        )
-        .is_ok());
-        assert!(
-            transition(&s, &ReasonCodes::default(), "rejected", "screen", None, "u", now()).is_ok(),
-            "an exit can be undone"
-        );
+        let go = |from: &str, to: &str, why: Option<(ReasonCategory, &str)>| {
+            transition(&s, &ReasonCodes::default(), from, to, why.and_then(|(c, code)| reason(c, code)), "u", now())
+        };
+        use ReasonCategory::{Other, RejectedByCandidate as ByCandidate, RejectedByOrg as ByOrg};
+        assert!(go("applied", "screen", None).is_ok());
+        assert!(go("applied", "offer", None).is_ok(), "stages may be skipped");
+        assert!(go("offer", "screen", None).is_ok(), "and moved back");
+        assert!(go("screen", "rejected", Some((ByOrg, "not_a_fit"))).is_ok());
+        assert!(go("screen", "withdrawn", Some((ByCandidate, "compensation"))).is_ok());
+        assert!(go("rejected", "screen", None).is_ok(), "an exit can be undone");
+        for (from, to, why, refused) in [
+            ("applied", "applied", None, TransitionError::SameStage),
+            ("applied", "nope", None, TransitionError::UnknownStage("nope".into())),
+            ("hired", "offer", None, TransitionError::OutOfHired),
+            ("hired", "rejected", Some((Other, "other")), TransitionError::OutOfHired),
+            ("screen", "rejected", None, TransitionError::ReasonRequired),
+            ("screen", "offer", Some((Other, "other")), TransitionError::ReasonNotAllowed),
+        ] {
+            assert_eq!(go(from, to, why), Err(refused), "{from} -> {to}");
+        }
+        for (to, why) in [("rejected", (ByCandidate, "timing")), ("withdrawn", (ByCandidate, "bored"))] {
+            assert!(matches!(go("screen", to, Some(why)), Err(TransitionError::BadReason(_))), "{to} {why:?}");
+        }
         assert_eq!(furthest(&s, "interview", "screen"), "interview");
         assert_eq!(furthest(&s, "screen", "offer"), "offer");
         assert_eq!(furthest(&s, "offer", "rejected"), "offer");
