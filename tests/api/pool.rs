@@ -90,7 +90,7 @@ async fn unsubscribe_needs_a_post_and_is_repeatable() {
         .await
         .unwrap();
     assert_eq!(res.status(), 200);
-    assert_eq!(st.store.suppression(&hash).await.unwrap().as_deref(), Some("unsubscribed"));
+    assert_eq!(st.store.suppression(&hash).await.unwrap().map(|r| r.as_str()), Some("unsubscribed"));
     let prospect = st.store.prospect_by_email_hash(&hash).await.unwrap().unwrap();
     assert_eq!(prospect["status"].as_s().unwrap(), "unsubscribed");
     let again = app.post("/careers/unsubscribe").query(&[("token", &token)]).send().await.unwrap();

@@ -15,6 +15,7 @@ use rapport::draft::{Draft, DraftInput, DraftStatus};
 use rapport::error::ApiError;
 use rapport::ids::{ApplicationId, CandidateId, DraftId, JobId};
 use rapport::job::{Job, JobStatus};
+use rapport::prospect::SuppressionReason;
 use rapport::prospect::{PersonRef, Subscription, CONFIRM, UNSUBSCRIBE};
 use rapport::store::Confirmed;
 use rapport::store::{NewApplication, NotCreated};
@@ -123,7 +124,7 @@ struct Person<'a> {
     last: &'a str,
     email: &'a rapport::email::Email,
     email_hash: &'a rapport::email::EmailHash,
-    suppressed: Option<String>,
+    suppressed: Option<rapport::prospect::SuppressionReason>,
 }
 
 /// The upload a stored resume was copied from goes at once (not a day later by lifecycle): the fewer
@@ -265,7 +266,7 @@ async fn apply(
             job_id,
             candidate_id,
             stage: job.spec.stages.first().map(|s| s.id.clone()).unwrap_or_else(|| "applied".into()),
-            status: "active".into(),
+            status: rapport::stage::ApplicationStatus::Active,
             answers: input.answers.clone(),
             credentials: input.credentials.clone(),
             resume_key: resume.clone(),
@@ -287,10 +288,10 @@ async fn apply(
                 email_hash: &email_hash,
                 idempotency: idem.as_deref().map(|h| (h, fp)),
                 draft: draft.as_ref(),
-                prospect: lookup
-                    .prospect_status
-                    .as_deref()
-                    .map(|s| matches!(s, "active" | "paused" | "pending_consent")),
+                prospect: lookup.prospect_status.map(|s| {
+                    use rapport::prospect::ProspectStatus::{Active, Paused, PendingConsent};
+                    matches!(s, Active | Paused | PendingConsent)
+                }),
                 consents: &consent_records,
                 demographics: input.demographics.as_ref(),
             })
@@ -304,7 +305,7 @@ async fn apply(
                     email_hash: &email_hash,
                     // An erasure keeps the address from imports and campaigns, not from the confirmation
                     // of an application the person sends again themselves.
-                    suppressed: lookup.suppressed.clone().filter(|r| r != "erased"),
+                    suppressed: lookup.suppressed.filter(|r| *r != SuppressionReason::Erased),
                 };
                 send_confirmation(&st, &job, &application, person).await;
                 if let Some(key) = &input.resume_key {

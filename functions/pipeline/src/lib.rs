@@ -12,7 +12,7 @@ use rapport::error::ApiError;
 use rapport::ids::{ApplicationId, InterviewId, JobId};
 use rapport::interview::{Feedback, Interview, NewFeedback, NewInterview};
 use rapport::pipeline::Move;
-use rapport::stage::EXITS;
+use rapport::stage::{ApplicationStatus, EXITS};
 use rapport::store::ApplicationContext;
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -44,13 +44,13 @@ async fn list(
     let job = st.store.get_job(&job_id).await?.ok_or(ApiError::NotFound)?;
     caller.authorize_job(&job.spec.team_subs(), JobAction::Read)?;
     let mut errors = Vec::new();
-    let status = q.get("status");
-    if let Some(s) = status {
-        if !["active", "hired", "rejected", "withdrawn"].contains(&s) {
-            errors
-                .push(rapport::error::FieldError::new("status", "must be one of: active, hired, rejected, withdrawn"));
+    let status = match q.get("status").map(str::parse::<ApplicationStatus>).transpose() {
+        Ok(status) => status,
+        Err(e) => {
+            errors.push(rapport::error::FieldError::new("status", e));
+            None
         }
-    }
+    };
     let stage = q.get("stage");
     if let Some(s) = stage {
         if !EXITS.contains(&s) && !job.spec.stages.iter().any(|x| x.id == s) {

@@ -217,7 +217,7 @@ pub struct Application {
     pub job_id: JobId,
     pub candidate_id: CandidateId,
     pub stage: String,
-    pub status: String,
+    pub status: crate::stage::ApplicationStatus,
     pub answers: Map<String, Value>,
     pub credentials: Vec<Credential>,
     /// The resume's key in the bucket (under `resumes/`), once checked.

@@ -102,7 +102,7 @@ pub fn moved(
     }
     let mut moved = a.clone();
     moved.stage = m.to.clone();
-    moved.status = status_of(stages, &m.to).to_string();
+    moved.status = status_of(stages, &m.to);
     moved.furthest_stage =
         furthest(stages, if a.furthest_stage.is_empty() { &a.stage } else { &a.furthest_stage }, &m.to).to_string();
     moved.version = a.version + 1;

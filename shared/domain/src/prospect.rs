@@ -21,6 +21,19 @@ crate::choice!(ProspectStatus {
     Unsubscribed = "unsubscribed", Bounced = "bounced", Complained = "complained",
 });
 
+crate::choice!(
+    /// Why an address must not be mailed. A bounce or a complaint is for good; the person lifts an
+    /// unsubscribe or an erasure's block by confirming a new sign-up.
+    SuppressionReason { Unsubscribed = "unsubscribed", Bounced = "bounced", Complained = "complained", Erased = "erased" }
+);
+
+impl SuppressionReason {
+    /// Whether confirming a new sign-up lifts it (an unsubscribe or an erasure, never a mailbox's word).
+    pub fn lifted_by_confirming(self) -> bool {
+        matches!(self, SuppressionReason::Unsubscribed | SuppressionReason::Erased)
+    }
+}
+
 impl ProspectStatus {
     /// Statuses that are the person's own decision or their mailbox's: a recruiter cannot set them.
     pub fn set_by_recruiter(self) -> bool {

@@ -268,14 +268,19 @@ pub fn furthest<'a>(stages: &[Stage], a: &'a str, b: &'a str) -> &'a str {
 }
 
 /// `active`, `hired`, `rejected` or `withdrawn`.
-pub fn status_of(stages: &[Stage], stage: &str) -> &'static str {
+pub fn status_of(stages: &[Stage], stage: &str) -> ApplicationStatus {
     match stage {
-        "rejected" => "rejected",
-        "withdrawn" => "withdrawn",
-        s if stages.iter().any(|x| x.id == s && x.kind == StageKind::Hired) => "hired",
-        _ => "active",
+        "rejected" => ApplicationStatus::Rejected,
+        "withdrawn" => ApplicationStatus::Withdrawn,
+        s if stages.iter().any(|x| x.id == s && x.kind == StageKind::Hired) => ApplicationStatus::Hired,
+        _ => ApplicationStatus::Active,
     }
 }
+
+crate::choice!(
+    /// Where an application stands, from its stage: still in process, or out by one of three doors.
+    ApplicationStatus { Active = "active", Hired = "hired", Rejected = "rejected", Withdrawn = "withdrawn" }
+);
 
 #[cfg(test)]
 mod machine_tests {
@@ -336,8 +341,8 @@ mod machine_tests {
         assert_eq!(furthest(&s, "interview", "screen"), "interview");
         assert_eq!(furthest(&s, "screen", "offer"), "offer");
         assert_eq!(furthest(&s, "offer", "rejected"), "offer");
-        assert_eq!(status_of(&s, "hired"), "hired");
-        assert_eq!(status_of(&s, "screen"), "active");
+        assert_eq!(status_of(&s, "hired"), ApplicationStatus::Hired);
+        assert_eq!(status_of(&s, "screen"), ApplicationStatus::Active);
     }
 
     fn attempt() -> impl Strategy<Value = (String, Option<ExitReason>)> {
@@ -380,7 +385,7 @@ mod machine_tests {
             for e in &history {
                 prop_assert_eq!(&e.from, &replay);
                 prop_assert_ne!(&e.from, &e.to);
-                prop_assert!(status_of(&stages, &e.from) != "hired");
+                prop_assert!(status_of(&stages, &e.from) != ApplicationStatus::Hired);
                 replay = e.to.clone();
             }
             prop_assert_eq!(replay, current);

@@ -8,6 +8,7 @@ use crate::email::EmailHash;
 use crate::email::{render, Email, Outgoing};
 use crate::error::{ApiError, StoreError};
 use crate::ids::ApplicationId;
+use crate::prospect::SuppressionReason;
 use crate::store::Store;
 use crate::token::Signer;
 use serde_json::Value;
@@ -59,7 +60,7 @@ pub struct Needs {
     /// an email that only asks for consent or that the person requested this moment.
     pub purpose: Option<Purpose>,
     /// (suppression reason, consent given) when the caller read them in its own batch; else read here.
-    pub known: Option<(Option<String>, bool)>,
+    pub known: Option<(Option<SuppressionReason>, bool)>,
 }
 
 impl Needs {
@@ -78,7 +79,7 @@ impl Needs {
             }
         };
         if let Some(reason) = suppressed {
-            tracing::info!(reason, "suppressed address: not sent");
+            tracing::info!(reason = reason.as_str(), "suppressed address: not sent");
             return Ok(false);
         }
         if !consented {
@@ -154,7 +155,7 @@ pub async fn send_optin(
 ) -> Result<bool, ApiError> {
     let suppressed = st.store.suppression(email_hash).await?;
     let suppressed = match why {
-        OptinFor::SignUp => suppressed.filter(|r| r != "unsubscribed" && r != "erased"),
+        OptinFor::SignUp => suppressed.filter(|r| !r.lifted_by_confirming()),
         OptinFor::DropOff => suppressed,
     };
     let letter =

@@ -14,6 +14,8 @@ use crate::email::EmailHash;
 use crate::error::{ApiError, StoreError};
 use crate::ids::{ApplicationId, CandidateId, DraftId, JobId};
 use crate::job::Job;
+use crate::prospect::{ProspectStatus, SuppressionReason};
+use crate::stage::ApplicationStatus;
 use chrono::{DateTime, Utc};
 use std::collections::HashSet;
 
@@ -29,9 +31,9 @@ pub struct ApplicationLookup {
     pub replay: Option<(ApplicationId, CandidateId, String)>,
     pub draft: Option<Draft>,
     /// The person's status in the CRM pool, if they are in it.
-    pub prospect_status: Option<String>,
+    pub prospect_status: Option<ProspectStatus>,
     /// Why this address must not be mailed, if it must not.
-    pub suppressed: Option<String>,
+    pub suppressed: Option<SuppressionReason>,
 }
 
 /// Everything one new application writes, in one transaction.
@@ -85,7 +87,7 @@ fn application_item(app: &Application) -> Result<Item, StoreError> {
     item.insert("gsi2sk".into(), s(app.id.to_string()));
     item.insert("version".into(), n(app.version));
     item.insert("stage".into(), s(&app.stage));
-    item.insert("status".into(), s(&app.status));
+    item.insert("status".into(), s(app.status.as_str()));
     Ok(item)
 }
 
@@ -124,9 +126,9 @@ impl Store {
             } else if sk == "CANDIDATE" {
                 out.candidate_id = text(item, "candidate_id").and_then(|c| c.parse().ok());
             } else if sk == "PROSPECT" {
-                out.prospect_status = text(item, "status");
+                out.prospect_status = text(item, "status").and_then(|s| s.parse().ok());
             } else if sk == "SUPPRESS" {
-                out.suppressed = text(item, "reason");
+                out.suppressed = super::reason_of(item)?;
             } else if sk.starts_with("APPLIED#") {
                 out.existing = ids();
             } else if pk.starts_with("IDEM#") {
@@ -214,9 +216,10 @@ impl Store {
         &self,
         job: &JobId,
         stage: Option<&str>,
-        status: Option<&str>,
+        status: Option<ApplicationStatus>,
         page: &PageRequest,
     ) -> Result<Page<Application>, ApiError> {
+        let status = status.map(ApplicationStatus::as_str);
         let scope = format!("apps|{job}|{stage:?}|{status:?}");
         let mut req = self
             .list(&format!("JOBAPPS#{job}"))
@@ -257,7 +260,7 @@ impl Store {
     /// Whether any of the candidate's applications is still open: one query.
     pub async fn has_open_application(&self, candidate: &CandidateId) -> Result<bool, StoreError> {
         let apps = self.index_items("GSI2", "gsi2pk", &format!("CANDAPPS#{candidate}")).await?;
-        Ok(apps.iter().any(|a| text(a, "status").as_deref() == Some("active")))
+        Ok(apps.iter().any(|a| text(a, "status").as_deref() == Some(ApplicationStatus::Active.as_str())))
     }
 
     /// The application (one read), then its job and candidate (one batch read).

@@ -371,6 +371,13 @@ fn n(v: impl ToString) -> AttributeValue {
 }
 
 /// A string attribute.
+/// A suppression item's reason. One this code does not know is an error, never a permission to mail.
+fn reason_of(item: &Item) -> Result<Option<crate::prospect::SuppressionReason>, StoreError> {
+    text(item, "reason")
+        .map(|r| r.parse().map_err(|_| StoreError::Corrupt(format!("suppression reason {r:?}"))))
+        .transpose()
+}
+
 fn text(item: &Item, k: &str) -> Option<String> {
     item.get(k).and_then(|v| v.as_s().ok()).cloned()
 }

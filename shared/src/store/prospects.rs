@@ -13,7 +13,7 @@ use crate::clock::rfc3339;
 use crate::email::{Email, EmailHash};
 use crate::error::{ApiError, StoreError};
 use crate::ids::CandidateId;
-use crate::prospect::{Interests, Origin, Prospect, ProspectStatus};
+use crate::prospect::{Interests, Origin, Prospect, ProspectStatus, SuppressionReason};
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
@@ -86,7 +86,7 @@ pub fn prospect_of(item: &Item) -> Result<Prospect, StoreError> {
 #[derive(Debug, Clone, Default)]
 pub struct PoolRecord {
     pub prospect: Option<Item>,
-    pub suppressed: Option<String>,
+    pub suppressed: Option<SuppressionReason>,
     /// The latest talent-pool and marketing-email consent records.
     pub consents: Vec<crate::consent::Consent>,
 }
@@ -357,7 +357,7 @@ impl Store {
                 let entry = out.entry(h).or_default();
                 match text(&item, "sk").as_deref() {
                     Some("PROSPECT") => entry.prospect = Some(item),
-                    Some("SUPPRESS") => entry.suppressed = text(&item, "reason"),
+                    Some("SUPPRESS") => entry.suppressed = super::reason_of(&item)?,
                     Some(_) => entry.consents.extend(super::consents::consent_of(&item)),
                     None => {}
                 }

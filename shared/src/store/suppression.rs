@@ -3,11 +3,11 @@
 //! re-subscribe lifts an unsubscribe or an erasure's block.
 use super::prospects::set_status;
 use super::tx::{Change, Item, Tx, TxError};
-use super::{key, s, store_error, text, Store};
+use super::{key, reason_of, s, store_error, Store};
 use crate::clock::rfc3339;
 use crate::email::EmailHash;
 use crate::error::StoreError;
-use crate::prospect::ProspectStatus;
+use crate::prospect::{ProspectStatus, SuppressionReason};
 use chrono::{DateTime, Utc};
 
 /// Sets the reason, keeping when the address was first suppressed.
@@ -27,7 +27,10 @@ pub(super) fn lift_unsubscribe(tx: &mut Tx, table: &str, h: &str) {
             key: suppress_key(h),
             expression: "REMOVE reason, suppressed_at".into(),
             names: &[],
-            values: vec![(":unsubscribed", s("unsubscribed")), (":erased", s("erased"))],
+            values: vec![
+                (":unsubscribed", s(SuppressionReason::Unsubscribed.as_str())),
+                (":erased", s(SuppressionReason::Erased.as_str())),
+            ],
             condition: Some("attribute_not_exists(reason) OR reason IN (:unsubscribed, :erased)"),
         },
     );
@@ -35,9 +38,9 @@ pub(super) fn lift_unsubscribe(tx: &mut Tx, table: &str, h: &str) {
 
 impl Store {
     /// Why an address must not be mailed, if it must not.
-    pub async fn suppression(&self, email_hash: &EmailHash) -> Result<Option<String>, StoreError> {
+    pub async fn suppression(&self, email_hash: &EmailHash) -> Result<Option<SuppressionReason>, StoreError> {
         let item = self.get(format!("EMAIL#{email_hash}"), "SUPPRESS").await?;
-        Ok(item.and_then(|i| text(&i, "reason")))
+        item.map_or(Ok(None), |i| reason_of(&i))
     }
 
     /// A bounce or complaint from SES: the address is suppressed for good (a re-subscribe does not
