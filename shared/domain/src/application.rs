@@ -1,8 +1,10 @@
 //! Applications from the career site and the candidates behind them.
 use crate::attribution::{Attribution, Touchpoint};
+use crate::consent::{Consent, Method, Purpose};
 use crate::email::Email;
 use crate::error::Invalid;
 use crate::ids::{ApplicationId, CandidateId, DraftId, JobId};
+use crate::job::{Job, JobStatus};
 use crate::parse::{Fields, FromField, Line, Text};
 use crate::upload::UploadKey;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -245,6 +247,117 @@ impl Application {
     }
 }
 
+/// Why a career-site form may not post to a job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotTaking {
+    /// No such job, or one still a draft: to the career site it does not exist.
+    Unknown,
+    Closed,
+    Expired,
+}
+
+/// The job a career-site form posts to (an application or a draft), if it takes them at `now`.
+pub fn taking_applications(job: Option<Job>, now: DateTime<Utc>) -> Result<Job, NotTaking> {
+    let job = job.ok_or(NotTaking::Unknown)?;
+    match job.status {
+        JobStatus::Draft => Err(NotTaking::Unknown),
+        JobStatus::Closed => Err(NotTaking::Closed),
+        JobStatus::Open if !job.is_live(now) => Err(NotTaking::Expired),
+        JobStatus::Open => Ok(job),
+    }
+}
+
+/// Whether `url` is an http(s) URL whose origin (scheme, host and port, the default port filled in)
+/// is exactly that of one of `allowed`: never a prefix or a look-alike (`https://jobs.acme.co` is
+/// not `https://jobs.acme.com`). Decides whether a form's `redirect` is the career site's.
+pub fn same_origin_as_any<'a>(url: &str, mut allowed: impl Iterator<Item = &'a str>) -> bool {
+    let origin = |u: &str| {
+        url::Url::parse(u)
+            .ok()
+            .filter(|u| matches!(u.scheme(), "https" | "http") && u.host().is_some())
+            .map(|u| (u.scheme().to_string(), u.host_str().map(str::to_ascii_lowercase), u.port_or_known_default()))
+    };
+    let Some(wanted) = origin(url) else { return false };
+    allowed.any(|a| origin(a).as_ref() == Some(&wanted))
+}
+
+/// Whose application it is: the candidate who owns the address, or a new one created with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applicant {
+    Known(CandidateId),
+    New(CandidateId),
+}
+
+/// What goes into an application besides the form, as the use case found or made it.
+#[derive(Debug, Clone)]
+pub struct Filing {
+    pub id: ApplicationId,
+    pub applicant: Applicant,
+    /// Where this application came from (a new candidate's first touch too).
+    pub attribution: Attribution,
+    /// The resume as kept, under `resumes/`.
+    pub resume_key: Option<String>,
+    /// The open draft this submission completes.
+    pub draft_id: Option<DraftId>,
+    pub at: DateTime<Utc>,
+}
+
+impl ApplicationInput {
+    /// The application this submission makes for `job`, at the job's first stage, and the candidate
+    /// to create with it when the applicant is new.
+    pub fn file(&self, job: &Job, f: Filing) -> (Application, Option<Candidate>) {
+        let consents = Consents::from_form(self.talent_pool, f.at);
+        let candidate = match f.applicant {
+            Applicant::Known(_) => None,
+            Applicant::New(id) => Some(Candidate {
+                id,
+                email: self.email.clone(),
+                first_name: self.first_name.clone(),
+                last_name: self.last_name.clone(),
+                phone: self.phone.clone(),
+                credentials: self.credentials.clone(),
+                first_touch: f.attribution.clone(),
+                consents: consents.clone(),
+                created_at: f.at,
+            }),
+        };
+        let (Applicant::Known(candidate_id) | Applicant::New(candidate_id)) = f.applicant;
+        let first_stage = job.spec.stages.first().map(|s| s.id.clone()).unwrap_or_else(|| "applied".into());
+        let application = Application {
+            id: f.id,
+            job_id: job.id,
+            candidate_id,
+            stage: first_stage.clone(),
+            status: crate::stage::ApplicationStatus::Active,
+            answers: self.answers.clone(),
+            credentials: self.credentials.clone(),
+            resume_key: f.resume_key,
+            attribution: f.attribution,
+            consents,
+            draft_id: f.draft_id,
+            created_at: f.at,
+            version: 1,
+            history: vec![],
+            furthest_stage: first_stage,
+            tags: vec![],
+        };
+        (application, candidate)
+    }
+
+    /// The consent records the form's boxes make: processing always, demographics with answers, and
+    /// the talent pool's when ticked.
+    pub fn consent_records(&self, now: DateTime<Utc>) -> Vec<Consent> {
+        let mut records = vec![Consent::new(Purpose::Processing, true, now, Method::Form, CONSENT_TEXT_VERSION)];
+        if self.demographics.is_some() {
+            records.push(Consent::new(Purpose::Demographics, true, now, Method::Form, CONSENT_TEXT_VERSION));
+        }
+        if self.talent_pool {
+            records.extend(Consent::talent_pool(now, Method::Form, CONSENT_TEXT_VERSION));
+        }
+        records
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -299,5 +412,22 @@ mod tests {
         let mut b = body();
         b["website"] = json!("");
         assert!(matches!(Submission::parse(b), Ok(Submission::Apply(_))));
+    }
+
+    #[test]
+    fn a_redirect_must_have_exactly_an_allowed_origin() {
+        let allowed = ["https://jobs.acme.com", "http://localhost:3000"];
+        let ok = |u: &str| same_origin_as_any(u, allowed.iter().copied());
+        assert!(ok("https://jobs.acme.com/thanks?x=1"));
+        assert!(ok("https://JOBS.acme.com:443/thanks"));
+        assert!(ok("http://localhost:3000/"));
+        assert!(!ok("https://jobs.acme.co/thanks"), "a prefix of an allowed origin");
+        assert!(!ok("https://jobs.acme.com.evil.example/"));
+        assert!(!ok("http://jobs.acme.com/thanks"), "another scheme");
+        assert!(!ok("https://jobs.acme.com:8443/thanks"), "another port");
+        assert!(!ok("http://localhost/"));
+        assert!(!ok("http://localhost:30/"));
+        assert!(!ok("javascript:alert(1)"));
+        assert!(!ok("/careers/thanks"));
     }
 }

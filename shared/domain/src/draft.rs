@@ -35,6 +35,20 @@ impl DraftInput {
             })
         })
     }
+
+    /// The open draft this input starts.
+    pub fn draft(self, id: DraftId, job_id: JobId, attribution: Attribution, now: DateTime<Utc>) -> Draft {
+        Draft {
+            id,
+            job_id,
+            email: self.email,
+            first_name: self.first_name,
+            talent_pool: self.talent_pool,
+            attribution,
+            status: DraftStatus::Open,
+            created_at: now,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -47,4 +61,12 @@ pub struct Draft {
     pub attribution: Attribution,
     pub status: DraftStatus,
     pub created_at: DateTime<Utc>,
+}
+
+impl Draft {
+    /// Whether an application to `job` from `email` completes this draft: only an open one of the
+    /// same person and job.
+    pub fn completed_by(&self, job: &JobId, email: &Email) -> bool {
+        self.job_id == *job && self.email == *email && self.status == DraftStatus::Open
+    }
 }

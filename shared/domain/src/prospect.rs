@@ -39,6 +39,11 @@ impl ProspectStatus {
     pub fn set_by_recruiter(self) -> bool {
         matches!(self, ProspectStatus::Active | ProspectStatus::Paused)
     }
+
+    /// Still nurtured by the CRM: applying ends that (the prospect becomes `applied`).
+    pub fn nurtured(self) -> bool {
+        matches!(self, ProspectStatus::PendingConsent | ProspectStatus::Active | ProspectStatus::Paused)
+    }
 }
 
 /// A prospect as the API shows it and the campaign rules read it.

@@ -2,9 +2,11 @@
 //! files, mailer, clock). No HTTP type and no SDK type appears here; a handler or a task parses its
 //! input, calls one of these, and maps the answer.
 
+pub mod apply;
 pub mod feeds;
 pub mod notify;
 pub mod pipeline;
+pub mod pool;
 pub mod privacy;
 
 use crate::aws::Aws;

@@ -1,0 +1,44 @@
+//! The talent pool from the career site: signing up (double opt-in), confirming, unsubscribing. The
+//! emails' links carry signed tokens, and a token is the authority: it names the address it acts for.
+use crate::app::notify::{send_optin, OptinFor};
+use crate::app::AppState;
+use crate::error::ApiError;
+use crate::prospect::{PersonRef, Subscription, CONFIRM, UNSUBSCRIBE};
+use crate::store::Confirmed;
+
+/// Records the sign-up as pending and sends the opt-in email when one is due. The caller answers the
+/// same whether or not the address was known.
+pub async fn subscribe(st: &AppState, sub: &Subscription) -> Result<(), ApiError> {
+    let now = st.clock.now();
+    let hash = st.email_hash(&sub.email);
+    if let Some(nonce) = st.store.subscribe(&hash, sub, now).await? {
+        send_optin(st, &hash, &sub.email, sub.first_name.clone(), &nonce, OptinFor::SignUp).await?;
+    }
+    Ok(())
+}
+
+/// Whether `token` is intact and current for `purpose` ([`CONFIRM`] or [`UNSUBSCRIBE`]): what a page
+/// checks before it shows its button, changing nothing.
+pub fn link_works(st: &AppState, purpose: &str, token: &str) -> bool {
+    st.signer.verify::<PersonRef>(purpose, token, st.clock.now()).is_some()
+}
+
+/// Confirms the pending sign-up a confirmation link names; `None`: the link does not work.
+pub async fn confirm(st: &AppState, token: &str) -> Result<Option<Confirmed>, ApiError> {
+    let now = st.clock.now();
+    let Some(person) = st.signer.verify::<PersonRef>(CONFIRM, token, now) else { return Ok(None) };
+    Ok(Some(st.store.confirm_subscription(&person.h, person.n.as_deref(), now).await?))
+}
+
+/// Unsubscribes the address an unsubscribe link names, counted against the campaign whose email
+/// carried the link; `false`: the link does not work.
+pub async fn unsubscribe(st: &AppState, token: &str) -> Result<bool, ApiError> {
+    let now = st.clock.now();
+    let Some(person) = st.signer.verify::<PersonRef>(UNSUBSCRIBE, token, now) else { return Ok(false) };
+    if st.store.unsubscribe(&person.h, now).await? {
+        if let Some(campaign) = &person.c {
+            st.store.count_campaign_event(campaign, "unsubscribed").await?;
+        }
+    }
+    Ok(true)
+}
