@@ -129,6 +129,77 @@ impl ProspectInput {
     }
 }
 
+impl ProspectInput {
+    /// A person a recruiter sourced (`id`: their email's hash; a create's input has the email).
+    /// Without consent they wait as `pending_consent`.
+    pub fn sourced(self, id: String, email: Email, now: DateTime<Utc>) -> Prospect {
+        let status = match self.consent {
+            Some(true) => self.status.unwrap_or(ProspectStatus::Active),
+            _ => ProspectStatus::PendingConsent,
+        };
+        Prospect {
+            id,
+            email,
+            first_name: self.first_name,
+            last_name: self.last_name,
+            status,
+            origins: vec![Origin::Sourced],
+            interests: self.interests.unwrap_or_default(),
+            credentials: self.credentials.unwrap_or_default(),
+            tags: self.tags.unwrap_or_default(),
+            candidate_id: None,
+            silver_medal: None,
+            created_at: Some(now),
+            updated_at: Some(now),
+            recent_sends: vec![],
+            stories_sent: vec![],
+        }
+    }
+
+    /// A patch applied to `p`: what it names changes; a recorded consent makes a pending person
+    /// active. `Err`: the status change is not the recruiter's to make (a conflict, with why).
+    pub fn edit(self, p: &mut Prospect) -> Result<(), String> {
+        if let Some(s) = self.status {
+            // Pausing and resuming only apply to people we may mail.
+            if !matches!(p.status, ProspectStatus::Active | ProspectStatus::Paused) {
+                return Err(format!("a prospect who is {} cannot be set {s}", p.status));
+            }
+            p.status = s;
+        }
+        if self.consent == Some(true) && p.status == ProspectStatus::PendingConsent {
+            p.status = ProspectStatus::Active;
+        }
+        p.first_name = self.first_name.or(p.first_name.take());
+        p.last_name = self.last_name.or(p.last_name.take());
+        if let Some(i) = self.interests {
+            p.interests = i;
+        }
+        if let Some(c) = self.credentials {
+            p.credentials = c;
+        }
+        if let Some(t) = self.tags {
+            p.tags = t;
+        }
+        Ok(())
+    }
+}
+
+/// A prospect's id in a path: the keyed hash of their email, 40 hex digits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProspectId(pub String);
+
+impl std::str::FromStr for ProspectId {
+    type Err = Invalid;
+
+    fn from_str(s: &str) -> Result<Self, Invalid> {
+        if s.len() == 40 && s.chars().all(|c| c.is_ascii_hexdigit()) {
+            Ok(ProspectId(s.to_string()))
+        } else {
+            Err(Invalid::field("id", "is not a prospect id"))
+        }
+    }
+}
+
 /// One row of an import, parsed.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ImportRow {
@@ -574,5 +645,26 @@ mod tests {
         assert!(s.verify::<PersonRef>(CONFIRM, &c, now + Duration::days(8)).is_none());
         let u = unsubscribe_token(&s, "h1");
         assert_eq!(s.verify::<PersonRef>(UNSUBSCRIBE, &u, now + Duration::days(3650)).unwrap().h, "h1");
+    }
+
+    #[test]
+    fn a_recruiter_sources_and_edits_a_prospect() {
+        let now = Utc::now();
+        let input = ProspectInput::parse(json!({"email": "a@b.co", "tags": ["ICU"]}), true).unwrap();
+        let email = input.email.clone().unwrap();
+        let mut p = input.sourced("h".into(), email, now);
+        assert_eq!(
+            (p.status, p.origins.clone(), p.tags.clone()),
+            (ProspectStatus::PendingConsent, vec![Origin::Sourced], vec!["icu".to_string()])
+        );
+        let pause = ProspectInput::parse(json!({"status": "paused"}), false).unwrap();
+        assert!(pause.clone().edit(&mut p).is_err(), "pending people are not paused");
+        ProspectInput::parse(json!({"consent": true, "first_name": "Ann"}), false).unwrap().edit(&mut p).unwrap();
+        assert_eq!((p.status, p.first_name.as_deref()), (ProspectStatus::Active, Some("Ann")));
+        pause.edit(&mut p).unwrap();
+        assert_eq!(p.status, ProspectStatus::Paused);
+        assert!("0123456789abcdefABCDEF0123456789abcdef01".parse::<ProspectId>().is_ok());
+        assert!("0123456789abcdefABCDEF0123456789abcdef0".parse::<ProspectId>().is_err());
+        assert!("g123456789abcdefABCDEF0123456789abcdef01".parse::<ProspectId>().is_err());
     }
 }
