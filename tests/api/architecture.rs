@@ -169,3 +169,15 @@ fn use_cases_name_no_sdk_and_no_http_type() {
     let found = naming(&root().join("shared/src/app"), &["aws_sdk_", "aws_smithy", "axum::", "lambda_http", "http::"]);
     assert!(found.is_empty(), "{found:#?}");
 }
+
+#[test]
+fn functions_reach_aws_only_through_the_ports() {
+    let mut found = Vec::new();
+    for f in std::fs::read_dir(root().join("functions")).unwrap() {
+        let dir = f.unwrap().path();
+        found.extend(naming(&dir.join("src"), &["aws_sdk_", "aws_smithy"]));
+        let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).unwrap();
+        found.extend(manifest.lines().filter(|l| l.starts_with("aws-")).map(|l| format!("{}: {l}", dir.display())));
+    }
+    assert!(found.is_empty(), "{found:#?}");
+}

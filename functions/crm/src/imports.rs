@@ -1,362 +1,92 @@
-//! Prior-applicant imports as resumable work. The file sits in the bucket; each step reads one page
-//! of it (a byte range, so memory stays flat whatever the file's size), takes the whole records in
-//! it, writes them, and saves where it stopped, conditional on where it started, so two runners never
-//! both move one import on. The request that starts an import runs it for a while; the `imports`
-//! task (the nurture function, every 5 minutes) finishes what is left and sends the consent emails
-//! imports leave behind, at SES's pace.
-use rapport::api::AppState;
-use rapport::app::notify::{consent_letter, notify, ConsentAsk, Ledger, Needs, Notification};
-use rapport::email::EmailHash;
+//! Prior-applicant imports over HTTP: starting one (a CSV inline, or a file uploaded first through a
+//! presigned link) and following it. The work itself is [`rapport::app::imports`]: resumable, a page
+//! of the file a step, finished by the `imports` task.
+use axum::extract::State;
+use axum::response::Response;
+use http::StatusCode;
+use rapport::api::{json, AppState, JsonBody, PathId};
+use rapport::app::imports::Source;
+use rapport::auth::Caller;
 use rapport::error::ApiError;
-use rapport::prospect::{merge_import, ImportColumns, ImportRow, LineError, Merged, Prospect, ProspectStatus};
-use rapport::store::tx::TxError;
-use rapport::store::{ImportRun, ImportStatus, NewImported};
-use serde_json::{json, Value};
-use std::collections::HashSet;
+use rapport::ids::ImportId;
+use rapport::store::ImportStatus;
+use serde_json::json;
 use std::time::{Duration, Instant};
 
 /// Bytes of the file read a step.
-pub const PAGE_BYTES: u64 = 256 * 1024;
-/// Items of one write transaction (DynamoDB's limit).
-const TX_ITEMS: usize = 100;
+pub use rapport::app::imports::PAGE_BYTES;
 
-/// Records an import of the file at `key` (once: the same id again finds the run it started) and
-/// runs it until it is done or `deadline` passes.
-pub async fn start(st: &AppState, id: &str, key: String, by: &str, deadline: Instant) -> Result<ImportRun, ApiError> {
-    if let Some(run) = st.store.import_run(id).await? {
-        return resume(st, &run.import_id, deadline).await;
-    }
-    // Nothing is recorded for a key whose upload has not arrived (yet): a later try may find it.
-    if !st.files.import_uploaded(&key).await? {
-        return Err(ApiError::field("upload_key", "nothing was uploaded under this key"));
-    }
-    let run = ImportRun::new(id.to_string(), key, by.to_string(), st.clock.now());
-    st.store.save_import(&run, None).await?;
-    resume(st, id, deadline).await
-}
+/// The largest uploaded CSV one request imports (the API's 29-second limit is the real bound).
+const MAX_UPLOADED_IMPORT: i64 = 50 * 1024 * 1024;
 
-/// Runs one import until it is done, `deadline` passes, or another runner holds it.
-pub async fn resume(st: &AppState, id: &str, deadline: Instant) -> Result<ImportRun, ApiError> {
-    let mut run = st.store.import_run(id).await?.ok_or(ApiError::NotFound)?;
-    while run.status == ImportStatus::Running && Instant::now() < deadline {
-        let expected = run.offset;
-        step(st, &mut run, deadline).await?;
-        run.updated_at = st.clock.now();
-        if !st.store.save_import(&run, Some(expected)).await? {
-            // Another runner moved it on meanwhile: its count is the one kept.
-            return st.store.import_run(id).await?.ok_or(ApiError::NotFound);
+/// `POST /api/prospects/import/uploads {size}`: a presigned PUT for a CSV too large to send inline.
+pub(crate) async fn create_upload(
+    State(st): State<AppState>,
+    caller: Caller,
+    JsonBody(body): JsonBody,
+) -> Result<Response, ApiError> {
+    caller.require_staff()?;
+    let size = rapport::parse::Fields::parse(body, |f| {
+        let size: Option<u64> = f.req("size");
+        if size.is_some_and(|s| s == 0 || s as i64 > MAX_UPLOADED_IMPORT) {
+            f.error("size", format!("must be from 1 to {MAX_UPLOADED_IMPORT} bytes"));
+            return None;
         }
-    }
-    Ok(run)
+        size
+    })?;
+    let (key, link) = st.files.import_upload_link(&ImportId::new(st.clock.as_ref()), size, st.clock.now()).await?;
+    Ok(json(
+        StatusCode::CREATED,
+        &json!({"upload_key": key, "url": link.url, "method": "PUT",
+                "headers": {"content-type": "text/csv", "content-length": size.to_string()}}),
+    ))
 }
 
-/// The next page: read, parse, write, and move the run past the whole records it wrote. The page's
-/// records are written 50 at a time, the deadline checked between groups (after the first), so a
-/// page of slow writes stops in time and the rest is read again next step.
-async fn step(st: &AppState, run: &mut ImportRun, deadline: Instant) -> Result<(), ApiError> {
-    if run.size > 0 && run.offset >= run.size {
-        run.status = ImportStatus::Done;
-        return Ok(());
-    }
-    let Some((bytes, size)) = st.files.import_page(&run.key, run.offset, PAGE_BYTES).await? else {
-        run.status = ImportStatus::Failed;
-        run.failure = Some("the file is gone (imports are kept a day)".into());
-        return Ok(());
+/// How long the request that starts an import works on it (API Gateway gives up at 29 s); the
+/// `imports` task finishes what is left.
+const IMPORT_REQUEST_BUDGET: Duration = Duration::from_secs(20);
+
+/// `POST /api/prospects/import`: a CSV of prior applicants, inline (`text/csv`, up to 5 MB, kept in
+/// the bucket first) or as `{"upload_key"}` of an upload. Read a page at a time: 200 with the counts
+/// when done within the request, else 202 with the run so far (`GET /api/prospects/imports/{id}`
+/// follows it). Deduplicated by email; re-importing changes nothing; addresses that unsubscribed,
+/// bounced or complained are skipped; people without consent evidence wait as `pending_consent` and
+/// (policy `ask`) get one email asking, sent at SES's pace.
+pub(crate) async fn start(
+    State(st): State<AppState>,
+    caller: Caller,
+    headers: http::HeaderMap,
+    body: bytes::Bytes,
+) -> Result<Response, ApiError> {
+    caller.require_staff()?;
+    let deadline = Instant::now() + IMPORT_REQUEST_BUDGET;
+    let essence = headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|v| v.trim().to_ascii_lowercase())
+        .unwrap_or_default();
+    let (source, field) = match essence.as_str() {
+        "text/csv" => (Source::Inline(body), "body"),
+        "application/json" => (Source::Upload(rapport::api::parse_json(&body)?), "upload_key"),
+        _ => return Err(ApiError::UnsupportedMediaType("send text/csv, or JSON with an upload_key".into())),
     };
-    run.size = size;
-    run.largest_buffer_bytes = run.largest_buffer_bytes.max(bytes.len() as u64);
-    let at_end = run.offset + bytes.len() as u64 >= size;
-    let (entries, header_end) = parse_page(run, &bytes, at_end);
-    if run.status != ImportStatus::Running {
-        return Ok(());
-    }
-    let (mut consumed, mut lines) = header_end.unwrap_or((0, 0));
-    let mut whole_page = true;
-    for (i, group) in entries.chunks(50).enumerate() {
-        if i > 0 && Instant::now() >= deadline {
-            whole_page = false;
-            break;
-        }
-        let mut rows = Vec::new();
-        for e in group {
-            match &e.item {
-                Ok(row) => rows.push(row.clone()),
-                Err(err) => run.error(err.clone()),
-            }
-        }
-        write_rows(st, run, rows).await?;
-        if let Some(last) = group.last() {
-            (consumed, lines) = (last.end_byte, last.end_lines);
-        }
-    }
-    if consumed == 0 && !at_end {
-        run.status = ImportStatus::Failed;
-        run.failure = Some(format!("a line is longer than {PAGE_BYTES} bytes"));
-        return Ok(());
-    }
-    run.offset += consumed;
-    run.next_line += lines;
-    if at_end && whole_page {
-        if run.header.is_none() {
-            run.status = ImportStatus::Failed;
-            run.failure = Some("the file is empty".into());
-        } else {
-            run.status = ImportStatus::Done;
-        }
-    }
-    Ok(())
-}
-
-/// One record of a page: a row or the line's error, and where in the page it ends (byte, lines).
-struct Entry {
-    item: Result<ImportRow, LineError>,
-    end_byte: u64,
-    end_lines: u64,
-}
-
-/// The whole records of a page, and where the header ended if it was on this page. A record that may
-/// be cut by the page's end is left for the next page.
-fn parse_page(run: &mut ImportRun, bytes: &[u8], at_end: bool) -> (Vec<Entry>, Option<(u64, u64)>) {
-    let mut reader = rapport::prospect::reader_builder().has_headers(false).from_reader(bytes);
-    let mut columns = run.header.as_ref().and_then(|h| ImportColumns::from_header(h.iter().map(String::as_str)).ok());
-    let (mut entries, mut seen, mut header_end) = (Vec::new(), HashSet::new(), None);
-    let mut record = csv::StringRecord::new();
-    loop {
-        let start_line = reader.position().line();
-        let read = reader.read_record(&mut record);
-        let end = reader.position().clone();
-        if matches!(read, Ok(false)) {
-            break;
-        }
-        if !at_end && end.byte() >= bytes.len() as u64 {
-            break;
-        }
-        let (end_byte, end_lines) = (end.byte(), end.line() - 1);
-        let line = run.next_line + start_line - 1;
-        let item = match (read, &columns) {
-            (Err(e), _) => Err(LineError { line, message: rapport::prospect::csv_problem(&e) }),
-            (Ok(_), None) => match ImportColumns::from_header(record.iter()) {
-                Ok(c) => {
-                    run.header = Some(c.names.clone());
-                    columns = Some(c);
-                    header_end = Some((end_byte, end_lines));
-                    continue;
-                }
-                Err(_) => {
-                    run.status = ImportStatus::Failed;
-                    run.failure = Some("the header row has no email column".into());
-                    return (Vec::new(), None);
-                }
-            },
-            (Ok(_), Some(cols)) => match cols.row(&record, line) {
-                // The same address twice within a page is reported (across pages, the second finds
-                // the first already in the pool and changes nothing).
-                Ok(row) if !seen.insert(row.email.clone()) => {
-                    Err(LineError { line, message: "the same email appears earlier in the file".into() })
-                }
-                other => other,
-            },
-        };
-        entries.push(Entry { item, end_byte, end_lines });
-    }
-    (entries, header_end)
-}
-
-/// Merges a page's rows into the pool: the records of 25 people a read, new prospects a transaction
-/// of up to 100 items, changed ones one conditional write each.
-async fn write_rows(st: &AppState, run: &mut ImportRun, rows: Vec<ImportRow>) -> Result<(), ApiError> {
-    let now = st.clock.now();
-    for chunk in rows.chunks(50) {
-        let hashes: Vec<EmailHash> = chunk.iter().map(|r| st.email_hash(&r.email)).collect();
-        let records = st.store.pool_records(&hashes).await?;
-        let mut group: Vec<(u64, NewImported)> = Vec::new();
-        let mut items = 0;
-        for (row, h) in chunk.iter().zip(&hashes) {
-            let record = records.get(h).cloned().unwrap_or_default();
-            if record.suppressed.is_some() {
-                run.skipped += 1;
-                continue;
-            }
-            let existing = record.prospect.as_ref().map(rapport::store::prospect_of).transpose()?;
-            match merge_import(existing.as_ref(), row, h, now) {
-                Merged::Unchanged => run.skipped += 1,
-                Merged::Changed(p) => {
-                    // The person and their consent records together, or neither.
-                    let change = NewImported {
-                        extra: rapport::store::pending_attributes(record.prospect.as_ref()),
-                        consents: row.consent.map(|d| import_consent(d, now)).unwrap_or_default(),
-                        ask: false,
-                        seen: p.updated_at,
-                        prospect: p,
-                    };
-                    match st.store.write_imported(std::slice::from_ref(&change), now).await {
-                        Ok(()) => run.updated += 1,
-                        Err(TxError::Store(e)) => return Err(e.into()),
-                        Err(_) => run.error(LineError {
-                            line: row.line,
-                            message: "the prospect changed during the import; import again".into(),
-                        }),
-                    }
-                }
-                Merged::New(p) => {
-                    let new = NewImported {
-                        extra: import_extra(&p, row, now),
-                        consents: row.consent.map(|d| import_consent(d, now)).unwrap_or_default(),
-                        ask: p.status == ProspectStatus::PendingConsent && st.config.import_asks_consent,
-                        seen: None,
-                        prospect: p,
-                    };
-                    let size = 1 + 2 * new.consents.len() + usize::from(new.ask);
-                    if items + size > TX_ITEMS {
-                        create(st, run, std::mem::take(&mut group)).await?;
-                        items = 0;
-                    }
-                    items += size;
-                    group.push((row.line, new));
-                }
-            }
-        }
-        create(st, run, group).await?;
-    }
-    Ok(())
-}
-
-/// Writes new prospects together; if one was added meanwhile, each on its own (each still with its
-/// consent records and ask, or not at all).
-async fn create(st: &AppState, run: &mut ImportRun, group: Vec<(u64, NewImported)>) -> Result<(), ApiError> {
-    if group.is_empty() {
-        return Ok(());
-    }
-    let now = st.clock.now();
-    let news: Vec<NewImported> = group.iter().map(|(_, n)| n.clone()).collect();
-    match st.store.write_imported(&news, now).await {
-        Ok(()) => {
-            run.imported += news.len() as u64;
-            return Ok(());
-        }
-        Err(TxError::Store(e)) => return Err(e.into()),
-        Err(_) => {}
-    }
-    for (line, n) in group {
-        match st.store.write_imported(std::slice::from_ref(&n), now).await {
-            Ok(()) => run.imported += 1,
-            Err(TxError::Store(e)) => return Err(e.into()),
-            Err(_) => run.error(LineError { line, message: "added by someone else meanwhile; import again".into() }),
-        }
-    }
-    Ok(())
-}
-
-/// Consent evidence an import carries, dated as the file says (else the import's time).
-fn import_consent(
-    date: Option<chrono::NaiveDate>,
-    now: chrono::DateTime<chrono::Utc>,
-) -> Vec<rapport::consent::Consent> {
-    let at = date.and_then(|d| d.and_hms_opt(0, 0, 0)).map(|d| d.and_utc()).unwrap_or(now);
-    rapport::consent::Consent::talent_pool(at, rapport::consent::Method::Import, "import")
-}
-
-/// The consent evidence an import row brings, or what a pending person's confirmation will apply.
-fn import_extra(
-    p: &Prospect,
-    row: &ImportRow,
-    now: chrono::DateTime<chrono::Utc>,
-) -> Vec<(&'static str, aws_sdk_dynamodb::types::AttributeValue)> {
-    use aws_sdk_dynamodb::types::AttributeValue::S;
-    match row.consent {
-        Some(date) => {
-            let at = date.and_then(|d| d.and_hms_opt(0, 0, 0)).map(|d| d.and_utc()).unwrap_or(now);
-            let record =
-                json!({"given": true, "at": rapport::clock::rfc3339(at), "text_version": "import", "method": "import"});
-            vec![("talent_pool_consent", S(record.to_string()))]
-        }
-        // What the confirmation link makes theirs (the double opt-in's second step).
-        None => vec![
-            ("pending_interests", S(serde_json::to_string(&p.interests).unwrap_or_default())),
-            ("pending_credentials", S(serde_json::to_string(&p.credentials).unwrap_or_default())),
-            ("pending_origin", S("imported".into())),
-        ],
+    let run = rapport::app::imports::import(&st, source, &caller.sub, deadline).await?;
+    match run.status {
+        ImportStatus::Done => Ok(json(StatusCode::OK, &run)),
+        ImportStatus::Running => Ok(json(StatusCode::ACCEPTED, &run)),
+        // Nothing was imported: the file itself is wrong (or gone).
+        ImportStatus::Failed => Err(ApiError::field(field, run.failure.unwrap_or_default())),
     }
 }
 
-/// The `imports` task: finishes the imports still running, then sends the consent emails they left,
-/// paced to the account's send rate, until the time budget is spent (the next run goes on).
-pub async fn task(st: &AppState, deadline: Instant) -> Result<Value, ApiError> {
-    let (mut finished, mut asked, mut failed, mut complete) = (0u64, 0u64, 0u64, true);
-    // One import or one email failing never stops the others: it is counted and tried next run.
-    for id in st.store.running_imports(10).await? {
-        match resume(st, &id, deadline).await {
-            Ok(run) if run.status != ImportStatus::Running => finished += 1,
-            Ok(_) => complete = false,
-            Err(e) => {
-                failed += 1;
-                complete = false;
-                tracing::warn!(error = %e, "an import step failed; the next run goes on");
-            }
-        }
-    }
-    let rate = st.mailer.max_send_rate().await.unwrap_or(st.config.ses_max_send_rate);
-    let interval = Duration::from_secs_f64(1.0 / rate.max(0.01));
-    let mut next_send = Instant::now();
-    let mut tried = HashSet::new();
-    'asks: loop {
-        let page = st.store.pending_asks(25).await?;
-        let fresh: Vec<&EmailHash> = page.iter().filter(|h| !tried.contains(*h)).collect();
-        // Only asks that failed earlier in this run are left: they wait for the next run.
-        if fresh.is_empty() {
-            break;
-        }
-        for h in fresh {
-            if Instant::now() >= deadline {
-                complete = false;
-                break 'asks;
-            }
-            tried.insert(h.clone());
-            let wait = next_send.saturating_duration_since(Instant::now());
-            if !wait.is_zero() {
-                tokio::time::sleep(wait).await;
-            }
-            next_send = Instant::now() + interval;
-            let sent = async {
-                let sent = match st.store.prospect(h).await? {
-                    Some(p) if p.status == ProspectStatus::PendingConsent => ask_consent(st, &p).await?,
-                    _ => false,
-                };
-                st.store.clear_ask(h).await?;
-                Ok::<bool, ApiError>(sent)
-            };
-            match sent.await {
-                Ok(s) => asked += u64::from(s),
-                Err(e) => {
-                    failed += 1;
-                    complete = false;
-                    tracing::warn!(error = %e, "an import's consent email was not sent; the next run tries again");
-                }
-            }
-        }
-        if page.len() < 25 {
-            break;
-        }
-    }
-    tracing::info!(finished, asked, failed, complete, "imports run");
-    Ok(json!({"task": "imports", "finished": finished, "asked": asked, "failed": failed, "complete": complete}))
-}
-
-/// One email, ever, asking an imported person for consent. `Ok(true)`: sent.
-async fn ask_consent(st: &AppState, p: &Prospect) -> Result<bool, ApiError> {
-    let now = st.clock.now();
-    if !st.store.claim_once(&p.id, "import_consent", now).await? {
-        return Ok(false);
-    }
-    let letter =
-        consent_letter(st, &p.id, &p.email, p.first_name.clone(), p.first_name.as_deref(), None, ConsentAsk::Imported);
-    let needs = Needs { purpose: None, known: None };
-    match notify(st, Notification { letter, needs, ledger: Ledger::Person(&p.id), kind: "import_consent" }).await {
-        Ok(sent) => Ok(sent.is_some()),
-        Err(e) => {
-            // SES did not take it (throttled, or down): the claim goes back, so the next run asks.
-            st.store.release_once(&p.id, "import_consent").await?;
-            Err(e)
-        }
-    }
+/// `GET /api/prospects/imports/{id}`: how far an import has come.
+pub(crate) async fn follow(
+    State(st): State<AppState>,
+    caller: Caller,
+    PathId(id): PathId<ImportId>,
+) -> Result<Response, ApiError> {
+    caller.require_staff()?;
+    let run = st.store.import_run(&id.to_string()).await?.ok_or(ApiError::NotFound)?;
+    Ok(json(StatusCode::OK, &run))
 }

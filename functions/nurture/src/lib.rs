@@ -2,12 +2,11 @@
 //! each change it makes is conditional on the state it found.
 use chrono::{DateTime, Utc};
 use rapport::api::AppState;
-use rapport::app::notify::{send_optin, OptinFor};
+use rapport::app;
 use rapport::error::ApiError;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
-pub mod campaigns;
 pub mod retention;
 
 /// What this function is invoked with: a schedule's task, or an SES event from EventBridge.
@@ -81,66 +80,13 @@ impl Task {
 pub async fn run(st: &AppState, task: &Task, budget: Duration) -> Result<Value, ApiError> {
     let deadline = Instant::now() + budget;
     match task.name.as_str() {
-        "drafts" => drafts(st, task.now, deadline).await,
-        "feeds" => rapport::app::feeds::build(st, task.now, deadline, false).await,
-        "imports" => rapport_crm::imports::task(st, deadline).await,
-        "nurture" => campaigns::run(st, task.now, deadline).await,
+        "drafts" => app::drafts::sweep(st, task.now, deadline).await,
+        "feeds" => app::feeds::build(st, task.now, deadline, false).await,
+        "imports" => app::imports::task(st, deadline).await,
+        "nurture" => app::nurture::run(st, task.now, deadline).await,
         "retention" => retention::run(st, task.now, deadline).await,
         other => Err(ApiError::field("task", format!("unknown task {other:?}"))),
     }
-}
-
-/// Page size of the drafts sweep.
-const PAGE: i32 = 100;
-
-/// Turns drafts older than `DRAFT_ABANDON_AFTER` into drop-offs, a page at a time, until none are
-/// left or the time budget is spent (the next run resumes: abandoned drafts leave the index). A
-/// drop-off who ticked the talent-pool box gets the opt-in email, once for the draft; only their
-/// confirmation puts them in the pool. Anyone can type an address into a form.
-async fn drafts(st: &AppState, now: DateTime<Utc>, deadline: Instant) -> Result<Value, ApiError> {
-    let cutoff = now - st.config.draft_abandon_after;
-    let (mut abandoned, mut asked, mut failed, mut complete) = (0, 0, 0, false);
-    while Instant::now() < deadline {
-        let page = st.store.stale_drafts(cutoff, PAGE).await?;
-        let mut progress = false;
-        for draft in &page {
-            if !st.store.abandon_draft(draft).await? {
-                continue;
-            }
-            progress = true;
-            abandoned += 1;
-            let hash = st.email_hash(&draft.email);
-            if !draft.talent_pool {
-                continue;
-            }
-            // One draft's opt-in failing (SES throttling, say) never stops the sweep: it is counted,
-            // and that draft's opt-in is not tried again (the address may sign up itself).
-            let sent = async {
-                match st.store.request_drop_off_optin(&hash, draft, now).await? {
-                    Some(nonce) => {
-                        let name = draft.first_name.clone();
-                        send_optin(st, &hash, &draft.email, name, &nonce, OptinFor::DropOff).await
-                    }
-                    None => Ok(false),
-                }
-            };
-            match sent.await {
-                Ok(s) => asked += usize::from(s),
-                Err(e) => {
-                    failed += 1;
-                    tracing::warn!(error = %e, "a drop-off's opt-in was not sent");
-                }
-            }
-        }
-        // A short page, or one whose drafts were all handled already (the index lags a little): done.
-        if page.len() < PAGE as usize || !progress {
-            complete = true;
-            break;
-        }
-    }
-    tracing::info!(abandoned, asked, failed, complete, "drafts swept");
-    Ok(json!({"task": "drafts", "abandoned": abandoned, "optin_sent": asked, "optin_failed": failed,
-              "complete": complete}))
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! Always-on drip campaigns: who is in a segment, what each step sends, and when. Pure rules over
 //! plain values; the nurture task and the preview route both call them, so a preview explains
 //! exactly what a run would do.
+use crate::consent::{may_nurture, Consent};
 use crate::content::Story;
 use crate::error::Invalid;
 use crate::job::Job;
@@ -277,6 +278,61 @@ pub fn due_after(steps: &[Step], index: usize, previous: DateTime<Utc>) -> Optio
     steps.get(index).map(|s| previous + Duration::days(i64::from(s.after_days)))
 }
 
+/// What a run does with a person's due enrolment, the checks in the order a run makes them.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Due<'a> {
+    /// Their nurture in this campaign ends, for this reason.
+    End(String),
+    /// Not yet: look again at this time.
+    Defer(DateTime<Utc>, &'static str),
+    /// The step is theirs now.
+    Send { step: &'a Step, to: &'a Prospect },
+}
+
+/// Where enrolment at step `index` of `c` stands for the person `p` (`None`: no longer in the pool),
+/// given their suppression and latest consent records.
+pub fn due_step<'a>(
+    c: &'a Campaign,
+    p: Option<&'a Prospect>,
+    suppressed: Option<crate::prospect::SuppressionReason>,
+    consents: &[Consent],
+    index: usize,
+    now: DateTime<Utc>,
+) -> Due<'a> {
+    let Some(p) = p else { return Due::End("no longer in the pool".into()) };
+    if let Some(reason) = suppressed {
+        return Due::End(format!("suppressed: {reason}"));
+    }
+    if !may_nurture(consents) {
+        // Withdrawn (or never given): their nurture ends now.
+        return Due::End("no talent-pool and email consent".into());
+    }
+    if c.status != CampaignStatus::Active {
+        // Paused: look again tomorrow.
+        return Due::Defer(now + Duration::days(1), "campaign paused");
+    }
+    let Some(step) = c.steps.get(index) else { return Due::End("finished".into()) };
+    let out = exclusions(&c.segment, p, now.date_naive());
+    if !out.is_empty() {
+        // Applied, unsubscribed, paused, or no longer qualified: their nurture in this campaign ends.
+        return Due::End(serde_json::to_string(&out).unwrap_or_default());
+    }
+    if let Err(at) = cap_allows(c.max_per_30_days, &p.recent_sends, now) {
+        return Due::Defer(at, "max_per_30_days");
+    }
+    Due::Send { step, to: p }
+}
+
+/// The person's nurture sends the cap counts after one at `now`: the last 30 days', and this one
+/// unless SES refused it.
+pub fn sends_after(recent: &[DateTime<Utc>], now: DateTime<Utc>, delivered: bool) -> Vec<DateTime<Utc>> {
+    let mut kept: Vec<DateTime<Utc>> = recent.iter().copied().filter(|t| *t > now - Duration::days(30)).collect();
+    if delivered {
+        kept.push(now);
+    }
+    kept
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -380,6 +436,44 @@ mod tests {
         assert_eq!(cap_allows(Some(3), &sends, now), Ok(()));
         assert_eq!(cap_allows(Some(2), &sends, now), Err(now + Duration::days(10)));
         assert_eq!(cap_allows(None, &sends, now), Ok(()));
+    }
+
+    #[test]
+    fn a_due_step_checks_the_person_then_the_campaign() {
+        let now = Utc::now();
+        let step =
+            Step { after_days: 0, content: StepContent { kind: StepKind::Jobs, content_id: None, tags_any: vec![] } };
+        let mut c = Campaign {
+            id: "c".into(),
+            name: "n".into(),
+            segment: Segment::default(),
+            steps: vec![step],
+            max_per_30_days: Some(1),
+            status: CampaignStatus::Active,
+            created_at: now,
+            activated_at: Some(now),
+        };
+        let consents = crate::consent::Consent::talent_pool(now, crate::consent::Method::Form, "v1");
+        let mut p = prospect(&[], &[]);
+        assert_eq!(due_step(&c, None, None, &consents, 0, now), Due::End("no longer in the pool".into()));
+        assert_eq!(
+            due_step(&c, Some(&p), Some(crate::prospect::SuppressionReason::Bounced), &consents, 0, now),
+            Due::End("suppressed: bounced".into())
+        );
+        assert!(matches!(due_step(&c, Some(&p), None, &[], 0, now), Due::End(_)));
+        assert!(matches!(due_step(&c, Some(&p), None, &consents, 0, now), Due::Send { .. }));
+        assert_eq!(due_step(&c, Some(&p), None, &consents, 1, now), Due::End("finished".into()));
+        p.recent_sends = sends_after(&[now - Duration::days(40)], now - Duration::days(2), true);
+        assert_eq!(p.recent_sends, vec![now - Duration::days(2)]);
+        assert_eq!(
+            due_step(&c, Some(&p), None, &consents, 0, now),
+            Due::Defer(now + Duration::days(28), "max_per_30_days")
+        );
+        c.status = CampaignStatus::Paused;
+        assert_eq!(
+            due_step(&c, Some(&p), None, &consents, 0, now),
+            Due::Defer(now + Duration::days(1), "campaign paused")
+        );
     }
 
     #[test]

@@ -147,6 +147,61 @@ impl ProspectInput {
     }
 }
 
+impl ProspectInput {
+    /// A person a recruiter sourced (`id`: their email's hash; a create's input has the email).
+    /// Without consent they wait as `pending_consent`.
+    pub fn sourced(self, id: EmailHash, email: Email, now: DateTime<Utc>) -> Prospect {
+        let status = match self.consent {
+            Some(true) => self.status.unwrap_or(ProspectStatus::Active),
+            _ => ProspectStatus::PendingConsent,
+        };
+        Prospect {
+            id,
+            email,
+            first_name: self.first_name,
+            last_name: self.last_name,
+            status,
+            origins: vec![Origin::Sourced],
+            interests: self.interests.unwrap_or_default(),
+            credentials: self.credentials.unwrap_or_default(),
+            tags: self.tags.unwrap_or_default(),
+            candidate_id: None,
+            silver_medal: None,
+            created_at: Some(now),
+            updated_at: Some(now),
+            recent_sends: vec![],
+            stories_sent: vec![],
+        }
+    }
+
+    /// A patch applied to `p`: what it names changes; a recorded consent makes a pending person
+    /// active. `Err`: the status change is not the recruiter's to make (a conflict, with why).
+    pub fn edit(self, p: &mut Prospect) -> Result<(), String> {
+        if let Some(s) = self.status {
+            // Pausing and resuming only apply to people we may mail.
+            if !matches!(p.status, ProspectStatus::Active | ProspectStatus::Paused) {
+                return Err(format!("a prospect who is {} cannot be set {s}", p.status));
+            }
+            p.status = s;
+        }
+        if self.consent == Some(true) && p.status == ProspectStatus::PendingConsent {
+            p.status = ProspectStatus::Active;
+        }
+        p.first_name = self.first_name.or(p.first_name.take());
+        p.last_name = self.last_name.or(p.last_name.take());
+        if let Some(i) = self.interests {
+            p.interests = i;
+        }
+        if let Some(c) = self.credentials {
+            p.credentials = c;
+        }
+        if let Some(t) = self.tags {
+            p.tags = t;
+        }
+        Ok(())
+    }
+}
+
 /// One row of an import, parsed.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ImportRow {
@@ -597,5 +652,32 @@ mod tests {
         assert!(s.verify::<PersonRef>(CONFIRM, &c, now + Duration::days(8)).is_none());
         let u = unsubscribe_token(&s, &h1);
         assert_eq!(s.verify::<PersonRef>(UNSUBSCRIBE, &u, now + Duration::days(3650)).unwrap().h, h1);
+    }
+
+    #[test]
+    fn a_recruiter_sources_and_edits_a_prospect() {
+        let now = Utc::now();
+        let input = ProspectInput::parse(json!({"email": "a@b.co", "tags": ["ICU"]}), true).unwrap();
+        let email = input.email.clone().unwrap();
+        let mut p = input.sourced(hash(0), email, now);
+        assert_eq!(
+            (p.status, p.origins.clone(), p.tags.clone()),
+            (ProspectStatus::PendingConsent, vec![Origin::Sourced], vec!["icu".to_string()])
+        );
+        let pause = ProspectInput::parse(json!({"status": "paused"}), false).unwrap();
+        assert!(pause.clone().edit(&mut p).is_err(), "pending people are not paused");
+        ProspectInput::parse(json!({"consent": true, "first_name": "Ann"}), false).unwrap().edit(&mut p).unwrap();
+        assert_eq!((p.status, p.first_name.as_deref()), (ProspectStatus::Active, Some("Ann")));
+        pause.edit(&mut p).unwrap();
+        assert_eq!(p.status, ProspectStatus::Paused);
+        // A prospect's id is their email's hash: 40 lowercase hex digits, nothing else.
+        assert!("0123456789abcdef0123456789abcdef01234567".parse::<EmailHash>().is_ok());
+        for bad in [
+            "0123456789abcdefABCDEF0123456789abcdef01",
+            "0123456789abcdef0123456789abcdef0123456",
+            "g".repeat(40).as_str(),
+        ] {
+            assert!(bad.parse::<EmailHash>().is_err(), "{bad}");
+        }
     }
 }

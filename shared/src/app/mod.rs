@@ -3,11 +3,16 @@
 //! input, calls one of these, and maps the answer.
 
 pub mod apply;
+pub mod drafts;
 pub mod feeds;
+pub mod imports;
 pub mod notify;
+pub mod nurture;
+pub mod pace;
 pub mod pipeline;
 pub mod pool;
 pub mod privacy;
+pub mod prospects;
 
 use crate::aws::Aws;
 use crate::clock::SharedClock;

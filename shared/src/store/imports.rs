@@ -2,7 +2,8 @@
 //! it counted), the new prospects of a page written together, and the consent emails it leaves to be
 //! sent at SES's pace.
 use super::consents::record_in;
-use super::prospects::prospect_item;
+use super::prospects::{consent_attribute, prospect_item};
+use super::signups::pending_attributes;
 use super::tx::{Item, Tx, TxError};
 use super::{key, n, s, store_error, to_doc, Store};
 use crate::clock::rfc3339;
@@ -85,12 +86,37 @@ impl ImportRun {
 #[derive(Clone)]
 pub struct NewImported {
     pub prospect: Prospect,
-    pub extra: Vec<(&'static str, AttributeValue)>,
+    /// Attributes kept beside the person: consent evidence, or what is pending for them.
+    extra: Vec<(&'static str, AttributeValue)>,
     pub consents: Vec<Consent>,
     /// Leave a consent email to be sent (the person has no consent evidence).
     pub ask: bool,
     /// A change to a known person, made only if their record was last updated then; `None`: new.
     pub seen: Option<DateTime<Utc>>,
+}
+
+impl NewImported {
+    /// A person new to the pool with the consent records the row brings (the first is kept on the
+    /// item as its evidence) or, without any, what their confirmation link will make theirs (the
+    /// double opt-in's second step); `ask`: leave them the consent email.
+    pub fn new(prospect: Prospect, consents: Vec<Consent>, ask: bool) -> Self {
+        let extra = match consents.first() {
+            Some(c) => vec![consent_attribute(c)],
+            None => vec![
+                ("pending_interests", s(serde_json::to_string(&prospect.interests).unwrap_or_default())),
+                ("pending_credentials", s(serde_json::to_string(&prospect.credentials).unwrap_or_default())),
+                ("pending_origin", s("imported")),
+            ],
+        };
+        NewImported { prospect, extra, consents, ask, seen: None }
+    }
+
+    /// A change to a known person whose record was read as `read`, made only if it still is; what
+    /// it holds pending is carried over.
+    pub fn change(prospect: Prospect, read: Option<&Item>, consents: Vec<Consent>) -> Self {
+        let seen = prospect.updated_at;
+        NewImported { prospect, extra: pending_attributes(read), consents, ask: false, seen }
+    }
 }
 
 impl Store {

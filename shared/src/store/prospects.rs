@@ -10,6 +10,7 @@ use super::tx::{Change, Item, Tx};
 use super::{key, s, store_error, text, time, Page, PageRequest, Store};
 use crate::application::{Candidate, Credential};
 use crate::clock::rfc3339;
+use crate::consent::Consent;
 use crate::email::{Email, EmailHash};
 use crate::error::{ApiError, StoreError};
 use crate::ids::CandidateId;
@@ -105,6 +106,16 @@ pub struct KeepInTouch<'a> {
     pub email_hash: &'a str,
     pub candidate: &'a Candidate,
     pub record: serde_json::Value,
+}
+
+/// Consent evidence kept on the prospect item itself (`talent_pool_consent`), as an export shows it.
+pub(super) fn consent_attribute(c: &Consent) -> (&'static str, AttributeValue) {
+    let mut record = serde_json::json!({"given": c.given, "at": rfc3339(c.at), "text_version": c.text_version,
+                                        "method": c.method.as_str()});
+    if let Some(by) = &c.by {
+        record["by"] = serde_json::Value::String(by.clone());
+    }
+    ("talent_pool_consent", s(record.to_string()))
 }
 
 /// A whole prospect as its item, listed in the pool and flagged changed.
@@ -268,9 +279,32 @@ impl Store {
         self.get(format!("EMAIL#{email_hash}"), "PROSPECT").await
     }
 
-    /// Writes a whole prospect (a recruiter's create or edit, an import): one put. `expect_new`:
-    /// only if there is none yet; otherwise only if it was last updated at `expected_updated`.
-    pub async fn put_prospect(
+    /// A person a recruiter sourced, with the consent they gave on their word (kept on the item as
+    /// its talent-pool consent): one put, only if there is none yet.
+    pub async fn create_prospect(
+        &self,
+        p: &Prospect,
+        evidence: Option<&Consent>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let extra = evidence.map(consent_attribute).into_iter().collect();
+        self.put_prospect(p, true, extra, now).await
+    }
+
+    /// A recruiter's edit: one put, only if the prospect was last updated at `p.updated_at`.
+    /// `carried`: what the record held pending when read (`pending_attributes` of its item), kept.
+    pub async fn rewrite_prospect(
+        &self,
+        p: &Prospect,
+        carried: Vec<(&'static str, AttributeValue)>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.put_prospect(p, false, carried, now).await
+    }
+
+    /// Writes a whole prospect: one put. `expect_new`: only if there is none yet; otherwise only if
+    /// it was last updated at `p.updated_at`.
+    async fn put_prospect(
         &self,
         p: &Prospect,
         expect_new: bool,
