@@ -7,8 +7,6 @@ use rapport::error::ApiError;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
-pub mod retention;
-
 /// What this function is invoked with: a schedule's task, or an SES event from EventBridge.
 pub async fn handle(st: &AppState, payload: &Value, budget: Duration) -> Result<Value, ApiError> {
     if payload.get("source").and_then(Value::as_str) == Some("aws.ses") {
@@ -84,7 +82,7 @@ pub async fn run(st: &AppState, task: &Task, budget: Duration) -> Result<Value, 
         "feeds" => app::feeds::build(st, task.now, deadline, false).await,
         "imports" => app::imports::task(st, deadline).await,
         "nurture" => app::nurture::run(st, task.now, deadline).await,
-        "retention" => retention::run(st, task.now, deadline).await,
+        "retention" => app::retention::run(st, task.now, deadline).await,
         other => Err(ApiError::field("task", format!("unknown task {other:?}"))),
     }
 }

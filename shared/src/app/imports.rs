@@ -15,7 +15,7 @@ use crate::ids::ImportId;
 use crate::parse::{Fields, Line};
 use crate::prospect::{merge_import, ImportColumns, ImportRow, LineError, Merged, Prospect, ProspectStatus};
 use crate::store::tx::TxError;
-use crate::store::{prospect_of, ImportRun, ImportStatus, NewImported};
+use crate::store::{ImportRun, ImportStatus, NewImported};
 use bytes::Bytes;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::{json, Value};
@@ -222,13 +222,13 @@ async fn write_rows(st: &AppState, run: &mut ImportRun, rows: Vec<ImportRow>) ->
                 run.skipped += 1;
                 continue;
             }
-            let existing = record.prospect.as_ref().map(prospect_of).transpose()?;
+            let (existing, pending) = record.prospect.unzip();
             let consents = row.consent.map(|d| import_consent(d, now)).unwrap_or_default();
             match merge_import(existing.as_ref(), row, h, now) {
                 Merged::Unchanged => run.skipped += 1,
                 Merged::Changed(p) => {
                     // The person and their consent records together, or neither.
-                    let change = NewImported::change(p, record.prospect.as_ref(), consents);
+                    let change = NewImported::change(p, pending.unwrap_or_default(), consents);
                     match st.store.write_imported(std::slice::from_ref(&change), now).await {
                         Ok(()) => run.updated += 1,
                         Err(TxError::Store(e)) => return Err(e.into()),

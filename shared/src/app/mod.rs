@@ -13,6 +13,7 @@ pub mod pipeline;
 pub mod pool;
 pub mod privacy;
 pub mod prospects;
+pub mod retention;
 
 use crate::aws::Aws;
 use crate::clock::SharedClock;

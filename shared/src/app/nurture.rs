@@ -15,7 +15,7 @@ use crate::error::ApiError;
 use crate::job::Job;
 use crate::mailer::SendFailure;
 use crate::prospect::Prospect;
-use crate::store::{prospect_of, Claim, Enrolment, Outcome, PoolRecord, SentNurture};
+use crate::store::{Claim, Enrolment, Outcome, PoolRecord, SentNurture};
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 use std::collections::{HashMap, HashSet};
@@ -211,7 +211,7 @@ async fn send_one(
         n.ended += 1;
         return Ok(Moved::Done);
     };
-    let prospect = record.prospect.as_ref().map(prospect_of).transpose()?;
+    let prospect = record.prospect.map(|(p, _)| p);
     let (step, p) = match due_step(c, prospect.as_ref(), record.suppressed, &record.consents, e.step, now) {
         Due::End(why) => {
             st.store.advance_enrolment(e, e.step, None, &why).await?;

@@ -6,7 +6,6 @@ use crate::consent::{Consent, Method};
 use crate::email::EmailHash;
 use crate::error::{ApiError, StoreError};
 use crate::prospect::{Prospect, ProspectInput};
-use crate::store::{pending_attributes, prospect_of};
 use chrono::{DateTime, Utc};
 
 /// Adds the person `input` names for the recruiter `by`: refused for an address that must not be
@@ -38,15 +37,14 @@ pub async fn create(st: &AppState, input: ProspectInput, by: &str) -> Result<Pro
 /// as written. Refused if it changed since it was read.
 pub async fn edit(st: &AppState, id: &EmailHash, input: ProspectInput, by: &str) -> Result<Prospect, ApiError> {
     let now = st.clock.now();
-    let item = st.store.prospect_by_email_hash(id).await?.ok_or(ApiError::NotFound)?;
-    let mut p = prospect_of(&item)?;
+    let (mut p, pending) = st.store.prospect_to_edit(id).await?.ok_or(ApiError::NotFound)?;
     let consent = input.consent == Some(true);
     input.edit(&mut p).map_err(ApiError::Conflict)?;
     if consent {
         st.store.record_consents(&p.id, &recruiter_consent(by, now)).await?;
     }
     // A sign-up waiting for the person's confirmation stays waiting.
-    match st.store.rewrite_prospect(&p, pending_attributes(Some(&item)), now).await {
+    match st.store.rewrite_prospect(&p, pending, now).await {
         Ok(()) => Ok(Prospect { updated_at: Some(now), ..p }),
         Err(StoreError::ConditionFailed) => {
             Err(ApiError::Conflict("the prospect changed meanwhile; read it again".into()))

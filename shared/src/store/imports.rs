@@ -2,8 +2,8 @@
 //! it counted), the new prospects of a page written together, and the consent emails it leaves to be
 //! sent at SES's pace.
 use super::consents::record_in;
+use super::prospects::Pending;
 use super::prospects::{consent_attribute, prospect_item};
-use super::signups::pending_attributes;
 use super::tx::{Item, Tx, TxError};
 use super::{key, n, s, store_error, to_doc, Store};
 use crate::clock::rfc3339;
@@ -111,11 +111,11 @@ impl NewImported {
         NewImported { prospect, extra, consents, ask, seen: None }
     }
 
-    /// A change to a known person whose record was read as `read`, made only if it still is; what
-    /// it holds pending is carried over.
-    pub fn change(prospect: Prospect, read: Option<&Item>, consents: Vec<Consent>) -> Self {
+    /// A change to a known person, made only if their record is still as it was read; what it held
+    /// pending is carried over.
+    pub fn change(prospect: Prospect, pending: Pending, consents: Vec<Consent>) -> Self {
         let seen = prospect.updated_at;
-        NewImported { prospect, extra: pending_attributes(read), consents, ask: false, seen }
+        NewImported { prospect, extra: pending.0, consents, ask: false, seen }
     }
 }
 

@@ -91,7 +91,7 @@ pub use imports::{ImportRun, ImportStatus, NewImported, MAX_KEPT_ERRORS};
 pub use jobs::{FeedState, JobFilter};
 pub use prospects::{pool_marks, prospect_of, KeepInTouch, PoolRecord, ProspectFilter};
 pub use sends::{Claim, Outcome, SentNurture};
-pub use signups::{pending_attributes, Confirmed};
+pub use signups::Confirmed;
 
 use crate::clock::SharedClock;
 use crate::cursor::Cursors;

@@ -86,10 +86,33 @@ pub fn prospect_of(item: &Item) -> Result<Prospect, StoreError> {
 /// What a send to one person depends on, read in one batch with others.
 #[derive(Debug, Clone, Default)]
 pub struct PoolRecord {
-    pub prospect: Option<Item>,
+    /// The prospect, with what their record holds pending.
+    pub prospect: Option<(Prospect, Pending)>,
     pub suppressed: Option<SuppressionReason>,
     /// The latest talent-pool and marketing-email consent records.
     pub consents: Vec<crate::consent::Consent>,
+}
+
+/// What a record held pending when it was read, carried over by a whole rewrite of it.
+#[derive(Debug, Clone, Default)]
+pub struct Pending(pub(super) Vec<(&'static str, AttributeValue)>);
+
+/// What a person's record holds pending (a sign-up, a drop-off's tick, an import's request): a whole
+/// rewrite of the record (a recruiter's edit, an import's change) carries it over, so the person's
+/// confirmation still finds it.
+pub(super) fn pending_attributes(item: Option<&Item>) -> Pending {
+    const PENDING: [&str; 8] = [
+        "pending_interests",
+        "pending_credentials",
+        "pending_origin",
+        "pending_first_name",
+        "pending_last_name",
+        "pending_silver_medal",
+        "pending_at",
+        "pending_nonce",
+    ];
+    let Some(item) = item else { return Pending::default() };
+    Pending(PENDING.iter().filter_map(|k| Some((*k, item.get(*k)?.clone()))).collect())
 }
 
 /// What a list of prospects may be narrowed by.
@@ -275,6 +298,12 @@ impl Store {
     }
 
     /// The CRM record for an email, if any (origins and status), for tests and the CRM.
+    /// A prospect to edit, with what their record holds pending (a whole rewrite carries it): one read.
+    pub async fn prospect_to_edit(&self, h: &EmailHash) -> Result<Option<(Prospect, Pending)>, StoreError> {
+        let Some(item) = self.prospect_by_email_hash(h).await? else { return Ok(None) };
+        Ok(Some((prospect_of(&item)?, pending_attributes(Some(&item)))))
+    }
+
     pub async fn prospect_by_email_hash(&self, email_hash: &EmailHash) -> Result<Option<Item>, StoreError> {
         self.get(format!("EMAIL#{email_hash}"), "PROSPECT").await
     }
@@ -292,14 +321,9 @@ impl Store {
     }
 
     /// A recruiter's edit: one put, only if the prospect was last updated at `p.updated_at`.
-    /// `carried`: what the record held pending when read (`pending_attributes` of its item), kept.
-    pub async fn rewrite_prospect(
-        &self,
-        p: &Prospect,
-        carried: Vec<(&'static str, AttributeValue)>,
-        now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        self.put_prospect(p, false, carried, now).await
+    /// `carried`: what the record held pending when read, kept.
+    pub async fn rewrite_prospect(&self, p: &Prospect, carried: Pending, now: DateTime<Utc>) -> Result<(), StoreError> {
+        self.put_prospect(p, false, carried.0, now).await
     }
 
     /// Writes a whole prospect: one put. `expect_new`: only if there is none yet; otherwise only if
@@ -390,7 +414,7 @@ impl Store {
                 };
                 let entry = out.entry(h).or_default();
                 match text(&item, "sk").as_deref() {
-                    Some("PROSPECT") => entry.prospect = Some(item),
+                    Some("PROSPECT") => entry.prospect = Some((prospect_of(&item)?, pending_attributes(Some(&item)))),
                     Some("SUPPRESS") => entry.suppressed = super::reason_of(&item)?,
                     Some(_) => entry.consents.extend(super::consents::consent_of(&item)),
                     None => {}

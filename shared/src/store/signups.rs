@@ -4,7 +4,7 @@
 use super::consents::record_in;
 use super::prospects::{credential_types, pool_marks};
 use super::suppression::lift_unsubscribe;
-use super::tx::{Change, Item, Tx, TxError};
+use super::tx::{Change, Tx, TxError};
 use super::{key, s, store_error, Store};
 use crate::clock::rfc3339;
 use crate::email::EmailHash;
@@ -12,24 +12,6 @@ use crate::error::StoreError;
 use crate::prospect::Subscription;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
-
-/// What a person's record holds pending (a sign-up, a drop-off's tick, an import's request): a whole
-/// rewrite of the record (a recruiter's edit, an import's change) carries it over, so the person's
-/// confirmation still finds it.
-pub fn pending_attributes(item: Option<&Item>) -> Vec<(&'static str, AttributeValue)> {
-    const PENDING: [&str; 8] = [
-        "pending_interests",
-        "pending_credentials",
-        "pending_origin",
-        "pending_first_name",
-        "pending_last_name",
-        "pending_silver_medal",
-        "pending_at",
-        "pending_nonce",
-    ];
-    let Some(item) = item else { return Vec::new() };
-    PENDING.iter().filter_map(|k| Some((*k, item.get(*k)?.clone()))).collect()
-}
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum Confirmed {

@@ -8,11 +8,11 @@
 //! (written before anything is removed) brings it back in the next run's first phase. A page on which
 //! nothing succeeded ends its phase (the run is then incomplete), so a dependency that is down never
 //! has the run spend its budget failing.
+use crate::app::AppState;
+use crate::error::{ApiError, StoreError};
+use crate::prospect::Prospect;
+use crate::store::PersonKeys;
 use chrono::{DateTime, Duration, Utc};
-use rapport::api::AppState;
-use rapport::error::{ApiError, StoreError};
-use rapport::prospect::Prospect;
-use rapport::store::PersonKeys;
 use serde_json::{json, Value};
 use std::collections::HashSet;
 use std::time::Instant;
@@ -119,7 +119,7 @@ pub async fn run(st: &AppState, now: DateTime<Utc>, deadline: Instant) -> Result
             let (open, last) = st.store.open_erasures(PAGE, after).await?;
             let mut page = Page::default();
             for t in open.iter().filter(|t| seen.insert(t.person.email_hash.clone())) {
-                let erased = rapport::app::privacy::erase(st, &t.person, "retention", now).await;
+                let erased = crate::app::privacy::erase(st, &t.person, "retention", now).await;
                 if page.count(&mut n, "resume", erased).is_some() {
                     n.resumed += 1;
                 }
@@ -243,7 +243,7 @@ async fn erase_unless_open(st: &AppState, p: &PersonKeys, now: DateTime<Utc>) ->
         st.store.defer_retention(p, now).await?;
         return Ok(false);
     }
-    rapport::app::privacy::erase(st, p, "retention", now).await?;
+    crate::app::privacy::erase(st, p, "retention", now).await?;
     Ok(true)
 }
 
@@ -256,7 +256,7 @@ async fn erase_if_never_applied(st: &AppState, p: &Prospect, now: DateTime<Utc>)
         return Ok(false);
     }
     let person = PersonKeys { email_hash: p.id.clone(), candidate_id: None };
-    rapport::app::privacy::erase(st, &person, "retention", now).await?;
+    crate::app::privacy::erase(st, &person, "retention", now).await?;
     Ok(true)
 }
 
