@@ -181,3 +181,32 @@ fn functions_reach_aws_only_through_the_ports() {
     }
     assert!(found.is_empty(), "{found:#?}");
 }
+
+/// Whether a line holds a table key's prefix in a string: `"EMAIL#…`, `"APP#…`.
+fn names_a_table_key(line: &str) -> bool {
+    line.split('"').skip(1).step_by(2).any(|text| {
+        let caps = text.chars().take_while(|c| c.is_ascii_uppercase() || *c == '_').count();
+        caps >= 2 && text[caps..].starts_with('#')
+    })
+}
+
+#[test]
+fn only_the_adapters_name_a_table_key_or_a_bucket_prefix() {
+    assert!(names_a_table_key(r#"format!("EMAIL#{hash}")"#) && !names_a_table_key(r##"r#"x"#, "A#""##));
+    let mut dirs = vec![root().join("shared/src/app"), root().join("shared/domain/src")];
+    for f in std::fs::read_dir(root().join("functions")).unwrap() {
+        dirs.push(f.unwrap().path().join("src"));
+    }
+    let prefixes = ["\"resumes/", "\"jd/", "\"feeds/", "\"imports/"];
+    let mut found = Vec::new();
+    for dir in dirs {
+        for (m, text) in modules(&dir) {
+            for line in text.lines().filter(|l| !l.trim_start().starts_with("//")) {
+                if names_a_table_key(line) || prefixes.iter().any(|p| line.contains(p)) {
+                    found.push(format!("{}/{m}: {}", dir.display(), line.trim()));
+                }
+            }
+        }
+    }
+    assert!(found.is_empty(), "{found:#?}");
+}

@@ -7,8 +7,8 @@ use crate::consent::Purpose;
 use crate::email::EmailHash;
 use crate::email::{render, Email, Outgoing};
 use crate::error::{ApiError, StoreError};
-use crate::ids::ApplicationId;
 use crate::prospect::SuppressionReason;
+pub use crate::store::Ledger;
 use crate::store::Store;
 use crate::token::Signer;
 use serde_json::Value;
@@ -90,23 +90,6 @@ impl Needs {
     }
 }
 
-/// Where a send is recorded, once it went.
-pub enum Ledger<'a> {
-    /// The person's own ledger (opt-ins, consent requests).
-    Person(&'a str),
-    /// An application's ledger (its confirmation).
-    Application(&'a ApplicationId),
-}
-
-impl Ledger<'_> {
-    fn key(&self) -> String {
-        match self {
-            Ledger::Person(hash) => format!("EMAIL#{hash}"),
-            Ledger::Application(id) => format!("APP#{id}"),
-        }
-    }
-}
-
 /// One notification: the letter, what it needs, and the ledger entry (`kind`) that records it.
 pub struct Notification<'a> {
     pub letter: Letter<'a>,
@@ -127,7 +110,7 @@ pub async fn notify(st: &AppState, n: Notification<'_>) -> Result<Option<String>
     let id = st.mailer.send(&msg).await?;
     // Sent: a failure to record it is logged, never an error, since the caller's claim already stops
     // a second send and an error would make it undo the claim.
-    if let Err(e) = st.store.record_send(n.ledger.key(), n.kind, &id, st.clock.now()).await {
+    if let Err(e) = st.store.record_send(n.ledger, n.kind, &id, st.clock.now()).await {
         tracing::error!(kind = n.kind, error = %e, "an email went but its send was not recorded");
     }
     Ok(Some(id))

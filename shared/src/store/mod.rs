@@ -90,7 +90,7 @@ pub use holdings::{Holdings, PersonKeys};
 pub use imports::{ImportRun, ImportStatus, NewImported, MAX_KEPT_ERRORS};
 pub use jobs::{FeedState, JobFilter};
 pub use prospects::{pool_marks, prospect_of, KeepInTouch, PoolRecord, ProspectFilter};
-pub use sends::{Claim, Outcome, SentNurture};
+pub use sends::{Claim, Ledger, Outcome, SentNurture};
 pub use signups::Confirmed;
 
 use crate::clock::SharedClock;

@@ -11,6 +11,7 @@ use crate::application::Application;
 use crate::clock::rfc3339;
 use crate::email::EmailHash;
 use crate::error::StoreError;
+use crate::ids::ApplicationId;
 use chrono::{DateTime, Duration, Utc};
 
 /// At most one opt-in email an hour per address, so the form cannot be used to flood someone.
@@ -79,11 +80,29 @@ pub(super) fn claim_confirmation(tx: &mut Tx, table: &str, app: &Application) {
     tx.put("claim", table, claim, Some("attribute_not_exists(pk)"));
 }
 
+/// Whose send ledger records an email.
+#[derive(Debug, Clone, Copy)]
+pub enum Ledger<'a> {
+    /// The person's own (opt-ins, consent requests).
+    Person(&'a EmailHash),
+    /// An application's (its confirmation).
+    Application(&'a ApplicationId),
+}
+
+impl Ledger<'_> {
+    fn pk(self) -> String {
+        match self {
+            Ledger::Person(hash) => format!("EMAIL#{hash}"),
+            Ledger::Application(id) => format!("APP#{id}"),
+        }
+    }
+}
+
 impl Store {
     /// Records what SES answered for a claimed send (the second of at most two writes per email).
     pub async fn record_send(
         &self,
-        pk: String,
+        ledger: Ledger<'_>,
         kind: &str,
         message_id: &str,
         at: DateTime<Utc>,
@@ -91,7 +110,7 @@ impl Store {
         self.db
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(key(pk, format!("SEND#{kind}"))))
+            .set_key(Some(key(ledger.pk(), format!("SEND#{kind}"))))
             .update_expression("SET #status = :sent, message_id = :m, sent_at = :at")
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":sent", s("sent"))
