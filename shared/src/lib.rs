@@ -8,8 +8,8 @@
 //! See [`store`] for the DynamoDB access-pattern table and the round-trip budget of each operation.
 
 pub use rapport_domain::{
-    application, attribution, campaign, choice, clock, consent, content, cursor, demographics, draft, email, feed, ids,
-    interview, job, parse, pipeline, prospect, report, stage, token, upload,
+    application, attribution, campaign, choice, clock, consent, content, cursor, demographics, description, draft,
+    email, feed, ids, interview, job, parse, pipeline, prospect, report, stage, token, upload,
 };
 
 pub mod api;

@@ -6,13 +6,12 @@ use axum::routing::{get, post, put};
 use axum::Router;
 use http::{header, StatusCode};
 use rapport::api::{check, json, no_route, AppState, JsonBody, PathId, QueryMap};
+use rapport::app::jobs;
 use rapport::auth::{Caller, JobAction};
-use rapport::error::{ApiError, FieldError, StoreError};
+use rapport::error::{ApiError, FieldError};
 use rapport::feed::{job_posting, script_safe_json};
 use rapport::ids::JobId;
-use rapport::job::{
-    CloseReason, DescriptionFile, DescriptionType, Job, JobSpec, JobStatus, MAX_DESCRIPTION, MAX_DESCRIPTION_FILE,
-};
+use rapport::job::{CloseReason, Job, JobSpec, JobStatus, MAX_DESCRIPTION_FILE};
 use rapport::parse::Fields;
 use rapport::store::{JobFilter, Page};
 use serde_json::Value;
@@ -42,10 +41,7 @@ pub fn router(state: AppState) -> Router {
 
 async fn create(State(st): State<AppState>, caller: Caller, JsonBody(body): JsonBody) -> Result<Response, ApiError> {
     caller.require_staff()?;
-    let spec = JobSpec::parse(body)?;
-    let now = st.clock.now();
-    let job = Job::new(JobId::new(st.clock.as_ref()), spec, now);
-    st.store.create_job(&job).await?;
+    let job = jobs::create(&st, JobSpec::parse(body)?).await?;
     let mut res = json(StatusCode::CREATED, &job);
     if let Ok(loc) = format!("/api/jobs/{}", job.id).parse() {
         res.headers_mut().insert(header::LOCATION, loc);
@@ -64,15 +60,13 @@ async fn list(State(st): State<AppState>, caller: Caller, q: QueryMap) -> Result
     Ok(json(StatusCode::OK, &st.store.list_jobs(&filter, &page).await?))
 }
 
-/// Loads a job the caller may act on, or the error they should see.
-async fn load(st: &AppState, caller: &Caller, id: &JobId, action: JobAction) -> Result<Job, ApiError> {
-    let job = st.store.get_job(id).await?.ok_or(ApiError::NotFound)?;
-    caller.authorize_job(&job.spec.team_subs(), action)?;
-    Ok(job)
+/// Whether the caller may `action` a job: the check a use case makes on each job it reads.
+fn may(caller: &Caller, action: JobAction) -> impl Fn(&Job) -> Result<(), ApiError> + '_ {
+    move |job| caller.authorize_job(&job.spec.team_subs(), action)
 }
 
 async fn read(State(st): State<AppState>, caller: Caller, PathId(id): PathId<JobId>) -> Result<Response, ApiError> {
-    let job = load(&st, &caller, &id, JobAction::Read).await?;
+    let job = jobs::load(&st, &id, may(&caller, JobAction::Read)).await?;
     Ok(json(StatusCode::OK, &job))
 }
 
@@ -82,67 +76,12 @@ async fn edit(
     PathId(id): PathId<JobId>,
     JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
-    let job = load(&st, &caller, &id, JobAction::Manage).await?;
-    let Value::Object(mut patch) = body else {
-        return Err(ApiError::BadRequest("the body must be a JSON object".into()));
-    };
-    let expected = match patch.remove("expected_version") {
-        Some(v) => v.as_u64().ok_or_else(|| ApiError::field("expected_version", "must be a whole number"))?,
-        None => return Err(ApiError::field("expected_version", "is required")),
-    };
-    let spec = job.spec.patched(patch)?;
-    if expected != job.version {
-        return Err(stale(&job));
-    }
-    let updated = job.with_spec(spec, st.clock.now());
-    match save(&st, &job, &updated).await {
-        Ok(()) => Ok(json(StatusCode::OK, &updated)),
-        Err(StoreError::ConditionFailed) => {
-            Err(ApiError::Conflict("the job changed since that version; reload and retry".into()))
-        }
-        Err(e) => Err(e.into()),
-    }
-}
-
-/// Writes `next` over `current` if nobody changed it meanwhile. A job that is or was open changes what
-/// the boards see, so its write also marks the feeds for the next build.
-async fn save(st: &AppState, current: &Job, next: &Job) -> Result<(), StoreError> {
-    if current.status == JobStatus::Open || next.status == JobStatus::Open {
-        st.store.replace_job_and_mark_feeds(next, current.version).await
-    } else {
-        st.store.replace_job(next, current.version).await
-    }
-}
-
-fn stale(job: &Job) -> ApiError {
-    ApiError::Conflict(format!("the job is at version {}; reload and retry", job.version))
-}
-
-/// Applies a status change, re-reading and retrying if another writer got there first. A change that
-/// is already in effect answers with the job as it is, so a retried request is harmless.
-async fn change_status(
-    st: &AppState,
-    caller: &Caller,
-    id: &JobId,
-    change: impl Fn(&Job) -> Result<Option<Job>, ApiError>,
-) -> Result<Response, ApiError> {
-    for _ in 0..3 {
-        let job = load(st, caller, id, JobAction::Manage).await?;
-        let Some(next) = change(&job)? else {
-            return Ok(json(StatusCode::OK, &job));
-        };
-        match save(st, &job, &next).await {
-            Ok(()) => return Ok(json(StatusCode::OK, &next)),
-            Err(StoreError::ConditionFailed) => continue,
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Err(ApiError::Conflict("the job is changing; retry".into()))
+    let job = jobs::load(&st, &id, may(&caller, JobAction::Manage)).await?;
+    Ok(json(StatusCode::OK, &jobs::edit(&st, job, body).await?))
 }
 
 async fn publish(State(st): State<AppState>, caller: Caller, PathId(id): PathId<JobId>) -> Result<Response, ApiError> {
-    let now = st.clock.now();
-    change_status(&st, &caller, &id, |job| Ok(job.publish(now))).await
+    Ok(json(StatusCode::OK, &jobs::publish(&st, &id, may(&caller, JobAction::Manage)).await?))
 }
 
 async fn close(
@@ -152,8 +91,7 @@ async fn close(
     JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
     let reason: CloseReason = Fields::parse(body, |f| f.req("reason"))?;
-    let now = st.clock.now();
-    change_status(&st, &caller, &id, |job| Ok(job.close(reason, now))).await
+    Ok(json(StatusCode::OK, &jobs::close(&st, &id, reason, may(&caller, JobAction::Manage)).await?))
 }
 
 /// The career site caches listings briefly; a publish or close shows within a minute.
@@ -198,10 +136,7 @@ async fn feed(State(st): State<AppState>, uri: http::Uri, headers: http::HeaderM
     feeds::serve(&st, uri.path(), &headers).await
 }
 
-/// The job-description file itself, kept in the bucket. Markdown and HTML also become the job's
-/// sanitised `description_html`. The type is checked against the file's first bytes. Everything is
-/// checked before anything is written; the bytes go to a key of their own, which becomes the job's only
-/// through its version-checked save, so a refused or conflicting upload changes nothing.
+/// The job-description file itself, kept in the bucket (see `app::jobs::put_description`).
 async fn put_description(
     State(st): State<AppState>,
     caller: Caller,
@@ -209,75 +144,9 @@ async fn put_description(
     headers: http::HeaderMap,
     body: bytes::Bytes,
 ) -> Result<Response, ApiError> {
-    let job = load(&st, &caller, &id, JobAction::Manage).await?;
-    let essence = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .map(|v| v.trim().to_ascii_lowercase())
-        .unwrap_or_default();
-    let kind: DescriptionType = essence.parse().map_err(|_| {
-        ApiError::UnsupportedMediaType("send text/markdown, text/html, application/pdf or a .docx".into())
-    })?;
-    if body.is_empty() {
-        return Err(ApiError::field("body", "the file is empty"));
-    }
-    if body.len() > MAX_DESCRIPTION_FILE {
-        return Err(ApiError::PayloadTooLarge(format!("the file must be at most {MAX_DESCRIPTION_FILE} bytes")));
-    }
-    if !kind.matches(&body) {
-        return Err(ApiError::field("body", format!("the file is not {essence}")));
-    }
-    let html = match kind.to_html(&body) {
-        Some(html) => Some(html),
-        None if matches!(kind, DescriptionType::Markdown | DescriptionType::Html) => {
-            return Err(ApiError::field("body", "has no content once unsafe HTML is removed"))
-        }
-        None => None,
-    };
-    // Bytes, not characters: the description lives in the job's item, which DynamoDB caps at 400 KB.
-    if html.as_ref().is_some_and(|h| h.len() > MAX_DESCRIPTION) {
-        return Err(ApiError::PayloadTooLarge(format!(
-            "the file makes a description of more than {MAX_DESCRIPTION} bytes"
-        )));
-    }
-    use sha2::Digest;
-    let now = st.clock.now();
-    let file = DescriptionFile {
-        content_type: kind,
-        size: body.len() as u64,
-        sha256: format!("{:x}", sha2::Sha256::digest(&body)),
-        uploaded_at: now,
-    };
-    // A file is kept under its hash: the one replaced is another object only when its bytes differ.
-    let previous = job.description_file.clone().filter(|f| f.sha256 != file.sha256);
-    st.files.put_description(&job.id, &file, body).await?;
-    let mut spec = job.spec.clone();
-    if let Some(html) = html {
-        spec.description_html = html;
-    }
-    let mut updated = job.with_spec(spec, now);
-    updated.description_file = Some(file.clone());
-    let saved = save(&st, &job, &updated).await;
-    // The file replaced, or this upload's own bytes when it lost, belong to no job: best effort, as an
-    // object left behind holds nothing personal. The same bytes may have won through another request
-    // (a double click): then the job refers to them, and they stay.
-    let orphan = match &saved {
-        Ok(()) => previous,
-        Err(_) => match st.store.get_job(&job.id).await {
-            Ok(Some(now)) if now.description_file.as_ref().is_some_and(|f| f.sha256 == file.sha256) => None,
-            Ok(_) => Some(file),
-            Err(_) => None,
-        },
-    };
-    if let Some(orphan) = orphan {
-        let _ = st.files.delete_description(&job.id, &orphan).await;
-    }
-    match saved {
-        Ok(()) => Ok(json(StatusCode::OK, &updated)),
-        Err(StoreError::ConditionFailed) => Err(stale(&job)),
-        Err(e) => Err(e.into()),
-    }
+    let job = jobs::load(&st, &id, may(&caller, JobAction::Manage)).await?;
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+    Ok(json(StatusCode::OK, &jobs::put_description(&st, job, body, content_type).await?))
 }
 
 async fn get_description(
@@ -285,9 +154,8 @@ async fn get_description(
     caller: Caller,
     PathId(id): PathId<JobId>,
 ) -> Result<Response, ApiError> {
-    let job = load(&st, &caller, &id, JobAction::Read).await?;
-    let file = job.description_file.ok_or(ApiError::NotFound)?;
-    let bytes = st.files.description(&job.id, &file).await?;
+    let job = jobs::load(&st, &id, may(&caller, JobAction::Read)).await?;
+    let (file, bytes) = jobs::description(&st, &job).await?;
     // A recruiter's HTML opened in the browser would run on the API's origin: always a download.
     let disposition = format!("attachment; filename=\"job-{}.{}\"", job.id, file.content_type.extension());
     Ok((

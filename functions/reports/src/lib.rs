@@ -7,14 +7,15 @@ use axum::Router;
 use chrono::NaiveDate;
 use http::{header, StatusCode};
 use rapport::api::{check, json, no_route, AppState, JsonBody, QueryMap};
+use rapport::app::jobs;
+use rapport::app::reports::{self, Answer};
 use rapport::attribution::{normalise, Channel};
 use rapport::auth::{Caller, JobAction};
 use rapport::error::{ApiError, FieldError};
 use rapport::ids::JobId;
 use rapport::job::Currency;
 use rapport::parse::{Fields, Line};
-use rapport::report::TIME_TO_HIRE;
-use rapport::report::{days, sources, sources_csv, to_csv, with_spend, Spend};
+use rapport::report::{either, Range, Spend};
 use serde_json::json;
 
 pub fn router(state: AppState) -> Router {
@@ -30,106 +31,42 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// The longest range one report covers.
-const MAX_DAYS: i64 = 732;
-
-struct Range {
-    from: NaiveDate,
-    to: NaiveDate,
-    job: Option<JobId>,
-    csv: bool,
-}
-
-/// `from`/`to` (default: the last 30 days), `job_id`, `format`; a hiring manager must name one of their jobs.
+/// The query's range; a hiring manager must name one of their jobs.
 async fn range(st: &AppState, caller: &Caller, q: &QueryMap, errors: &mut Vec<FieldError>) -> Result<Range, ApiError> {
-    let today = st.clock.now().date_naive();
-    let date = |name: &str, default: NaiveDate, errors: &mut Vec<FieldError>| match q.get(name) {
-        None => default,
-        Some(raw) => NaiveDate::parse_from_str(raw, "%Y-%m-%d").unwrap_or_else(|_| {
-            errors.push(FieldError::new(name, "must be a date, YYYY-MM-DD"));
-            default
-        }),
-    };
-    let to = date("to", today, errors);
-    let from = date("from", to - chrono::Duration::days(29), errors);
-    if from > to {
-        errors.push(FieldError::new("from", "must not be after to"));
-    } else if (to - from).num_days() > MAX_DAYS {
-        errors.push(FieldError::new("from", format!("the range must be at most {MAX_DAYS} days")));
-    }
-    let csv = match q.get("format") {
-        None | Some("json") => false,
-        Some("csv") => true,
-        Some(_) => {
-            errors.push(FieldError::new("format", "must be json or csv"));
-            false
-        }
-    };
-    let job = match q.get("job_id") {
-        None => None,
-        Some(raw) => match raw.parse::<JobId>() {
-            Ok(id) => Some(id),
-            Err(_) => {
-                errors.push(FieldError::new("job_id", "is not a job id"));
-                None
-            }
-        },
-    };
-    match &job {
+    let r = Range::parse(st.clock.now().date_naive(), |name| q.get(name), errors);
+    match &r.job {
         Some(id) => {
-            let job = st.store.get_job(id).await?.ok_or(ApiError::NotFound)?;
-            caller.authorize_job(&job.spec.team_subs(), JobAction::Read)?;
+            jobs::load(st, id, |job| caller.authorize_job(&job.spec.team_subs(), JobAction::Read)).await?;
         }
         None if !caller.is_staff() => {
             return Err(ApiError::Forbidden("hiring managers see reports of their own jobs: give job_id".into()))
         }
         None => {}
     }
-    Ok(Range { from, to, job, csv })
+    Ok(r)
 }
 
-fn csv_response(body: String, name: &str) -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
-            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}.csv\"")),
-        ],
-        body,
-    )
-        .into_response()
+/// A report as JSON, or as the CSV download `name`.csv.
+fn respond(answer: Answer, name: &str) -> Response {
+    match answer {
+        Answer::Json(v) => json(StatusCode::OK, &v),
+        Answer::Csv(body) => (
+            [
+                (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+                (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}.csv\"")),
+            ],
+            body,
+        )
+            .into_response(),
+    }
 }
 
 async fn sources_report(State(st): State<AppState>, caller: Caller, q: QueryMap) -> Result<Response, ApiError> {
     let mut errors = Vec::new();
-    let by_source = match q.get("group") {
-        None | Some("channel") => false,
-        Some("source") => true,
-        Some(_) => {
-            errors.push(FieldError::new("group", "must be channel or source"));
-            false
-        }
-    };
+    let by_source = either("group", q.get("group"), ["channel", "source"], &mut errors);
     let r = range(&st, &caller, &q, &mut errors).await?;
     check(errors)?;
-    let (counts, _) = st.store.source_counts(r.job.as_ref(), r.from, r.to).await?;
-    let report = sources(&counts, by_source);
-    // Spend is the company's, per source and month: it belongs in the all-jobs report only.
-    let figures = if r.job.is_none() {
-        let spend = st.store.spend_between(r.from, r.to).await?;
-        with_spend(&report, &spend, r.from, r.to, by_source)
-    } else {
-        json!({"rows": report.rows, "totals": report.totals})
-    };
-    if r.csv {
-        let body = if r.job.is_none() { spend_csv(&figures, by_source) } else { sources_csv(&report, by_source) }
-            .map_err(|e| ApiError::Unavailable(e.to_string()))?;
-        return Ok(csv_response(body, "sources"));
-    }
-    Ok(json(
-        StatusCode::OK,
-        &json!({"from": r.from, "to": r.to, "job_id": r.job, "group": if by_source { "source" } else { "channel" },
-                "rows": figures["rows"], "totals": figures["totals"]}),
-    ))
+    Ok(respond(reports::sources(&st, &r, by_source).await?, "sources"))
 }
 
 async fn funnel_report(State(st): State<AppState>, caller: Caller, q: QueryMap) -> Result<Response, ApiError> {
@@ -139,111 +76,19 @@ async fn funnel_report(State(st): State<AppState>, caller: Caller, q: QueryMap) 
     }
     let r = range(&st, &caller, &q, &mut errors).await?;
     check(errors)?;
-    let job_id = r.job.expect("checked above");
-    let job = st.store.get_job(&job_id).await?.ok_or(ApiError::NotFound)?;
-    let (f, _) = st.store.funnel_counts(&job_id, r.from, r.to).await?;
-    // Each stage's conversion is from the step before it: started -> submitted -> first stage -> ...
-    let mut previous = f.submitted;
-    let mut stages = Vec::new();
-    for s in &job.spec.stages {
-        let entered = if s.kind == rapport::stage::StageKind::New {
-            f.submitted
-        } else {
-            f.entered.get(&s.id).copied().unwrap_or(0)
-        };
-        let conversion =
-            if previous == 0 { 0.0 } else { ((entered as f64 / previous as f64) * 10_000.0).round() / 10_000.0 };
-        stages.push(json!({"stage": s.id, "name": s.name, "entered": entered, "conversion": conversion}));
-        previous = entered;
-    }
-    if r.csv {
-        let mut rows = vec![
-            vec!["started".to_string(), f.started.to_string(), String::new()],
-            vec!["submitted".to_string(), f.submitted.to_string(), String::new()],
-            vec!["dropped".to_string(), f.dropped.to_string(), String::new()],
-        ];
-        for s in &stages {
-            rows.push(vec![
-                s["stage"].as_str().unwrap_or("").to_string(),
-                s["entered"].to_string(),
-                s["conversion"].to_string(),
-            ]);
-        }
-        let body = to_csv(&["step", "count", "conversion"], &rows).map_err(|e| ApiError::Unavailable(e.to_string()))?;
-        return Ok(csv_response(body, "funnel"));
-    }
-    Ok(json(
-        StatusCode::OK,
-        &json!({"job_id": job_id, "from": r.from, "to": r.to, "started": f.started, "submitted": f.submitted,
-                "dropped": f.dropped, "stages": stages}),
-    ))
+    let job_id = r.job.as_ref().expect("checked above");
+    Ok(respond(reports::funnel(&st, job_id, &r).await?, "funnel"))
 }
 
-/// Median and 90th percentile days spent in each stage (counted when an application leaves it), and
-/// time to hire, from 5%-bucket histograms: within 2.5% of the exact figures.
+/// `GET /api/reports/time-in-stage?job_id=`: days in each stage and to hire (`app::reports`).
 async fn time_in_stage_report(State(st): State<AppState>, caller: Caller, q: QueryMap) -> Result<Response, ApiError> {
-    let mut errors = Vec::new();
-    let job_id = match q.get("job_id").map(str::parse::<JobId>) {
-        Some(Ok(id)) => Some(id),
-        Some(Err(_)) => {
-            errors.push(FieldError::new("job_id", "is not a job id"));
-            None
-        }
-        None => {
-            errors.push(FieldError::new("job_id", "is required"));
-            None
-        }
+    let job_id: JobId = match q.get("job_id").map(str::parse) {
+        Some(Ok(id)) => id,
+        Some(Err(_)) => return Err(ApiError::field("job_id", "is not a job id")),
+        None => return Err(ApiError::field("job_id", "is required")),
     };
-    check(errors)?;
-    let job_id = job_id.expect("checked above");
-    let job = st.store.get_job(&job_id).await?.ok_or(ApiError::NotFound)?;
-    caller.authorize_job(&job.spec.team_subs(), JobAction::Read)?;
-    let histograms = st.store.time_histograms(&job_id).await?;
-    let figures = |stage: &str| {
-        let h = histograms.iter().find(|h| h.stage == stage);
-        let samples = h.map(|h| h.samples()).unwrap_or(0);
-        let q = |p: f64| h.and_then(|h| h.quantile(p)).map(days);
-        json!({"samples": samples, "median_days": q(0.5), "p90_days": q(0.9)})
-    };
-    let stages: Vec<serde_json::Value> = job
-        .spec
-        .stages
-        .iter()
-        .filter(|s| s.kind != rapport::stage::StageKind::Hired)
-        .map(|s| {
-            let mut v = figures(&s.id);
-            v["stage"] = json!(s.id);
-            v["name"] = json!(s.name);
-            v
-        })
-        .collect();
-    Ok(json(StatusCode::OK, &json!({"job_id": job_id, "stages": stages, "time_to_hire": figures(TIME_TO_HIRE)})))
-}
-
-fn spend_csv(figures: &serde_json::Value, by_source: bool) -> Result<String, csv::Error> {
-    let mut header = vec!["channel"];
-    if by_source {
-        header.push("source");
-    }
-    header.extend(["applicants", "hires", "hire_rate", "spend", "currency", "cost_per_applicant", "cost_per_hire"]);
-    let cell = |v: &serde_json::Value| match v {
-        serde_json::Value::Null => String::new(),
-        serde_json::Value::String(s) => s.clone(),
-        other => other.to_string(),
-    };
-    let rows: Vec<Vec<String>> = figures["rows"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .chain(std::iter::once(&figures["totals"]))
-        .map(|r| {
-            header
-                .iter()
-                .map(|h| if *h == "hire_rate" { format!("{:.4}", r[*h].as_f64().unwrap_or(0.0)) } else { cell(&r[*h]) })
-                .collect()
-        })
-        .collect();
-    to_csv(&header, &rows)
+    let job = jobs::load(&st, &job_id, |job| caller.authorize_job(&job.spec.team_subs(), JobAction::Read)).await?;
+    Ok(json(StatusCode::OK, &reports::time_in_stage(&st, &job).await?))
 }
 
 /// `GET /api/reports/demographics?job_id=`: applicants and hires per voluntary demographic answer,

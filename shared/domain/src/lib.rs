@@ -12,6 +12,7 @@ pub mod consent;
 pub mod content;
 pub mod cursor;
 pub mod demographics;
+pub mod description;
 pub mod draft;
 pub mod email;
 pub mod error;

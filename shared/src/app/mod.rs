@@ -6,6 +6,7 @@ pub mod apply;
 pub mod drafts;
 pub mod feeds;
 pub mod imports;
+pub mod jobs;
 pub mod notify;
 pub mod nurture;
 pub mod pace;
@@ -13,6 +14,7 @@ pub mod pipeline;
 pub mod pool;
 pub mod privacy;
 pub mod prospects;
+pub mod reports;
 pub mod retention;
 
 use crate::aws::Aws;
