@@ -7,7 +7,7 @@ use crate::consent::Purpose;
 use crate::email::EmailHash;
 use crate::email::{render, Email, Outgoing};
 use crate::error::{ApiError, StoreError};
-use crate::ids::ApplicationId;
+use crate::ids::{ApplicationId, CampaignId};
 use crate::prospect::SuppressionReason;
 use crate::store::Store;
 use crate::token::Signer;
@@ -24,7 +24,7 @@ pub struct Letter<'a> {
     pub template: &'a str,
     pub context: Value,
     /// The campaign a nurture email belongs to, so an unsubscribe is traced to it.
-    pub campaign: Option<&'a str>,
+    pub campaign: Option<CampaignId>,
 }
 
 impl Letter<'_> {
