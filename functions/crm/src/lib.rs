@@ -118,7 +118,7 @@ async fn create_campaign(
     }
     check(errors)?;
     let c = Campaign {
-        id: CampaignId::new(st.clock.as_ref()).to_string(),
+        id: CampaignId::new(st.clock.as_ref()),
         name: input.name,
         segment: input.segment,
         steps: input.steps,
@@ -143,7 +143,7 @@ async fn list_campaigns(State(st): State<AppState>, caller: Caller) -> Result<Re
 }
 
 async fn campaign(st: &AppState, id: &CampaignId) -> Result<Campaign, ApiError> {
-    st.store.campaign(&id.to_string()).await?.ok_or(ApiError::NotFound)
+    st.store.campaign(id).await?.ok_or(ApiError::NotFound)
 }
 
 async fn get_campaign(

@@ -31,7 +31,9 @@ pub async fn ses_event(st: &AppState, event: &Value) -> Result<Value, ApiError> 
         _ => return Ok(json!({"event": kind, "suppressed": 0})),
     };
     let now = st.clock.now();
-    let campaign = detail["mail"]["tags"]["campaign"][0].as_str();
+    // The tag is the id we sent with; one that is not a campaign id counts against none.
+    let campaign: Option<rapport::ids::CampaignId> =
+        detail["mail"]["tags"]["campaign"][0].as_str().and_then(|c| c.parse().ok());
     let mut suppressed = 0;
     for r in recipients.as_array().map(Vec::as_slice).unwrap_or_default() {
         let Some(email) = r["emailAddress"].as_str().and_then(|e| rapport::email::Email::parse(e).ok()) else {
@@ -39,7 +41,7 @@ pub async fn ses_event(st: &AppState, event: &Value) -> Result<Value, ApiError> 
         };
         st.store.suppress(&st.email_hash(&email), status, now).await?;
         suppressed += 1;
-        if let Some(c) = campaign {
+        if let Some(c) = &campaign {
             st.store.count_campaign_event(c, status.as_str()).await?;
         }
     }

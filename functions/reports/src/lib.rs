@@ -118,7 +118,7 @@ async fn nurture_report(State(st): State<AppState>, caller: Caller, q: QueryMap)
     let raw = q.get("campaign_id").ok_or_else(|| ApiError::field("campaign_id", "is required"))?;
     let id: rapport::ids::CampaignId =
         raw.parse().map_err(|_| ApiError::field("campaign_id", "is not a campaign id"))?;
-    let c = st.store.campaign(&id.to_string()).await?.ok_or(ApiError::NotFound)?;
+    let c = st.store.campaign(&id).await?.ok_or(ApiError::NotFound)?;
     let counts = st.store.campaign_counts(&c.id).await?;
     let get = |k: &str| counts.get(k).copied().unwrap_or(0);
     Ok(json(

@@ -4,6 +4,7 @@
 use crate::consent::{may_nurture, Consent};
 use crate::content::Story;
 use crate::error::Invalid;
+use crate::ids::CampaignId;
 use crate::job::Job;
 use crate::parse::{Fields, Line};
 use crate::prospect::{normalise_tags, Origin, Prospect, ProspectStatus};
@@ -48,7 +49,7 @@ pub struct Step {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Campaign {
-    pub id: String,
+    pub id: CampaignId,
     pub name: String,
     pub segment: Segment,
     pub steps: Vec<Step>,
@@ -444,7 +445,7 @@ mod tests {
         let step =
             Step { after_days: 0, content: StepContent { kind: StepKind::Jobs, content_id: None, tags_any: vec![] } };
         let mut c = Campaign {
-            id: "c".into(),
+            id: CampaignId::new(&crate::clock::SystemClock),
             name: "n".into(),
             segment: Segment::default(),
             steps: vec![step],

@@ -7,6 +7,7 @@ use crate::consent::Purpose;
 use crate::email::EmailHash;
 use crate::email::{render, Email, Outgoing};
 use crate::error::{ApiError, StoreError};
+use crate::ids::CampaignId;
 use crate::prospect::SuppressionReason;
 pub use crate::store::Ledger;
 use crate::store::Store;
@@ -24,7 +25,7 @@ pub struct Letter<'a> {
     pub template: &'a str,
     pub context: Value,
     /// The campaign a nurture email belongs to, so an unsubscribe is traced to it.
-    pub campaign: Option<&'a str>,
+    pub campaign: Option<CampaignId>,
 }
 
 impl Letter<'_> {

@@ -12,6 +12,7 @@ use crate::campaign::{content_for, due_after, due_step, exclusions, sends_after,
 use crate::content::Story;
 use crate::email::{EmailHash, Outgoing};
 use crate::error::ApiError;
+use crate::ids::CampaignId;
 use crate::job::Job;
 use crate::mailer::SendFailure;
 use crate::prospect::Prospect;
@@ -39,8 +40,7 @@ struct Counts {
 /// One run of the task at the scheduled time `now`, until `deadline`; answers its counts.
 pub async fn run(st: &AppState, now: DateTime<Utc>, deadline: Instant) -> Result<Value, ApiError> {
     let mut n = Counts::default();
-    let campaigns: HashMap<String, Campaign> =
-        st.store.campaigns().await?.into_iter().map(|c| (c.id.clone(), c)).collect();
+    let campaigns: HashMap<CampaignId, Campaign> = st.store.campaigns().await?.into_iter().map(|c| (c.id, c)).collect();
     let active: Vec<&Campaign> = campaigns.values().filter(|c| c.status == CampaignStatus::Active).collect();
     let swept = sweep(st, &active, now, deadline, &mut n).await?;
     let changed = enrol_changed(st, &active, now, deadline, &mut n).await?;
@@ -149,7 +149,7 @@ enum Moved {
 /// Sends what is due, page by page. `Ok(false)`: stopped early (time, or SES throttling).
 async fn send_due(
     st: &AppState,
-    campaigns: &HashMap<String, Campaign>,
+    campaigns: &HashMap<CampaignId, Campaign>,
     now: DateTime<Utc>,
     deadline: Instant,
     n: &mut Counts,
@@ -300,7 +300,7 @@ fn letter_for<'a>(
         subject,
         template,
         context,
-        campaign: Some(&c.id),
+        campaign: Some(c.id),
     };
     Ok((letter, story_id))
 }
@@ -324,8 +324,13 @@ impl Said {
 
 /// Sends a claimed email tagged with its campaign. `Ok(None)`: throttled, the claim given back and
 /// the run to stop; an error before SES took it gives the claim back too.
-async fn send_claimed(st: &AppState, campaign: &str, e: &Enrolment, msg: &Outgoing) -> Result<Option<Said>, ApiError> {
-    match st.mailer.send_tagged(msg, &[("campaign", campaign)]).await {
+async fn send_claimed(
+    st: &AppState,
+    campaign: &CampaignId,
+    e: &Enrolment,
+    msg: &Outgoing,
+) -> Result<Option<Said>, ApiError> {
+    match st.mailer.send_tagged(msg, &[("campaign", &campaign.to_string())]).await {
         Ok(id) => Ok(Some(Said::Sent(id))),
         Err(SendFailure::Rejected(why)) => {
             tracing::warn!(campaign = %campaign, error = %why, "SES rejected a nurture email");
@@ -351,8 +356,8 @@ async fn send_claimed(st: &AppState, campaign: &str, e: &Enrolment, msg: &Outgoi
 
 /// A link that credits the campaign when the person applies through it.
 fn tracked(st: &AppState, url: &str, c: &Campaign, now: DateTime<Utc>) -> String {
-    let claims =
-        TokenClaims { channel: Channel::CrmCampaign, source: c.id.to_lowercase(), campaign: Some(c.id.clone()) };
+    let id = c.id.to_string();
+    let claims = TokenClaims { channel: Channel::CrmCampaign, source: id.to_lowercase(), campaign: Some(id) };
     let token = st.signer.sign("attribution", &claims, Some(now + chrono::Duration::days(LINK_DAYS)));
     let sep = if url.contains('?') { '&' } else { '?' };
     format!("{url}{sep}rt={token}")

@@ -6,7 +6,9 @@ use super::{doc, key, n, s, store_error, text, to_doc, Store};
 use crate::attribution::{Attribution, Channel};
 use crate::campaign::Campaign;
 use crate::error::StoreError;
+use crate::ids::CampaignId;
 use std::collections::HashMap;
+use std::fmt::Display;
 
 fn campaign_item(c: &Campaign) -> Result<Item, StoreError> {
     let mut item = key("CAMPAIGNS", format!("CAMPAIGN#{}", c.id));
@@ -15,12 +17,13 @@ fn campaign_item(c: &Campaign) -> Result<Item, StoreError> {
     Ok(item)
 }
 
-fn totals_key(campaign: &str) -> Item {
+fn totals_key(campaign: impl Display) -> Item {
     key(format!("STATS#CAMPAIGN#{campaign}"), "TOTALS")
 }
 
-/// Adds one to a campaign counter in a transaction.
-pub(super) fn count_campaign(tx: &mut Tx, table: &str, campaign: &str, counter: &'static str) {
+/// Adds one to a campaign counter in a transaction. `campaign` is the id as text: an attribution
+/// carries it as a string, and its counter is kept whatever that string is.
+pub(super) fn count_campaign(tx: &mut Tx, table: &str, campaign: impl Display, counter: &'static str) {
     tx.update(
         "campaign_counter",
         table,
@@ -49,7 +52,7 @@ impl Store {
         Ok(())
     }
 
-    pub async fn campaign(&self, id: &str) -> Result<Option<Campaign>, StoreError> {
+    pub async fn campaign(&self, id: &CampaignId) -> Result<Option<Campaign>, StoreError> {
         self.get("CAMPAIGNS", format!("CAMPAIGN#{id}")).await?.as_ref().map(doc).transpose()
     }
 
@@ -74,7 +77,7 @@ impl Store {
     }
 
     /// Records sweep progress; `None` ends the sweep.
-    pub async fn set_sweep(&self, campaign: &str, after: Option<&str>) -> Result<(), StoreError> {
+    pub async fn set_sweep(&self, campaign: &CampaignId, after: Option<&str>) -> Result<(), StoreError> {
         let req = self
             .db
             .update_item()
@@ -89,7 +92,7 @@ impl Store {
     }
 
     /// A campaign's counters (`GET /api/reports/nurture`): one read.
-    pub async fn campaign_counts(&self, campaign: &str) -> Result<HashMap<String, u64>, StoreError> {
+    pub async fn campaign_counts(&self, campaign: &CampaignId) -> Result<HashMap<String, u64>, StoreError> {
         let item = self.get(format!("STATS#CAMPAIGN#{campaign}"), "TOTALS").await?.unwrap_or_default();
         Ok(item
             .iter()
@@ -98,7 +101,7 @@ impl Store {
     }
 
     /// Counts one event on a campaign outside a transaction (an unsubscribe or bounce traced to it).
-    pub async fn count_campaign_event(&self, campaign: &str, counter: &str) -> Result<(), StoreError> {
+    pub async fn count_campaign_event(&self, campaign: &CampaignId, counter: &str) -> Result<(), StoreError> {
         self.db
             .update_item()
             .table_name(&self.table)

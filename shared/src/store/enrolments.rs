@@ -7,6 +7,7 @@ use super::{key, n, s, store_error, text, time, Store};
 use crate::clock::rfc3339;
 use crate::email::EmailHash;
 use crate::error::StoreError;
+use crate::ids::CampaignId;
 use chrono::{DateTime, Utc};
 
 const DUE: &str = "NURTURE#due";
@@ -15,7 +16,7 @@ const DUE: &str = "NURTURE#due";
 #[derive(Debug, Clone, PartialEq)]
 pub struct Enrolment {
     pub email_hash: EmailHash,
-    pub campaign_id: String,
+    pub campaign_id: CampaignId,
     pub step: usize,
     pub due_at: DateTime<Utc>,
 }
@@ -23,7 +24,8 @@ pub struct Enrolment {
 fn enrolment_of(item: &Item) -> Option<Enrolment> {
     Some(Enrolment {
         email_hash: text(item, "pk")?.strip_prefix("EMAIL#")?.parse().ok()?,
-        campaign_id: text(item, "campaign_id")?,
+        // An id that does not parse makes the item unreadable: it is skipped like any other.
+        campaign_id: text(item, "campaign_id")?.parse().ok()?,
         step: item.get("step")?.as_n().ok()?.parse().ok()?,
         due_at: time(item, "due_at")?,
     })
@@ -33,7 +35,7 @@ fn enrolment_key(e: &Enrolment) -> Item {
     key(format!("EMAIL#{}", e.email_hash), format!("ENROL#{}", e.campaign_id))
 }
 
-fn due_key(due: DateTime<Utc>, h: &str, campaign: &str) -> String {
+fn due_key(due: DateTime<Utc>, h: &str, campaign: &CampaignId) -> String {
     format!("{}#{h}#{campaign}", rfc3339(due))
 }
 
@@ -72,13 +74,13 @@ impl Store {
     pub async fn enrol(
         &self,
         h: &str,
-        campaign: &str,
+        campaign: &CampaignId,
         due: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
         let mut tx = Tx::default();
         let mut item = key(format!("EMAIL#{h}"), format!("ENROL#{campaign}"));
-        item.insert("campaign_id".into(), s(campaign));
+        item.insert("campaign_id".into(), s(campaign.to_string()));
         item.insert("step".into(), n(0));
         item.insert("enrolled_at".into(), s(rfc3339(now)));
         item.insert("due_at".into(), s(rfc3339(due)));

@@ -149,7 +149,7 @@ impl Store {
     pub async fn claim_nurture(&self, e: &Enrolment, subject: &str, now: DateTime<Utc>) -> Result<Claim, StoreError> {
         let k = nurture_key(e);
         let mut item = k.clone();
-        item.insert("campaign_id".into(), s(&e.campaign_id));
+        item.insert("campaign_id".into(), s(e.campaign_id.to_string()));
         item.insert("subject".into(), s(subject));
         item.insert("claimed_at".into(), s(rfc3339(now)));
         if self.put_new(item).await? {
@@ -204,7 +204,7 @@ impl Store {
         if !matches!(sent.outcome, Outcome::Rejected(_)) {
             record_sent(&mut tx, t, &e.email_hash, &sent.recent_sends, sent.story_id);
         }
-        count_campaign(&mut tx, t, &e.campaign_id, sent.outcome.counter());
+        count_campaign(&mut tx, t, e.campaign_id, sent.outcome.counter());
         match tx.commit(self).await {
             Ok(()) => Ok(()),
             Err(TxError::Store(e)) => Err(e),
