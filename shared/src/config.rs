@@ -32,6 +32,10 @@ pub struct Config {
     /// Public form posts allowed per client address and minute, per form (`RATE_LIMIT_PER_MINUTE`,
     /// default 20). API Gateway throttling and a WAF rate rule in front are the outer layers.
     pub rate_limit_per_minute: u32,
+    /// How many shards each hot report counter is spread over (`COUNTER_SHARDS`, 1 to 64, default 8):
+    /// every application and move adds to the same day counters, and in AWS two transactions on one
+    /// item at once cancel each other. Readers sum whatever shards exist, so N may change at any time.
+    pub counter_shards: u32,
     /// Exit reason codes per category (`EXIT_REASONS`, JSON; default: the built-in lists).
     pub exit_reasons: crate::stage::ReasonCodes,
     /// The employer's postal address, printed in every email (`POSTAL_ADDRESS`; CAN-SPAM requires it).
@@ -140,6 +144,13 @@ impl Config {
                 false
             }
         };
+        let counter_shards = match get("COUNTER_SHARDS").filter(|s| !s.is_empty()) {
+            None => 8,
+            Some(raw) => raw.parse().ok().filter(|n| (1..=64).contains(n)).unwrap_or_else(|| {
+                errors.insert("COUNTER_SHARDS", "must be a whole number from 1 to 64".to_string());
+                1
+            }),
+        };
         let ses_configuration_set = get("SES_CONFIGURATION_SET").filter(|s| !s.is_empty());
         let rate_limit_per_minute = match get("RATE_LIMIT_PER_MINUTE").filter(|s| !s.is_empty()) {
             None => 20,
@@ -212,6 +223,7 @@ impl Config {
             s3_force_path_style,
             draft_abandon_after,
             rate_limit_per_minute,
+            counter_shards,
             exit_reasons,
             postal_address,
             ses_max_send_rate,
@@ -296,6 +308,7 @@ mod tests {
                 "S3_FORCE_PATH_STYLE" => "true".to_string(),
                 "DRAFT_ABANDON_AFTER" => String::new(),
                 "RATE_LIMIT_PER_MINUTE" => "5".to_string(),
+                "COUNTER_SHARDS" => "3".to_string(),
                 "SES_MAX_SEND_RATE" => "14".to_string(),
                 "IMPORT_CONSENT_POLICY" => "none".to_string(),
                 "RETENTION_DAYS" => "365".to_string(),
@@ -310,6 +323,7 @@ mod tests {
         assert!(c.s3_force_path_style);
         assert_eq!(c.draft_abandon_after, chrono::Duration::hours(24));
         assert_eq!(c.rate_limit_per_minute, 5);
+        assert_eq!(c.counter_shards, 3);
         assert_eq!(c.ses_max_send_rate, 14.0);
         assert!(!c.import_asks_consent);
         assert_eq!(c.retention_days, 365);

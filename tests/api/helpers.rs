@@ -46,6 +46,7 @@ pub async fn spawn_app_with(change: impl FnOnce(&mut Options)) -> TestApp {
         clock: None,
         // Tests send bursts from one address; the limiter has its own test.
         rate_limit_per_minute: 100_000,
+        counter_shards: 8,
     };
     change(&mut opts);
     let stack = spawn(opts).await.expect("the local stack starts");

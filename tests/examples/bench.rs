@@ -69,6 +69,7 @@ async fn main() -> anyhow::Result<()> {
         adjust_policy: None,
         clock: None,
         rate_limit_per_minute: 1_000_000,
+        counter_shards: 8,
     })
     .await?;
     // First, while the stack is idle: the functions' cold starts.

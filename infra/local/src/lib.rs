@@ -47,6 +47,8 @@ pub struct Options {
     pub allowed_origins: Vec<String>,
     pub draft_abandon_after: chrono::Duration,
     pub rate_limit_per_minute: u32,
+    /// Shards per hot report counter (`COUNTER_SHARDS`).
+    pub counter_shards: u32,
     /// The functions' clock; the system clock when `None` (tests set a fixed one to spread history over days).
     pub clock: Option<rapport::SharedClock>,
     /// Run the EventBridge schedules here (make dev); tests run tasks through `/_local/run` instead.
@@ -137,6 +139,7 @@ fn config(opts: &Options, url: &str, secrets: Option<&Secrets>) -> anyhow::Resul
         ("RAPPORT_AWS_ATTEMPT_TIMEOUT", "none".into()),
         ("DRAFT_ABANDON_AFTER", format!("{}s", opts.draft_abandon_after.num_seconds())),
         ("RATE_LIMIT_PER_MINUTE", opts.rate_limit_per_minute.to_string()),
+        ("COUNTER_SHARDS", opts.counter_shards.to_string()),
         ("POSTAL_ADDRESS", "Acme Health, 1 Infirmary Street, Leeds LS1 2AA, United Kingdom".into()),
         // The emulator has no quota; pacing is still exercised, just quickly.
         ("SES_MAX_SEND_RATE", "50".into()),

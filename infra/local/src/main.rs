@@ -104,6 +104,7 @@ async fn main() -> anyhow::Result<()> {
         rate_limit_per_minute: env_or("RATE_LIMIT_PER_MINUTE", "20")
             .parse()
             .context("RATE_LIMIT_PER_MINUTE must be a number")?,
+        counter_shards: env_or("COUNTER_SHARDS", "8").parse().context("COUNTER_SHARDS must be a number")?,
         draft_abandon_after: rapport::config::parse_duration(&env_or("DRAFT_ABANDON_AFTER", "24h"))
             .context("DRAFT_ABANDON_AFTER must be a duration such as 24h")?,
         allowed_origins: origins.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect(),
