@@ -27,7 +27,7 @@ impl Aws {
     pub async fn load(config: &Config) -> Self {
         let sdk = aws_config::defaults(BehaviorVersion::latest())
             .timeout_config(timeouts(config.aws_attempt_timeout))
-            .retry_config(RetryConfig::standard().with_max_attempts(3))
+            .retry_config(retries())
             .load()
             .await;
         Self::from_sdk(&sdk, config)
@@ -40,7 +40,9 @@ impl Aws {
     /// Like [`Aws::from_sdk`], with one more interceptor on every client: the local stack's IAM check,
     /// which refuses what the function's policy in the template would refuse in AWS.
     pub fn from_sdk_checked(sdk: &SdkConfig, config: &Config, check: Option<SharedInterceptor>) -> Self {
-        let mut dynamo = aws_sdk_dynamodb::config::Builder::from(sdk).interceptor(CountCalls);
+        let mut dynamo = aws_sdk_dynamodb::config::Builder::from(sdk)
+            .interceptor(CountCalls)
+            .retry_classifier(WriteConflictIsTransient);
         let mut s3 =
             aws_sdk_s3::config::Builder::from(sdk).force_path_style(config.s3_force_path_style).interceptor(CountCalls);
         let mut ses = aws_sdk_sesv2::config::Builder::from(sdk).interceptor(CountCalls);
@@ -57,6 +59,55 @@ impl Aws {
             ses: aws_sdk_sesv2::Client::from_conf(ses.build()),
             secrets: aws_sdk_secretsmanager::Client::from_conf(secrets.build()),
         }
+    }
+}
+
+/// The SDK's own retries, the same in AWS and on the local stack: three attempts with exponential
+/// backoff for throttles, 5xx answers and timeouts (a transaction's conflicts are tried again by
+/// the store, which knows the transaction may be sent again).
+pub fn retries() -> RetryConfig {
+    RetryConfig::standard().with_max_attempts(3)
+}
+
+/// A pause before trying again after a conflict or a throttle: exponential from 20 ms, capped at 1 s,
+/// with full jitter so that writers who collided do not collide again in step.
+pub fn backoff(attempt: u32) -> Duration {
+    use rand::Rng;
+    let ceiling = (20u64 << attempt.min(6)).min(1_000);
+    Duration::from_millis(rand::thread_rng().gen_range(0..=ceiling))
+}
+
+/// A single-item write that met a transaction on its item is answered `TransactionConflictException`:
+/// nothing was written and trying again is safe, but the SDK's own classifiers do not list the code.
+#[derive(Debug)]
+struct WriteConflictIsTransient;
+
+impl aws_smithy_runtime_api::client::retries::classifiers::ClassifyRetry for WriteConflictIsTransient {
+    fn classify_retry(
+        &self,
+        ctx: &aws_smithy_runtime_api::client::interceptors::context::InterceptorContext,
+    ) -> aws_smithy_runtime_api::client::retries::classifiers::RetryAction {
+        use aws_sdk_dynamodb::operation::{
+            delete_item::DeleteItemError, put_item::PutItemError, update_item::UpdateItemError,
+        };
+        use aws_smithy_runtime_api::client::retries::classifiers::RetryAction;
+        use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+        let Some(Err(err)) = ctx.output_or_error() else { return RetryAction::NoActionIndicated };
+        let Some(e) = err.as_operation_error() else { return RetryAction::NoActionIndicated };
+        let code = e
+            .downcast_ref::<PutItemError>()
+            .and_then(|e| e.code())
+            .or_else(|| e.downcast_ref::<UpdateItemError>().and_then(|e| e.code()))
+            .or_else(|| e.downcast_ref::<DeleteItemError>().and_then(|e| e.code()));
+        if code == Some("TransactionConflictException") {
+            RetryAction::transient_error()
+        } else {
+            RetryAction::NoActionIndicated
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        "WriteConflictIsTransient"
     }
 }
 

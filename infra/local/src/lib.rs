@@ -99,6 +99,7 @@ pub async fn emulator_sdk(moto_url: &str, config: &Config) -> aws_config::SdkCon
         .endpoint_url(moto_url)
         .credentials_provider(Credentials::new("local", "local", None, None, "rapport-local"))
         .timeout_config(rapport::aws::timeouts(config.aws_attempt_timeout))
+        .retry_config(rapport::aws::retries())
         .load()
         .await
 }

@@ -251,7 +251,7 @@ async fn send_one(
     let outcome = said.outcome();
     let recent = sends_after(&p.recent_sends, now, !matches!(outcome, Outcome::Rejected(_)));
     let sent = SentNurture { enrolment: e, outcome, story_id, recent_sends: recent, next_due, now };
-    st.store.record_nurture(sent).await?;
+    record_outcome(st, sent).await?;
     match outcome {
         Outcome::Sent(_) => n.sent += 1,
         Outcome::Rejected(_) => n.rejected += 1,
@@ -262,6 +262,23 @@ async fn send_one(
         }
     }
     Ok(Moved::Done)
+}
+
+/// Records what SES said, trying a few times: the email is out, and an unrecorded claim holds the
+/// enrolment until it counts as lost (a quarter of an hour) and then moves it on uncounted.
+async fn record_outcome(st: &AppState, sent: SentNurture<'_>) -> Result<(), ApiError> {
+    const TRIES: u32 = 3;
+    let mut attempt = 1;
+    loop {
+        match st.store.record_nurture(sent.clone()).await {
+            Err(e) if attempt < TRIES => {
+                tracing::warn!(error = %e, attempt, "a sent nurture email not recorded yet; trying again");
+                tokio::time::sleep(crate::aws::backoff(attempt + 2)).await;
+                attempt += 1;
+            }
+            done => return Ok(done?),
+        }
+    }
 }
 
 /// The email a step's content makes for the person, with the story it sends; `Err`: nothing suits

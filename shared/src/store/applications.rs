@@ -196,7 +196,7 @@ impl Store {
         match tx.commit(self).await {
             Ok(()) => Ok(()),
             Err(TxError::Failed(labels)) if labels.contains(&"applied") => Err(NotCreated::Duplicate),
-            Err(TxError::Failed(_)) | Err(TxError::Conflict) => Err(NotCreated::Raced),
+            Err(TxError::Failed(_)) => Err(NotCreated::Raced),
             Err(TxError::Store(e)) => Err(NotCreated::Store(e)),
         }
     }
@@ -338,7 +338,7 @@ impl Store {
         match tx.commit(self).await {
             Ok(()) => Ok(()),
             Err(TxError::Failed(labels)) if labels.contains(&"application") => Err(StoreError::ConditionFailed),
-            Err(TxError::Failed(_)) | Err(TxError::Conflict) => Err(StoreError::ConditionFailed),
+            Err(TxError::Failed(_)) => Err(StoreError::ConditionFailed),
             Err(TxError::Store(e)) => Err(e),
         }
     }

@@ -88,7 +88,7 @@ impl Store {
         count_funnel(&mut tx, &self.table, &d.job_id, d.created_at.date_naive(), &["dropped"]);
         match tx.commit(self).await {
             Ok(()) => Ok(true),
-            Err(TxError::Failed(_)) | Err(TxError::Conflict) => Ok(false),
+            Err(TxError::Failed(_)) => Ok(false),
             Err(TxError::Store(e)) => Err(e),
         }
     }

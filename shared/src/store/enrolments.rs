@@ -90,7 +90,7 @@ impl Store {
         count_campaign(&mut tx, &self.table, campaign, "enrolled");
         match tx.commit(self).await {
             Ok(()) => Ok(true),
-            Err(TxError::Failed(_)) | Err(TxError::Conflict) => Ok(false),
+            Err(TxError::Failed(_)) => Ok(false),
             Err(TxError::Store(e)) => Err(e),
         }
     }

@@ -115,7 +115,7 @@ impl Store {
             },
         );
         tx.commit(self).await.map_err(|e| match e {
-            super::tx::TxError::Failed(_) | super::tx::TxError::Conflict => StoreError::ConditionFailed,
+            super::tx::TxError::Failed(_) => StoreError::ConditionFailed,
             super::tx::TxError::Store(e) => e,
         })
     }

@@ -31,6 +31,7 @@ pub enum Claim {
 }
 
 /// What one nurture email did, for the ledger and the prospect.
+#[derive(Clone)]
 pub struct SentNurture<'a> {
     pub enrolment: &'a Enrolment,
     pub outcome: Outcome<'a>,
@@ -211,9 +212,6 @@ impl Store {
             // The enrolment moved past this step meanwhile: the email went out, and is recorded next run
             // as far as it can be; nothing is sent twice.
             Err(TxError::Failed(_)) => Ok(()),
-            Err(TxError::Conflict) => {
-                Err(StoreError::Unavailable("the send record conflicted; retried next run".into()))
-            }
         }
     }
 }

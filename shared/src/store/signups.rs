@@ -276,7 +276,7 @@ impl Store {
         match tx.commit(self).await {
             Ok(()) => Ok(Confirmed::Joined),
             Err(TxError::Failed(l)) if l.contains(&"suppression") => Ok(Confirmed::Suppressed),
-            Err(TxError::Failed(_)) | Err(TxError::Conflict) => Ok(Confirmed::Already),
+            Err(TxError::Failed(_)) => Ok(Confirmed::Already),
             Err(TxError::Store(e)) => Err(e),
         }
     }

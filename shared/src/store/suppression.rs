@@ -61,7 +61,7 @@ impl Store {
         set_status(&mut tx, &self.table, h, reason, now);
         match tx.commit(self).await {
             Ok(()) => Ok(()),
-            Err(TxError::Failed(_)) | Err(TxError::Conflict) => {
+            Err(TxError::Failed(_)) => {
                 // No prospect: suppress the address alone.
                 self.db
                     .update_item()

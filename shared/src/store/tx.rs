@@ -16,10 +16,14 @@ pub struct Tx {
 pub enum TxError {
     /// These items' conditions failed (by label).
     Failed(Vec<&'static str>),
-    /// Another transaction touched the same items at the same time: retry.
-    Conflict,
+    /// Anything else, including a conflict that outlasted [`CONFLICT_TRIES`]: the caller answers 503.
     Store(StoreError),
 }
+
+/// How many times a transaction is sent while DynamoDB cancels it for a conflict (another transaction
+/// on one of its items at that moment; in AWS that is the day counters under load). Nothing was written
+/// by a cancelled transaction and its conditions are checked afresh, so sending it again is safe.
+pub const CONFLICT_TRIES: u32 = 6;
 
 /// An update: expression, names and values.
 pub struct Change<'a> {
@@ -79,9 +83,24 @@ impl Tx {
         self.items.is_empty()
     }
 
-    /// One `TransactWriteItems` call: all or nothing.
+    /// One transaction, all or nothing; sent again after a jittered pause while it loses conflicts.
     pub async fn commit(self, store: &Store) -> Result<(), TxError> {
-        let res = store.db.transact_write_items().set_transact_items(Some(self.items)).send().await;
+        for attempt in 0..CONFLICT_TRIES {
+            if attempt > 0 {
+                tokio::time::sleep(crate::aws::backoff(attempt)).await;
+            }
+            match self.send(store).await {
+                Err(Sent::Conflict) => continue,
+                Err(Sent::Err(e)) => return Err(e),
+                Ok(()) => return Ok(()),
+            }
+        }
+        Err(TxError::Store(StoreError::Unavailable(format!("a transaction lost {CONFLICT_TRIES} conflicts in a row"))))
+    }
+
+    /// One `TransactWriteItems` call.
+    async fn send(&self, store: &Store) -> Result<(), Sent> {
+        let res = store.db.transact_write_items().set_transact_items(Some(self.items.clone())).send().await;
         let err = match res {
             Ok(_) => return Ok(()),
             Err(e) => e,
@@ -92,7 +111,7 @@ impl Tx {
         {
             let reasons = c.cancellation_reasons();
             if reasons.iter().any(|r| r.code() == Some("TransactionConflict")) {
-                return Err(TxError::Conflict);
+                return Err(Sent::Conflict);
             }
             let failed: Vec<&'static str> = reasons
                 .iter()
@@ -101,9 +120,15 @@ impl Tx {
                 .map(|(_, l)| *l)
                 .collect();
             if !failed.is_empty() {
-                return Err(TxError::Failed(failed));
+                return Err(Sent::Err(TxError::Failed(failed)));
             }
         }
-        Err(TxError::Store(store_error(err)))
+        Err(Sent::Err(TxError::Store(store_error(err))))
     }
+}
+
+/// What one sending of a transaction came to, short of success.
+enum Sent {
+    Conflict,
+    Err(TxError),
 }
