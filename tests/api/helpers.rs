@@ -162,6 +162,40 @@ impl TestApp {
         all["items"].as_array().unwrap().iter().filter(|e| e["to"] == json!([email])).cloned().collect()
     }
 
+    /// Sets faults in the emulator (`POST /_rapport/faults`, see infra/local/emulator.py): SES and S3
+    /// DeleteObjects faults by recipient or key, DynamoDB and S3 faults and contention by name prefix.
+    pub async fn faults(&self, body: Value) {
+        let res = self.http.post(format!("{}/_rapport/faults", self.stack.moto_url)).json(&body).send().await.unwrap();
+        let status = res.status();
+        assert_eq!(status, 204, "{}", res.text().await.unwrap_or_default());
+    }
+
+    /// What the emulator's rules for this app's prefix did: `{"dynamodb": {"calls", "faults": {kind: n}},
+    /// "s3": {...}, "contention": {"transactions", "conflicts", "writes", "write_conflicts"}}`.
+    pub async fn fault_stats(&self) -> Value {
+        let res = self
+            .http
+            .get(format!("{}/_rapport/faults/stats", self.stack.moto_url))
+            .query(&[("prefix", &self.stack.name_prefix)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        res.json().await.unwrap()
+    }
+
+    /// Faults of every kind on this app's tables and bucket, each request faulted with probability
+    /// `rate`, drawn from `seed`.
+    pub async fn inject(&self, rate: f64, seed: u64) {
+        let rule = json!([{"prefix": self.stack.name_prefix, "rate": rate, "seed": seed}]);
+        self.faults(json!({"dynamodb": rule, "s3": rule})).await;
+    }
+
+    /// Removes this app's DynamoDB, S3 and contention rules (their counts stay).
+    pub async fn clear_faults(&self) {
+        self.faults(json!({"clear": self.stack.name_prefix})).await;
+    }
+
     /// Every job in the table, through the recruiter API.
     pub async fn all_jobs(&self, token: &str) -> Vec<Value> {
         let mut out = Vec::new();

@@ -8,6 +8,7 @@ mod binaries;
 mod browser;
 mod contract;
 mod crm;
+mod emulator;
 mod feeds;
 mod gateway;
 mod iam;

@@ -71,6 +71,9 @@ pub struct Stack {
     pub iam: iam::Ledger,
     pub issuer: Issuer,
     pub moto_url: String,
+    /// The prefix of the table and bucket names as they are in the emulator (`<prefix>-main`,
+    /// `<prefix>-files`: [`Options::name_prefix`] in lower case), which its fault rules match.
+    pub name_prefix: String,
     shutdown: Option<oneshot::Sender<()>>,
     server: JoinHandle<()>,
     schedules: Vec<JoinHandle<()>>,
@@ -115,6 +118,11 @@ pub struct Secrets {
     pub email_hash_key: String,
 }
 
+/// The prefix the stack's resource names start with: bucket names are lower case.
+fn name_prefix(option: &str) -> String {
+    option.to_ascii_lowercase()
+}
+
 /// The functions' configuration, read by the parser Lambda uses from the variables the template sets;
 /// the keys as values (`secrets: None`, for the stack's own unrestricted state) or as secrets' ARNs.
 fn config(opts: &Options, url: &str, secrets: Option<&Secrets>) -> anyhow::Result<Config> {
@@ -124,7 +132,7 @@ fn config(opts: &Options, url: &str, secrets: Option<&Secrets>) -> anyhow::Resul
             [("SIGNING_KEYS_SECRET_ARN", s.signing_keys.clone()), ("EMAIL_HASH_SECRET_ARN", s.email_hash_key.clone())]
         }
     };
-    let prefix = opts.name_prefix.to_ascii_lowercase();
+    let prefix = name_prefix(&opts.name_prefix);
     let env = HashMap::from([
         ("RAPPORT_TABLE", format!("{prefix}-main")),
         ("RAPPORT_BUCKET", format!("{prefix}-files")),
@@ -258,6 +266,7 @@ pub async fn spawn(opts: Options) -> anyhow::Result<Stack> {
         aws,
         iam: ledger,
         issuer,
+        name_prefix: name_prefix(&opts.name_prefix),
         moto_url: opts.moto_url,
         shutdown: Some(tx),
         server,
