@@ -9,6 +9,7 @@ mod browser;
 mod contract;
 mod crm;
 mod emulator;
+mod faults;
 mod feeds;
 mod gateway;
 mod iam;
