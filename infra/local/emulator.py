@@ -284,11 +284,14 @@ class Faults:
         for c in contention:
             prefix = c.get("prefix") if isinstance(c, dict) else None
             hold = c.get("hold_ms", 20) if isinstance(c, dict) else None
+            window = c.get("window", "processed") if isinstance(c, dict) else None
             if not isinstance(prefix, str) or not prefix:
                 raise BadFaults("contention: needs a prefix")
             if isinstance(hold, bool) or not isinstance(hold, (int, float)) or hold < 0:
                 raise BadFaults("contention: hold_ms must be a number of milliseconds")
-            holds.append((prefix, hold))
+            if window not in ("processed", "hold"):
+                raise BadFaults('contention: window is "processed" or "hold"')
+            holds.append((prefix, (hold, window)))
         with self.lock:
             if clear:
                 for service in self.rules.values():
@@ -382,12 +385,15 @@ class Faults:
         """Contention mode, as DynamoDB defines a conflict: a transaction whose items include one of another
         transaction in flight is cancelled, and so is a single-item write to such an item; two single-item
         writes to one item never conflict (DynamoDB orders them). A transaction that goes ahead marks its
-        items in flight for the hold and its processing. Answers None (not contended), ("conflict", flags
-        per item) or ("hold", seconds, keys to unmark)."""
+        items in flight for `hold_ms` and then, with the window `processed` (the default), until the
+        emulator has applied it, its wait for the lock included; with `hold`, for `hold_ms` only, the time
+        DynamoDB itself would take, as the emulator's queue (every stack's requests, one at a time) has no
+        counterpart in DynamoDB. Answers None (not contended), ("conflict", flags per item) or ("hold",
+        seconds, keys to unmark, whether to unmark them after the hold)."""
         if req.service != "dynamodb" or req.operation not in SINGLE_WRITES | {"TransactWriteItems"}:
             return None
         with self.lock:
-            prefix, hold_ms = self.matching(self.contention, req.resources)
+            prefix, mode = self.matching(self.contention, req.resources)
             if prefix is None:
                 return None
             keys = self.item_keys(req)
@@ -402,7 +408,8 @@ class Faults:
                 return None
             for k in keys:
                 self.in_flight[k] = self.in_flight.get(k, 0) + 1
-            return ("hold", hold_ms / 1000.0, keys)
+            hold_ms, window = mode
+            return ("hold", hold_ms / 1000.0, keys, window == "hold")
 
     def leave(self, keys):
         with self.lock:
@@ -508,7 +515,8 @@ def queue_faults(environ, start_response, faults, rules):
     (kinds: conflict, throughput, throttling, internal, slow for DynamoDB; internal, slowdown, slow for
     S3; slow waits `slow_ms`, 200 by default, and then answers normally); a rule replaces the prefix's
     previous one for that service.
-    `{"contention": {"prefix", "hold_ms"}}`: two transactions on one item at once conflict (see `Faults.enter`).
+    `{"contention": {"prefix", "hold_ms", "window"?}}`: two transactions on one item at once conflict (see
+    `Faults.enter`; window `processed`, the default, or `hold`).
     `{"clear": prefix}`, applied first: that prefix's DynamoDB, S3 and contention rules go (its counts stay).
     Keyed by recipient, key or name prefix, so tests running side by side never see each other's faults.
     A bad rule answers 400 and changes nothing."""
@@ -612,8 +620,11 @@ class Serialised:
             if contended is not None and contended[0] == "conflict":
                 return conflict_answer(req, start_response, contended[1])
             if contended is not None:
-                _, hold, held = contended
+                _, hold, held, after_hold = contended
                 time.sleep(hold)
+                if after_hold:
+                    self.rules.leave(held)
+                    held = None
         try:
             with self.lock:
                 return self.serve(environ, start_response)

@@ -336,3 +336,23 @@ async fn contention_conflicts_a_second_transaction_on_an_item_held_by_the_first(
         assert!(d.exists(pk).await, "{pk}");
     }
 }
+
+#[tokio::test]
+async fn a_bad_fault_rule_is_refused_and_changes_nothing() {
+    let app = spawn_app().await;
+    let d = direct(&app).await;
+    let url = format!("{}/_rapport/faults", app.stack.moto_url);
+    let p = &app.stack.name_prefix;
+    for body in [
+        json!({"dynamodb": [{"prefix": p, "rate": 1.0, "kinds": ["conflict", "meteor"]}]}),
+        json!({"dynamodb": [{"prefix": p, "rate": 1.0}], "s3": [{"prefix": p, "rate": 2.0}]}),
+        json!({"s3": [{"rate": 1.0}]}),
+        json!({"contention": {"prefix": p, "window": "forever"}}),
+    ] {
+        let res = app.http.post(&url).json(&body).send().await.unwrap();
+        assert_eq!(res.status(), 400, "{body}");
+    }
+    // The valid DynamoDB rule sent along with a bad S3 one was not set either.
+    d.put("fine").await.unwrap();
+    assert_eq!(app.fault_stats().await["dynamodb"]["calls"], 0);
+}
