@@ -40,16 +40,26 @@ bench: emulator
 	RAPPORT_RELEASE_DIR="$${CARGO_TARGET_DIR:-$(CURDIR)/target}/release" \
 	  infra/local/with-emulator.sh cargo run --quiet -p rapport-tests --example bench
 
-## cfn-lint on the SAM template, in its own virtualenv; then cargo-deny (pinned, installed when missing) on
+## cfn-lint on the SAM template, in its own virtualenv; checkov on it too, pinned, in another (it pins its own
+## boto3), offline: no download from its vendor's platform, no check for a newer release. Every checkov check
+## passes or is skipped in the template itself, on the resource, with its reason (never on the command line).
+## Then cargo-deny (pinned, installed when missing) on
 ## Cargo.lock: advisories, licences, bans and sources, as deny.toml says. The advisories are the RustSec
 ## snapshot vendored in infra/advisory-db, laid out afresh as the git checkout cargo-deny opens (the
 ## folder name is cargo-deny's for deny.toml's db-url); it runs offline, after `cargo fetch`.
 CARGO_DENY_VERSION := 0.20.2
+CHECKOV_VERSION := 3.3.30
+CHECKOV_VENV := .venv-checkov
 ADVISORY_DB := target/advisory-dbs/advisory-db-3157b0e258782691
 
 lint:
 	test -x .venv-cfn/bin/cfn-lint || (python3 -m venv .venv-cfn && .venv-cfn/bin/pip install --quiet --disable-pip-version-check 'cfn-lint==$(CFN_LINT_VERSION)')
 	.venv-cfn/bin/cfn-lint infra/template.yaml
+	test -e $(CHECKOV_VENV)/.checkov-$(CHECKOV_VERSION) || (rm -rf $(CHECKOV_VENV) && python3 -m venv $(CHECKOV_VENV) && \
+	  $(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check 'checkov==$(CHECKOV_VERSION)' && \
+	  touch $(CHECKOV_VENV)/.checkov-$(CHECKOV_VERSION))
+	CKV_SKIP_PACKAGE_UPDATE_CHECK=true $(CHECKOV_VENV)/bin/checkov --framework cloudformation --file infra/template.yaml \
+	  --skip-download --quiet --compact
 	[ "$$(cargo deny --version 2>/dev/null)" = 'cargo-deny $(CARGO_DENY_VERSION)' ] || cargo install --locked 'cargo-deny@$(CARGO_DENY_VERSION)'
 	infra/advisory-db/refresh.sh --check
 	rm -rf $(ADVISORY_DB) && mkdir -p $(ADVISORY_DB) && cp -R infra/advisory-db/crates $(ADVISORY_DB)/

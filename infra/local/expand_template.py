@@ -2,7 +2,8 @@
 intrinsic functions the local stack needs, and writes what each function is given in AWS:
 
   {"functions": {"intake": {"logical_id": "IntakeFunction", "environment": {...},
-                            "statements": [{"Effect", "Action", "Resource", ...}], "rules": {...}}}}
+                            "statements": [{"Effect", "Action", "Resource", ...}], "rules": {...},
+                            "dead_letter_queue": null, ...}}}
 
 References to the template's own resources and parameters stay as `{{Name}}` (or `{{Name.Arn}}`)
 placeholders that the local stack fills with its table, bucket and settings; pseudo parameters are
@@ -26,9 +27,13 @@ PSEUDO = {
 ARN = {
     "AWS::DynamoDB::Table": "arn:aws:dynamodb:us-east-1:123456789012:table/{{%s}}",
     "AWS::S3::Bucket": "arn:aws:s3:::{{%s}}",
-    "AWS::SQS::Queue": "arn:aws:sqs:us-east-1:123456789012:{{%s}}",
-    "AWS::SNS::Topic": "arn:aws:sns:us-east-1:123456789012:{{%s}}",
     "AWS::Lambda::Function": "arn:aws:lambda:us-east-1:123456789012:function:{{%s}}",
+}
+# Resources the local stack does not run are named by their logical id, with no placeholder to fill:
+# a role may name one (nurture's dead-letter queue, which Lambda itself writes to), no local call reaches it.
+UNRUN_ARN = {
+    "AWS::SQS::Queue": "arn:aws:sqs:us-east-1:123456789012:%s",
+    "AWS::SNS::Topic": "arn:aws:sns:us-east-1:123456789012:%s",
 }
 
 
@@ -81,6 +86,8 @@ def resolve(value, resources, params):
             kind = resources.get(name, {}).get("Type")
             if attr == "Arn" and kind in ARN:
                 return ARN[kind] % name
+            if attr == "Arn" and kind in UNRUN_ARN:
+                return UNRUN_ARN[kind] % name
             return "{{%s.%s}}" % (name, attr)
         if key == "Fn::Sub":
             text, extra = (arg, {}) if isinstance(arg, str) else (arg[0], arg[1])
@@ -155,6 +162,8 @@ def main(template_path, out_path):
             "managed_policies": role.get("ManagedPolicyArns", []),
             "statements": statements,
             "event_rules": rules,
+            # Where Lambda puts an asynchronous event the function failed on (its role may send there).
+            "dead_letter_queue": resolve(props.get("DeadLetterConfig", {}).get("TargetArn"), resources, declared),
             "timeout": props.get("Timeout", 3),
             "memory_size": props.get("MemorySize", 128),
         }

@@ -20,12 +20,18 @@ for c in calls:
 print("== IAM: %d distinct function/action pairs checked against infra/template.yaml" % len({(c["function"], c["action"]) for c in calls}))
 for name in sorted(functions):
     granted = set()
+    dlq = functions[name].get("dead_letter_queue")
     for st in functions[name]["statements"]:
         if st.get("Effect") == "Allow":
             acts = st["Action"] if isinstance(st["Action"], list) else [st["Action"]]
+            # The statement SAM adds for the function's dead-letter queue is Lambda's to use, not the code's.
+            if dlq and st.get("Resource") in (dlq, [dlq]) and [a.lower() for a in acts] == ["sqs:sendmessage"]:
+                continue
             granted.update(a.lower() for a in acts)
     unused = sorted(granted - used.get(name, set()))
     print("  %-9s uses %s" % (name, ", ".join(sorted(used.get(name, set()))) or "nothing"))
+    if dlq:
+        print("  %-9s and Lambda sends its failed asynchronous events to %s (sqs:SendMessage)" % ("", dlq))
     if unused:
         print("  %-9s granted, unused in the suite: %s" % ("", ", ".join(unused)))
 if refused:

@@ -104,11 +104,201 @@ fn the_template_declares_the_tables_of_the_schema() {
             p["AttributeDefinitions"].as_sequence().unwrap().iter().map(|a| s(&a["AttributeName"])).collect();
         assert_eq!(attrs, expected_attrs);
         assert_eq!(p["TimeToLiveSpecification"]["AttributeName"], table.ttl);
+        assert_eq!(p["DeletionProtectionEnabled"], true, "{} cannot be deleted by mistake", table.logical_id);
         assert!(
             t["Globals"]["Function"]["Environment"]["Variables"].get(table.env).is_some(),
             "{} is passed",
             table.env
         );
+    }
+}
+
+/// The argument of a short-form intrinsic function (`!Ref X`, `!GetAtt X.Arn`, `!If [...]`).
+fn intrinsic<'a>(v: &'a Yaml, name: &str) -> &'a Yaml {
+    match v {
+        Yaml::Tagged(t) if t.tag == name => &t.value,
+        other => panic!("expected !{name}, got {other:?}"),
+    }
+}
+
+/// The template's resources of one type, by logical id.
+fn resources<'a>(t: &'a Yaml, kind: &str) -> Vec<(String, &'a Yaml)> {
+    t["Resources"].as_mapping().unwrap().iter().filter(|(_, r)| r["Type"] == kind).map(|(id, r)| (s(id), r)).collect()
+}
+
+/// The events of a SAM function, by name.
+fn events(function: &Yaml) -> Vec<(String, &Yaml)> {
+    function["Properties"]["Events"].as_mapping().into_iter().flatten().map(|(id, ev)| (s(id), ev)).collect()
+}
+
+/// `!GetAtt Queue.Arn` names an SQS queue that keeps messages 14 days, encrypted, and an alarm watches it.
+fn assert_dead_letter_queue(t: &Yaml, get_att: &Yaml, what: &str) {
+    let queue = s(intrinsic(get_att, "GetAtt"));
+    let queue = queue.strip_suffix(".Arn").unwrap_or_else(|| panic!("{what}: {queue} is not a queue's Arn"));
+    let q = &t["Resources"][queue];
+    assert_eq!(q["Type"], "AWS::SQS::Queue", "{what}: {queue}");
+    assert_eq!(q["Properties"]["MessageRetentionPeriod"].as_u64(), Some(14 * 86_400), "{what}: {queue} keeps 14 days");
+    let p = &q["Properties"];
+    assert!(p["SqsManagedSseEnabled"] == true || p.get("KmsMasterKeyId").is_some(), "{what}: {queue} is encrypted");
+    let watched = resources(t, "AWS::CloudWatch::Alarm").into_iter().any(|(_, a)| {
+        let a = &a["Properties"];
+        a["Namespace"] == "AWS/SQS"
+            && a["MetricName"] == "ApproximateNumberOfMessagesVisible"
+            && a["Threshold"].as_f64() == Some(0.0)
+            && s(intrinsic(&a["Dimensions"][0]["Value"], "GetAtt")) == format!("{queue}.QueueName")
+    });
+    assert!(watched, "{what}: no alarm on the depth of {queue}");
+}
+
+#[test]
+fn every_schedule_and_the_ses_rule_retry_then_keep_what_they_could_not_deliver() {
+    let t = load("infra/template.yaml");
+    let mut asynchronous = 0;
+    for (id, function) in resources(&t, "AWS::Serverless::Function") {
+        let mut invoked_async = false;
+        for (name, ev) in events(function) {
+            if !(ev["Type"] == "ScheduleV2" || ev["Type"] == "EventBridgeRule") {
+                continue;
+            }
+            let (p, what) = (&ev["Properties"], format!("{id}.{name}"));
+            let retry = &p["RetryPolicy"];
+            assert!(retry["MaximumRetryAttempts"].as_u64().is_some_and(|n| n > 0), "{what}: retries");
+            assert!(retry["MaximumEventAgeInSeconds"].as_u64().is_some_and(|n| n >= 60), "{what}: event age");
+            assert_dead_letter_queue(&t, &p["DeadLetterConfig"]["Arn"], &what);
+            invoked_async = true;
+            asynchronous += 1;
+        }
+        // Scheduler and EventBridge invoke asynchronously: what the function itself fails on, after
+        // Lambda's retries, is kept too.
+        if invoked_async {
+            let dlq = &function["Properties"]["DeadLetterQueue"];
+            assert_eq!(dlq["Type"], "SQS", "{id}");
+            assert_dead_letter_queue(&t, &dlq["TargetArn"], &id);
+        }
+    }
+    assert_eq!(asynchronous, rapport::routes::SCHEDULES.len() + 1, "every schedule and the SES events rule");
+}
+
+#[test]
+fn public_and_scheduled_functions_have_reserved_concurrency_from_a_parameter() {
+    let t = load("infra/template.yaml");
+    let mut reserved = BTreeSet::new();
+    for (id, function) in resources(&t, "AWS::Serverless::Function") {
+        let public_or_scheduled = events(function).iter().any(|(_, ev)| {
+            ev["Properties"]["Auth"]["Authorizer"] == "NONE"
+                || ev["Type"] == "ScheduleV2"
+                || ev["Type"] == "EventBridgeRule"
+        });
+        if !public_or_scheduled {
+            continue;
+        }
+        // `!If [Reserve…, !Ref …ReservedConcurrency, !Ref AWS::NoValue]`: 0 reserves none.
+        let choice = intrinsic(&function["Properties"]["ReservedConcurrentExecutions"], "If");
+        let condition = s(&choice[0]);
+        let parameter = s(intrinsic(&choice[1], "Ref"));
+        assert_eq!(s(intrinsic(&choice[2], "Ref")), "AWS::NoValue", "{id}");
+        assert!(t["Conditions"].get(condition.as_str()).is_some(), "{id}: {condition}");
+        let p = &t["Parameters"][parameter.as_str()];
+        assert_eq!(p["Type"], "Number", "{id}: {parameter}");
+        assert!(p["Default"].as_u64().is_some_and(|n| n > 0), "{id}: {parameter} reserves some by default");
+        assert!(p["Description"].as_str().is_some_and(|d| d.len() > 40), "{id}: {parameter} says why");
+        reserved.insert(function_of(&id));
+    }
+    assert!(["jobs", "intake", "nurture"].iter().all(|f| reserved.contains(*f)), "{reserved:?}");
+}
+
+#[test]
+fn every_alarm_notifies_the_encrypted_topic_and_each_function_is_watched() {
+    let t = load("infra/template.yaml");
+    let alarms = resources(&t, "AWS::CloudWatch::Alarm");
+    assert!(!alarms.is_empty());
+    for (id, alarm) in &alarms {
+        let p = &alarm["Properties"];
+        for actions in ["AlarmActions", "OKActions"] {
+            let targets = p[actions].as_sequence().unwrap_or_else(|| panic!("{id}: no {actions}"));
+            assert_eq!(targets.len(), 1, "{id}: {actions}");
+            assert_eq!(s(intrinsic(&targets[0], "Ref")), "AlarmTopic", "{id}: {actions}");
+        }
+        assert!(p["TreatMissingData"].is_string(), "{id}: says what missing data means");
+        assert!(p["AlarmDescription"].as_str().is_some_and(|d| d.contains("Runbook")), "{id}: points to the runbook");
+    }
+    let topic = &t["Resources"]["AlarmTopic"];
+    assert_eq!(topic["Type"], "AWS::SNS::Topic");
+    let key = s(intrinsic(&topic["Properties"]["KmsMasterKeyId"], "Ref"));
+    let key = &t["Resources"][key.as_str()];
+    assert_eq!(key["Properties"]["EnableKeyRotation"], true);
+    let statements = key["Properties"]["KeyPolicy"]["Statement"].as_sequence().unwrap();
+    assert!(
+        statements.iter().any(|st| st["Principal"]["Service"] == "cloudwatch.amazonaws.com"),
+        "CloudWatch may use the topic's key (it cannot use SNS's AWS managed key)"
+    );
+    let subscription = &t["Resources"]["AlarmEmailSubscription"];
+    assert_eq!(subscription["Condition"], "HasAlarmEmail");
+    assert_eq!(s(intrinsic(&subscription["Properties"]["Endpoint"], "Ref")), "AlarmEmail");
+
+    // What each alarm watches: a metric of its own, or the metrics of its metric-math expression.
+    let watched = |namespace: &str, metric: &str| -> Vec<&Yaml> {
+        let mut dims = Vec::new();
+        for (_, alarm) in &alarms {
+            let p = &alarm["Properties"];
+            if p["Namespace"] == namespace && p["MetricName"] == metric {
+                dims.push(&p["Dimensions"]);
+            }
+            for m in p["Metrics"].as_sequence().into_iter().flatten() {
+                let stat = &m["MetricStat"]["Metric"];
+                if stat["Namespace"] == namespace && stat["MetricName"] == metric {
+                    dims.push(&stat["Dimensions"]);
+                }
+            }
+        }
+        dims
+    };
+    let names = |dims: Vec<&Yaml>| -> BTreeSet<String> {
+        dims.iter()
+            .filter_map(|d| match &d[0]["Value"] {
+                Yaml::Tagged(t) if t.tag == "Ref" => Some(s(&t.value)),
+                other => other.as_str().map(str::to_string),
+            })
+            .collect()
+    };
+    let functions: BTreeSet<String> =
+        resources(&t, "AWS::Serverless::Function").into_iter().map(|(id, _)| id).collect();
+    assert_eq!(names(watched("AWS/Lambda", "Errors")), functions, "an errors alarm per function");
+    assert_eq!(names(watched("AWS/Lambda", "Throttles")), functions, "a throttles alarm per function");
+    assert_eq!(names(watched("AWS/ApiGateway", "5xx")), BTreeSet::from(["HttpApi".to_string()]));
+    assert_eq!(names(watched("AWS/ApiGateway", "Count")), BTreeSet::from(["HttpApi".to_string()]));
+    for metric in ["ReadThrottleEvents", "WriteThrottleEvents"] {
+        let dims = watched("AWS/DynamoDB", metric);
+        let indexes: BTreeSet<String> =
+            dims.iter().filter_map(|d| d[1]["Value"].as_str().map(str::to_string)).collect();
+        assert!(names(dims).contains(schema::TABLES[0].logical_id), "{metric}");
+        assert_eq!(indexes, schema::TABLES[0].indexes.iter().map(|i| i.name.to_string()).collect(), "{metric}");
+    }
+    assert_eq!(watched("AWS/SES", "Reputation.BounceRate").len(), 1);
+    assert_eq!(watched("AWS/SES", "Reputation.ComplaintRate").len(), 1);
+}
+
+#[test]
+fn the_api_logs_each_request_without_bodies_for_a_limited_time() {
+    let t = load("infra/template.yaml");
+    let settings = &t["Resources"]["HttpApi"]["Properties"]["AccessLogSettings"];
+    let group = s(intrinsic(&settings["DestinationArn"], "GetAtt"));
+    let group = &t["Resources"][group.strip_suffix(".Arn").unwrap()];
+    assert_eq!(group["Type"], "AWS::Logs::LogGroup");
+    assert!(group["Properties"]["RetentionInDays"].as_u64().is_some_and(|d| d <= 90));
+    let format: serde_json::Value =
+        serde_json::from_str(&s(&settings["Format"])).expect("the format is one JSON object");
+    let fields = format.as_object().unwrap();
+    for key in ["requestId", "ip", "routeKey", "status", "latency", "integrationError"] {
+        assert!(fields.contains_key(key), "{key} is logged");
+    }
+    for (key, value) in fields {
+        let value = value.as_str().unwrap();
+        assert!(value.starts_with("$context."), "{key}: {value}");
+        // The route key names the template path; a path or query string could hold tokens or ids.
+        for never in ["body", "header", "path", "querystring"] {
+            assert!(!value.to_ascii_lowercase().contains(never), "{key} logs a {never}: {value}");
+        }
     }
 }
 
