@@ -21,3 +21,4 @@ mod privacy;
 mod recount;
 mod reports;
 mod ses_events;
+mod shards;
