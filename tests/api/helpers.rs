@@ -53,6 +53,30 @@ pub async fn spawn_app_with(change: impl FnOnce(&mut Options)) -> TestApp {
     TestApp { url: stack.url.clone(), http: Client::new(), stack }
 }
 
+/// Stacks over one table, bucket and set of keys (one name prefix), on one clock, each writing the
+/// report counters over its own number of shards: as when `COUNTER_SHARDS` changes between writes.
+pub async fn stacks_over_one_table(shards: &[u32], clock: &std::sync::Arc<rapport::clock::FixedClock>) -> Vec<TestApp> {
+    let prefix = format!("t{}", ulid::Ulid::generate());
+    let signing_keys = rapport_local::keyring(&String::from_utf8(random_key()).unwrap());
+    let (email_hash_key, jwt_key) = (String::from_utf8(random_key()).unwrap(), random_key());
+    let mut out = Vec::new();
+    for &n in shards {
+        let shared: rapport::SharedClock = clock.clone();
+        out.push(
+            spawn_app_with(|o| {
+                o.name_prefix = prefix.clone();
+                o.signing_keys = signing_keys.clone();
+                o.email_hash_key = email_hash_key.clone();
+                o.jwt_key = jwt_key.clone();
+                o.clock = Some(shared);
+                o.counter_shards = n;
+            })
+            .await,
+        );
+    }
+    out
+}
+
 impl TestApp {
     pub async fn token_for(&self, body: Value) -> String {
         let res = self.http.post(format!("{}/_local/token", self.url)).json(&body).send().await.unwrap();

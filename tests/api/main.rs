@@ -23,3 +23,4 @@ mod privacy;
 mod recount;
 mod reports;
 mod ses_events;
+mod shards;

@@ -62,7 +62,7 @@ fn day(t: DateTime<Utc>) -> NaiveDate {
 }
 
 /// Nearest-rank quantile of exact durations, in days.
-fn quantile(samples: &mut [i64], q: f64) -> Option<f64> {
+pub(crate) fn quantile(samples: &mut [i64], q: f64) -> Option<f64> {
     if samples.is_empty() {
         return None;
     }
@@ -73,7 +73,7 @@ fn quantile(samples: &mut [i64], q: f64) -> Option<f64> {
 
 /// Within the documented bound (5%) of the exact figure, or equal to it (to the reported 0.01 day) for
 /// stages with fewer than 100 samples, which are kept exactly.
-fn assert_close(got: &Value, exact: Option<f64>, samples: usize, what: &str) {
+pub(crate) fn assert_close(got: &Value, exact: Option<f64>, samples: usize, what: &str) {
     match exact {
         None => assert!(got.is_null(), "{what}: {got}"),
         Some(x) => {
@@ -87,7 +87,14 @@ fn assert_close(got: &Value, exact: Option<f64>, samples: usize, what: &str) {
 #[tokio::test]
 async fn every_report_equals_a_recount_of_a_long_random_history() {
     let start = Utc.with_ymd_and_hms(2026, 3, 2, 8, 0, 0).unwrap();
-    let (app, clock) = spawn_app_at(start).await;
+    let clock = std::sync::Arc::new(rapport::clock::FixedClock::new(start));
+    let shared: rapport::SharedClock = clock.clone();
+    // The report counters over 5 shards: every figure below is a sum over shards.
+    let app = spawn_app_with(|o| {
+        o.clock = Some(shared);
+        o.counter_shards = 5;
+    })
+    .await;
     let token = app.token("recruiter").await;
     let mut jobs = Vec::new();
     for title in ["Registered Nurse", "Porter", "Pharmacist"] {
@@ -305,4 +312,21 @@ async fn every_report_equals_a_recount_of_a_long_random_history() {
         assert_close(&t["median_days"], quantile(&mut to_hire, 0.5), n, "time to hire median");
         assert_close(&t["p90_days"], quantile(&mut to_hire, 0.9), n, "time to hire p90");
     }
+
+    // Exact durations are kept per shard until that shard's exact item holds EXACT_SAMPLES: the busy
+    // stages filled some, and none grew past it.
+    let exact: Vec<u64> = app
+        .scan_table()
+        .await
+        .iter()
+        .filter(|i| i.get("sk").and_then(|v| v.as_s().ok()).is_some_and(|sk| sk.contains("#exact")))
+        .map(|i| {
+            i.iter()
+                .filter(|(k, _)| k.strip_prefix('x').is_some_and(|s| s.parse::<u64>().is_ok()))
+                .map(|(_, v)| v.as_n().unwrap().parse::<u64>().unwrap())
+                .sum()
+        })
+        .collect();
+    let most = rapport::store::EXACT_SAMPLES;
+    assert!(exact.iter().all(|n| *n <= most) && exact.contains(&most), "{exact:?}");
 }

@@ -3,7 +3,7 @@ use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
 /// Applies through the career site from a source and returns the application id.
-async fn apply(app: &TestApp, job: &str, n: usize, source: Value) -> String {
+pub(crate) async fn apply(app: &TestApp, job: &str, n: usize, source: Value) -> String {
     let body = json!({"first_name": "A", "last_name": "B", "email": format!("r{n}.{}@example.com", ulid::Ulid::generate().to_string().to_lowercase()),
                       "consent": {"processing": true}, "source": source});
     let res = app.post(&format!("/careers/jobs/{job}/applications")).json(&body).send().await.unwrap();

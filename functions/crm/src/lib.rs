@@ -131,7 +131,7 @@ async fn create_campaign(
     Ok(json(StatusCode::CREATED, &c))
 }
 
-/// `GET /api/campaigns`: every campaign with its counters (one query, and one read per campaign).
+/// `GET /api/campaigns`: every campaign with its counters (one query, and one more per campaign over its counter shards).
 async fn list_campaigns(State(st): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
     caller.require_staff()?;
     let mut items = Vec::new();

@@ -112,7 +112,7 @@ async fn demographics_report(State(st): State<AppState>, caller: Caller, q: Quer
     ))
 }
 
-/// `GET /api/reports/nurture?campaign_id=`: what a campaign did, from its counters (one read).
+/// `GET /api/reports/nurture?campaign_id=`: what a campaign did, from its counters (one query over their shards).
 async fn nurture_report(State(st): State<AppState>, caller: Caller, q: QueryMap) -> Result<Response, ApiError> {
     caller.require_staff()?;
     let raw = q.get("campaign_id").ok_or_else(|| ApiError::field("campaign_id", "is required"))?;

@@ -48,7 +48,8 @@ pub struct AppState {
 impl AppState {
     pub fn new(config: Config, aws: &Aws, keys: Keys, clock: SharedClock) -> Self {
         let signer = Signer::new(keys.signing);
-        let store = Store::new(aws.dynamo.clone(), config.table.clone(), Cursors::new(signer.clone()), clock.clone());
+        let store = Store::new(aws.dynamo.clone(), config.table.clone(), Cursors::new(signer.clone()), clock.clone())
+            .with_counter_shards(config.counter_shards);
         let files = Files::new(aws.s3.clone(), config.bucket.clone());
         let mailer = Mailer::new(aws.ses.clone(), config.sender.clone(), config.ses_configuration_set.clone());
         let hasher = Hasher::new(&keys.email_hash);

@@ -68,8 +68,9 @@ pub struct ApplicationContext {
     pub application: Application,
     pub job: Job,
     pub candidate: Candidate,
-    /// Samples so far in the histograms a move would add to (the current stage's, and time to hire):
-    /// while small, the move also records its exact duration, so small sets get exact quantiles.
+    /// Exact durations so far in the exact-sample items (the current stage's, and time to hire's) of
+    /// the counter shard the next move adds to: while fewer than `EXACT_SAMPLES`, the move also records
+    /// its exact duration, so small sets get exact quantiles (see `counters::exact_keys`).
     pub samples_in_stage: u64,
     pub samples_to_hire: u64,
     /// The applicant's demographic answers, read only so a hire is counted in the aggregate; never
@@ -171,14 +172,16 @@ impl Store {
             tx.put("idempotency", t, item, Some("attribute_not_exists(pk)"));
         }
         let day = app.created_at.date_naive();
+        // Every counter of the creation on one shard.
+        let at = self.counters(self.application_shard(&app.id, 0));
         if let Some(d) = new.draft {
             drafts::close_draft(&mut tx, t, d, DraftStatus::Submitted);
-            counters::count_funnel(&mut tx, t, &app.job_id, day, &["submitted"]);
+            counters::count_funnel(&mut tx, at, &app.job_id, day, &["submitted"]);
         } else {
             // Applied without a draft: started and submitted at once.
-            counters::count_funnel(&mut tx, t, &app.job_id, day, &["started", "submitted"]);
+            counters::count_funnel(&mut tx, at, &app.job_id, day, &["started", "submitted"]);
         }
-        counters::count_applicant(&mut tx, t, &app.job_id, day, &app.attribution);
+        counters::count_applicant(&mut tx, at, &app.job_id, day, &app.attribution);
         retention::touch_retention(&mut tx, t, new.email_hash, &app.candidate_id, app.created_at);
         consents::record_in(&mut tx, t, new.email_hash, new.consents).map_err(store)?;
         if let Some(d) = new.demographics {
@@ -186,9 +189,9 @@ impl Store {
             item.insert("doc".into(), to_doc(d).map_err(store)?);
             item.insert("job_id".into(), s(app.job_id.to_string()));
             tx.put("demographics", t, item, None);
-            counters::count_demographics(&mut tx, t, &app.job_id, d, "applicants");
+            counters::count_demographics(&mut tx, at, &app.job_id, d, "applicants");
         }
-        campaigns::count_attributed(&mut tx, t, &app.attribution, "applied");
+        campaigns::count_attributed(&mut tx, at, &app.attribution, "applied");
         if let Some(nurtured) = new.prospect {
             prospects::link_candidate(&mut tx, t, new.email_hash, &app.candidate_id, nurtured, app.created_at);
         }
@@ -263,11 +266,13 @@ impl Store {
         Ok(apps.iter().any(|a| text(a, "status").as_deref() == Some(ApplicationStatus::Active.as_str())))
     }
 
-    /// The application (one read), then its job and candidate (one batch read).
+    /// The application (one read), then its job and candidate (one batch read), with the exact
+    /// samples of the counter shard its next move adds to.
     pub async fn application_context(&self, id: &ApplicationId) -> Result<Option<ApplicationContext>, StoreError> {
         let Some(item) = self.get(format!("APP#{id}"), "APP").await? else { return Ok(None) };
         let application: Application = doc(&item)?;
-        let [in_stage, to_hire] = counters::histogram_keys(&application.job_id, &application.stage);
+        let shard = self.application_shard(&application.id, application.version);
+        let [in_stage, to_hire] = counters::exact_keys(&application.job_id, &application.stage, shard);
         let (in_stage_sk, to_hire_sk) = (text(&in_stage, "sk"), text(&to_hire, "sk"));
         let items = self
             .batch_get(vec![
@@ -286,8 +291,8 @@ impl Store {
                 Some("JOB") => job = Some(doc::<Job>(item)?),
                 Some("CAND") => candidate = Some(doc::<Candidate>(item)?),
                 Some("DEMOGRAPHICS") => demographics = Some(doc(item)?),
-                _ if sk == in_stage_sk => samples_in_stage = counters::samples(item),
-                _ if sk == to_hire_sk => samples_to_hire = counters::samples(item),
+                _ if sk == in_stage_sk => samples_in_stage = counters::exact_samples(item),
+                _ if sk == to_hire_sk => samples_to_hire = counters::exact_samples(item),
                 _ => {}
             }
         }
@@ -323,14 +328,16 @@ impl Store {
         tx.put_if("application", t, application_item(moved)?, Some("version = :v"), vec![(":v", n(expected))]);
         let now: DateTime<Utc> = moved.history.last().map(|h| h.at).unwrap_or(moved.created_at);
         retention::touch_retention(&mut tx, t, email_hash, &moved.candidate_id, now);
-        counters::count_move(&mut tx, t, moved, now, left_stage, seconds_in_stage, exact.in_stage);
+        // The shard whose exact samples `application_context` read: the move from version `expected`.
+        let at = self.counters(self.application_shard(&moved.id, expected));
+        counters::count_move(&mut tx, at, moved, now, left_stage, seconds_in_stage, exact.in_stage);
         if hired {
-            counters::count_hire(&mut tx, t, &moved.job_id, now.date_naive(), &moved.attribution);
-            campaigns::count_attributed(&mut tx, t, &moved.attribution, "hired");
+            counters::count_hire(&mut tx, at, &moved.job_id, now.date_naive(), &moved.attribution);
+            campaigns::count_attributed(&mut tx, at, &moved.attribution, "hired");
             if let Some(d) = demographics {
-                counters::count_demographics(&mut tx, t, &moved.job_id, d, "hires");
+                counters::count_demographics(&mut tx, at, &moved.job_id, d, "hires");
             }
-            counters::count_time_to_hire(&mut tx, t, moved, now, exact.to_hire);
+            counters::count_time_to_hire(&mut tx, at, moved, now, exact.to_hire);
         }
         if let Some(k) = keep {
             prospects::keep_in_touch(&mut tx, t, &k, now);

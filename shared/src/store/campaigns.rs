@@ -1,6 +1,10 @@
 //! Campaigns, `CAMPAIGNS/CAMPAIGN#<id>` (one partition, read in one query), with where an activation
 //! sweep of the pool got to (`sweep_after`), and each campaign's counters, `STATS#CAMPAIGN#<id>/TOTALS`
-//! (enrolled, sent, applied, hired, ...), added to in the transaction of the event they count.
+//! (enrolled, sent, applied, hired, ...), added to in the transaction of the event they count. Like the
+//! report counters they are spread over shards (`TOTALS`, `TOTALS#<k>`: see `shards`), one per write,
+//! and read in one query that sums them.
+use super::counters::Target;
+use super::shards::Shard;
 use super::tx::{Change, Item, Tx};
 use super::{doc, key, n, s, store_error, text, to_doc, Store};
 use crate::attribution::{Attribution, Channel};
@@ -17,18 +21,22 @@ fn campaign_item(c: &Campaign) -> Result<Item, StoreError> {
     Ok(item)
 }
 
-fn totals_key(campaign: impl Display) -> Item {
-    key(format!("STATS#CAMPAIGN#{campaign}"), "TOTALS")
+fn totals_partition(campaign: impl Display) -> String {
+    format!("STATS#CAMPAIGN#{campaign}")
 }
 
-/// Adds one to a campaign counter in a transaction. `campaign` is the id as text: an attribution
-/// carries it as a string, and its counter is kept whatever that string is.
-pub(super) fn count_campaign(tx: &mut Tx, table: &str, campaign: impl Display, counter: &'static str) {
+fn totals_key(campaign: impl Display, shard: Shard) -> Item {
+    key(totals_partition(campaign), shard.sk("TOTALS"))
+}
+
+/// Adds one to a campaign counter, in the transaction's shard. `campaign` is the id as text: an
+/// attribution carries it as a string, and its counter is kept whatever that string is.
+pub(super) fn count_campaign(tx: &mut Tx, at: Target, campaign: impl Display, counter: &'static str) {
     tx.update(
         "campaign_counter",
-        table,
+        at.table,
         Change {
-            key: totals_key(campaign),
+            key: totals_key(campaign, at.shard),
             expression: "ADD #c :one".into(),
             names: &[("#c", counter)],
             values: vec![(":one", n(1))],
@@ -38,10 +46,21 @@ pub(super) fn count_campaign(tx: &mut Tx, table: &str, campaign: impl Display, c
 }
 
 /// Adds one to the counter of the campaign an application is attributed to, if it came from one.
-pub(super) fn count_attributed(tx: &mut Tx, table: &str, a: &Attribution, counter: &'static str) {
+pub(super) fn count_attributed(tx: &mut Tx, at: Target, a: &Attribution, counter: &'static str) {
     if let (Channel::CrmCampaign, Some(c)) = (a.channel, &a.campaign) {
-        count_campaign(tx, table, c, counter);
+        count_campaign(tx, at, c, counter);
     }
+}
+
+/// Every number attribute of the shards' items, summed by name.
+fn sum_totals(items: &[Item]) -> HashMap<String, u64> {
+    let mut out: HashMap<String, u64> = HashMap::new();
+    for (k, v) in items.iter().flatten() {
+        if let Some(n) = v.as_n().ok().and_then(|n| n.parse::<u64>().ok()) {
+            *out.entry(k.clone()).or_default() += n;
+        }
+    }
+    out
 }
 
 impl Store {
@@ -91,13 +110,9 @@ impl Store {
         Ok(())
     }
 
-    /// A campaign's counters (`GET /api/reports/nurture`): one read.
+    /// A campaign's counters (`GET /api/reports/nurture`), summed over shards: one query.
     pub async fn campaign_counts(&self, campaign: &CampaignId) -> Result<HashMap<String, u64>, StoreError> {
-        let item = self.get(format!("STATS#CAMPAIGN#{campaign}"), "TOTALS").await?.unwrap_or_default();
-        Ok(item
-            .iter()
-            .filter_map(|(k, v)| v.as_n().ok().and_then(|n| n.parse().ok()).map(|n| (k.clone(), n)))
-            .collect())
+        Ok(sum_totals(&self.with_prefix(&totals_partition(campaign), "TOTALS").await?))
     }
 
     /// Counts one event on a campaign outside a transaction (an unsubscribe or bounce traced to it).
@@ -105,7 +120,8 @@ impl Store {
         self.db
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(totals_key(campaign)))
+            // No transaction and nothing unique at hand: any shard.
+            .set_key(Some(totals_key(campaign, self.any_shard())))
             .update_expression("ADD #c :one")
             .expression_attribute_names("#c", counter)
             .expression_attribute_values(":one", n(1))
@@ -113,5 +129,28 @@ impl Store {
             .await
             .map_err(store_error)?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn campaign_counters_sum_their_shards_by_name() {
+        let shard = |sk: &str, counts: &[(&str, u64)]| {
+            let mut i = key("STATS#CAMPAIGN#c1", sk);
+            i.extend(counts.iter().map(|(k, v)| (k.to_string(), n(v))));
+            i
+        };
+        let items = [
+            shard("TOTALS", &[("enrolled", 10), ("applied", 2)]),
+            shard("TOTALS#3", &[("applied", 1), ("hired", 1)]),
+            shard("TOTALS#17", &[("applied", 4)]),
+        ];
+        let got = sum_totals(&items);
+        assert_eq!((got["enrolled"], got["applied"], got["hired"]), (10, 7, 1));
+        assert_eq!(got.len(), 3, "keys are no counters: {got:?}");
+        assert_eq!(totals_key("c1", Shard::default()), key("STATS#CAMPAIGN#c1", "TOTALS"));
     }
 }

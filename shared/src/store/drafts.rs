@@ -66,7 +66,8 @@ impl Store {
         item.insert("gsi1pk".into(), s(OPEN_DRAFTS));
         item.insert("gsi1sk".into(), s(draft_index_sk(d)));
         tx.put("draft", &self.table, item, Some("attribute_not_exists(pk)"));
-        count_funnel(&mut tx, &self.table, &d.job_id, d.created_at.date_naive(), &["started"]);
+        let at = self.counters(self.shard(&format!("{}#started", d.id)));
+        count_funnel(&mut tx, at, &d.job_id, d.created_at.date_naive(), &["started"]);
         tx.commit(self).await.map_err(|e| match e {
             TxError::Store(e) => e,
             other => StoreError::Unavailable(format!("{other:?}")),
@@ -85,7 +86,8 @@ impl Store {
     pub async fn abandon_draft(&self, d: &Draft) -> Result<bool, StoreError> {
         let mut tx = Tx::default();
         close_draft(&mut tx, &self.table, d, DraftStatus::Abandoned);
-        count_funnel(&mut tx, &self.table, &d.job_id, d.created_at.date_naive(), &["dropped"]);
+        let at = self.counters(self.shard(&format!("{}#dropped", d.id)));
+        count_funnel(&mut tx, at, &d.job_id, d.created_at.date_naive(), &["dropped"]);
         match tx.commit(self).await {
             Ok(()) => Ok(true),
             Err(TxError::Failed(_)) => Ok(false),

@@ -87,7 +87,7 @@ impl Store {
         item.insert("gsi1pk".into(), s(DUE));
         item.insert("gsi1sk".into(), s(due_key(due, h, campaign)));
         tx.put("enrolment", &self.table, item, Some("attribute_not_exists(pk)"));
-        count_campaign(&mut tx, &self.table, campaign, "enrolled");
+        count_campaign(&mut tx, self.counters(self.shard(&format!("{h}#{campaign}"))), campaign, "enrolled");
         match tx.commit(self).await {
             Ok(()) => Ok(true),
             Err(TxError::Failed(_)) => Ok(false),

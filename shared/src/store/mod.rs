@@ -25,16 +25,16 @@
 //! | sign up / confirm (double opt-in)      | Update prospect, conditional Put `EMAIL#<h>/SEND#optin`; confirm: Get + TransactWriteItems | 2 writes; 1 read + 1 write transaction |
 //! | suppression (unsubscribe, bounce)      | `EMAIL#<h>/SUPPRESS`                             | 1 read / 1 write |
 //! | rate-limit window                      | Update `RATE#<h>/W#<minute>` ADD hits if below the limit | 1 write |
-//! | an application with its job and candidate | Get `APP#<id>/APP`, then BatchGet `JOB#<job>/JOB`, `CAND#<cand>/CAND` and the two time histograms a move adds to | 1 read + 1 batch read |
+//! | an application with its job and candidate | Get `APP#<id>/APP`, then BatchGet `JOB#<job>/JOB`, `CAND#<cand>/CAND` and the two exact-duration items (stage, to hire) of the counter shard its next move adds to | 1 read + 1 batch read |
 //! | move an application                    | TransactWriteItems: Put `APP#<id>/APP` if `version` unchanged, stage-entered, hire and time-in-stage counters, silver-medalist prospect, retention mark | 1 write transaction (+ the audit entry) |
 //! | an application's interviews and feedback | Query `APP#<id>`, `sk` begins with `INT#` | 1 query |
 //! | schedule an interview                  | TransactWriteItems: `APP#<id>/INT#<iid>` and the pointer `INTERVIEW#<iid>/INTERVIEW` | 1 write transaction |
 //! | give feedback                          | Get the pointer, Get the job (scope), Put `APP#<id>/INT#<iid>#FB#<sub>` | 2 reads + 1 write |
 //! | store many jobs (seed, import)         | BatchWriteItem, 25 a call                        | n/25 writes |
 //! | feeds state: changes marked, last build | `FEEDS/STATE`: `ADD generation` in the job's write transaction; Get; Update after a build | 1 read + 1 write a build |
-//! | sources report                         | Query `STATS#JOB#<job>` or `STATS#ALL`, `sk` between `DAY#<from>` and `DAY#<to>#~`; spend: `SPEND#<month>…` in `STATS#ALL` | 1 query (+1 for spend) |
-//! | funnel                                 | Query `FUNNEL#<from>..<to>` and `STAGE#` of the job's partition | 2 queries |
-//! | time in stage                          | Query `TIS#` of the job's partition (histograms, and exact samples while under 100) | 1 query |
+//! | sources report                         | Query `STATS#JOB#<job>` or `STATS#ALL`, `sk` between `DAY#<from>` and `DAY#<to>#~` (every shard), summed by day, channel and source; spend: `SPEND#<month>…` in `STATS#ALL` | 1 query (+1 for spend) |
+//! | funnel                                 | Query `FUNNEL#<from>` to `FUNNEL#<to>#~` and `STAGE#` of the job's partition (every shard) | 2 queries |
+//! | time in stage                          | Query `TIS#` of the job's partition (histograms, and exact samples while a shard's are under 100), summed per stage | 1 query |
 //! | record spend                           | TransactWriteItems: `STATS#ALL/SPEND#<month>#<channel>#<source>` and a history item | 1 write transaction |
 //! | the pool, filtered                      | GSI2 `gsi2pk=PROSPECTS`, `gsi2sk=<h>` + filter on origins, credential types, tags, status | 1 query a page |
 //! | create / edit a prospect, an import row | Put `EMAIL#<h>/PROSPECT` (if absent / if `updated_at` unchanged); import reads 50 people a BatchGet | 1 write; 1 batch read per 50 rows |
@@ -43,12 +43,12 @@
 //! | enrol                                  | TransactWriteItems: Put `EMAIL#<h>/ENROL#<c>` if absent, campaign counter | 1 write transaction |
 //! | due nurture sends                      | GSI1 `NURTURE#due`, `gsi1sk <= <now>` (sparse: removed when an enrolment ends); BatchGet prospects + suppressions | 1 query + 1 batch read a page |
 //! | one nurture email                      | Put `EMAIL#<h>/SENT#<c>#<step>` if absent (claim); after SES, TransactWriteItems: ledger, enrolment's next step, prospect's sends, campaign counters | 2 writes |
-//! | campaign report                        | Get `STATS#CAMPAIGN#<c>/TOTALS`                  | 1 read |
+//! | campaign report                        | Query `STATS#CAMPAIGN#<c>`, `sk` begins with `TOTALS` (every shard), summed | 1 query |
 //! | audit entry (pipeline, pool routes)    | Put `AUDIT#<date>/<time>#<ulid>`, before the route runs | 1 write |
 //! | a person's holdings (export, erasure)  | Query `EMAIL#<h>`; GSI2 `CANDAPPS#<cand>` then Query each `APP#<id>`; GSI2 `DRAFTS#<h>` | 1 query per partition |
 //! | erase                                  | Put `TOMB#<h>` and `TOMB#<cand>` if absent (GSI1 `ERASURES#open` until done), BatchWrite deletes 25 a call, Update `EMAIL#<h>/SUPPRESS` | n/25 + 4 writes |
 //! | retention: stalest people              | GSI1 `RETAIN`, `gsi1sk < <cutoff>` (`EMAIL#<h>/RETAIN` put in each application's and move's transaction) | 1 query a page |
-//! | report counters                        | `STATS#JOB#<job>` and `STATS#ALL`, `DAY#<date>#<channel>#<source>` (applicants), `FUNNEL#<date>` (started, submitted, dropped) | written in the event's transaction |
+//! | report counters                        | `STATS#JOB#<job>` and `STATS#ALL`: `DAY#<date>#<channel>#<source>` (applicants, hires), `FUNNEL#<date>` (started, submitted, dropped), `STAGE#<stage>#<date>#<channel>#<source>` (entered), `TIS#<stage>` and `TIS#<stage>#exact` (time in stage), `EEO#<question>#<answer>`; `STATS#CAMPAIGN#<c>/TOTALS`. Each spread over `COUNTER_SHARDS` items: shard 0 is the key as written here, shard `k` adds `#<k>`; one shard per transaction, chosen by a hash of what the write is (the application and its version, the draft, the send) | written in the event's transaction; read as one range, shards summed |
 //!
 //! `<h>` is a keyed hash (HMAC) of the normalised email: people are found by email without the
 //! address sitting in any key. Nothing scans. Filters may return short pages; `next_cursor` is then
@@ -74,6 +74,7 @@ mod rate_limits;
 mod retention;
 pub mod schema;
 mod sends;
+mod shards;
 mod signups;
 mod spend;
 mod stories;
@@ -110,6 +111,8 @@ pub struct Store {
     pub(crate) table: String,
     cursors: Cursors,
     clock: SharedClock,
+    /// How many shards each hot report counter is spread over (`COUNTER_SHARDS`; see `shards`).
+    shards: u32,
 }
 
 /// One page of a list, as the API returns it.
@@ -128,7 +131,14 @@ pub struct PageRequest {
 
 impl Store {
     pub fn new(db: aws_sdk_dynamodb::Client, table: impl Into<String>, cursors: Cursors, clock: SharedClock) -> Self {
-        Self { db, table: table.into(), cursors, clock }
+        Self { db, table: table.into(), cursors, clock, shards: 1 }
+    }
+
+    /// The same store, writing its hot report counters over `shards` shards (1 to 64; 1 writes each
+    /// counter's one unsharded item). Readers sum every shard whatever this is.
+    pub fn with_counter_shards(mut self, shards: u32) -> Self {
+        self.shards = shards.clamp(1, shards::MAX_SHARDS);
+        self
     }
 
     pub fn clock(&self) -> &SharedClock {

@@ -205,7 +205,8 @@ impl Store {
         if !matches!(sent.outcome, Outcome::Rejected(_)) {
             record_sent(&mut tx, t, &e.email_hash, &sent.recent_sends, sent.story_id);
         }
-        count_campaign(&mut tx, t, e.campaign_id, sent.outcome.counter());
+        let at = self.counters(self.shard(&format!("{}#{}#{}", e.email_hash, e.campaign_id, e.step)));
+        count_campaign(&mut tx, at, e.campaign_id, sent.outcome.counter());
         match tx.commit(self).await {
             Ok(()) => Ok(()),
             Err(TxError::Store(e)) => Err(e),
