@@ -161,6 +161,16 @@ impl TestApp {
     }
 
     /// The documents of every item whose sort key is `sk` (applications: `APP`).
+    /// Every draft in the table, read behind the API's back.
+    pub async fn drafts(&self) -> Vec<rapport::draft::Draft> {
+        self.scan_table()
+            .await
+            .iter()
+            .filter(|i| i.get("sk").and_then(|v| v.as_s().ok()).is_some_and(|v| v == "DRAFT"))
+            .map(|i| rapport::store::draft_of(i).unwrap())
+            .collect()
+    }
+
     pub async fn docs<T: serde::de::DeserializeOwned>(&self, sk: &str) -> Vec<T> {
         self.scan_table()
             .await

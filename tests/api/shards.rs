@@ -131,13 +131,7 @@ async fn reports_equal_a_recount_whatever_number_of_shards_wrote_each_counter() 
     // The recount, from the applications and drafts themselves.
     let apps: Vec<rapport::application::Application> = first.docs("APP").await;
     assert_eq!(apps.len(), 42);
-    let drafts: Vec<rapport::draft::Draft> = first
-        .scan_table()
-        .await
-        .iter()
-        .filter(|i| i.get("sk").and_then(|v| v.as_s().ok()).is_some_and(|v| v == "DRAFT"))
-        .map(|i| rapport::store::draft_of(i).unwrap())
-        .collect();
+    let drafts: Vec<rapport::draft::Draft> = first.drafts().await;
     let hired = |a: &rapport::application::Application| a.history.iter().any(|h| h.to == "hired");
     let mut by_source: BTreeMap<(String, String), (u64, u64)> = BTreeMap::new();
     let mut eeo: BTreeMap<(String, String), (u64, u64)> = BTreeMap::new();
