@@ -521,7 +521,9 @@ async fn cold_starts(config: &rapport::Config, moto_url: &str) -> anyhow::Result
     }
     // Each start reads its two secrets (one connection each); anything beyond is an event that reached AWS.
     let starts = (COLD_RUNS + 1) * runtime::BINARIES.len();
-    println!("AWS connections during the cold starts: {aws} for {starts} starts (the secrets read at init: two a start)");
+    println!(
+        "AWS connections during the cold starts: {aws} for {starts} starts (the secrets read at init: two a start)"
+    );
     if aws > 2 * starts {
         println!("warning: more than the secrets' reads: some events were not AWS-free");
     }
