@@ -79,6 +79,14 @@ async fn counted(app: &TestApp, pk: &str, sk_prefix: &str, field: &str) -> u64 {
         .sum()
 }
 
+/// How many outbox events of `kind` the table holds.
+async fn events_of(app: &TestApp, kind: &str) -> usize {
+    let is = |i: &std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>, k: &str, v: &str| {
+        i.get(k).and_then(|x| x.as_s().ok()).is_some_and(|x| x == v)
+    };
+    app.scan_table().await.iter().filter(|i| is(i, "sk", "EVENT") && is(i, "type", kind)).count()
+}
+
 #[tokio::test]
 async fn a_hundred_identical_applications_under_faults_make_one_application_and_one_email() {
     let app = spawn_app().await;
@@ -106,6 +114,7 @@ async fn a_hundred_identical_applications_under_faults_make_one_application_and_
     assert_eq!(list["items"].as_array().unwrap().len(), 1, "{list}");
     assert_eq!(app.emails_to(&email).await.len(), 1, "one confirmation email");
     assert_eq!(counted(&app, &format!("STATS#JOB#{job}"), "DAY#", "applicants").await, 1);
+    assert_eq!(events_of(&app, "application.created").await, 1);
 }
 
 #[tokio::test]
@@ -142,6 +151,7 @@ async fn fifty_concurrent_moves_at_one_version_make_one_winner_under_faults() {
     assert_eq!((a["stage"].as_str(), a["version"].as_u64()), (Some("screen"), Some(2)), "{a}");
     assert_eq!(a["history"].as_array().unwrap().len(), 1, "one move in the history");
     assert_eq!(counted(&app, &format!("STATS#JOB#{job}"), "STAGE#screen#", "entered").await, 1, "counted once");
+    assert_eq!(events_of(&app, "application.stage_changed").await, 1, "one event of the move");
 }
 
 #[tokio::test]
@@ -270,6 +280,7 @@ async fn two_hundred_applications_from_eight_clients_under_faults_are_each_store
         }
     }
     assert_eq!(counted(&app, &format!("STATS#JOB#{job}"), "DAY#", "applicants").await, 200, "counted once each");
+    assert_eq!(events_of(&app, "application.created").await, 200, "one event each");
     assert!(sent.iter().any(|(_, _, _, u)| *u > 0), "no client was ever told to retry");
 }
 

@@ -32,7 +32,11 @@ async fn a_recruiter_creates_edits_publishes_and_closes_a_job() {
         .await
         .unwrap();
     assert_eq!(res.status(), 200);
-    assert_eq!(calls(&res), vec!["dynamodb.GetItem", "dynamodb.PutItem"]);
+    assert_eq!(
+        calls(&res),
+        vec!["dynamodb.GetItem", "dynamodb.TransactWriteItems"],
+        "one read, one write (the job and its event)"
+    );
     let edited: Value = res.json().await.unwrap();
     assert_eq!(edited["version"], 2);
     assert_eq!(edited["title"], "Senior Registered Nurse");

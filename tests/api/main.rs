@@ -9,6 +9,7 @@ mod browser;
 mod contract;
 mod crm;
 mod emulator;
+mod events;
 mod faults;
 mod feeds;
 mod gateway;

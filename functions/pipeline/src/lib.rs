@@ -138,7 +138,8 @@ async fn schedule_interview(
         created_by: caller.sub.clone(),
         created_at: st.clock.now(),
     };
-    st.store.create_interview(&interview).await?;
+    let event = rapport::event::interview_scheduled(st.clock.as_ref(), &interview);
+    st.store.create_interview(&interview, &event).await?;
     Ok(json(StatusCode::CREATED, &interview))
 }
 
@@ -161,6 +162,7 @@ async fn give_feedback(
         notes: new.notes,
         at: st.clock.now(),
     };
-    st.store.put_feedback(&interview.application_id, &feedback).await?;
+    let event = rapport::event::feedback_submitted(st.clock.as_ref(), &interview.application_id, &feedback);
+    st.store.put_feedback(&interview.application_id, &feedback, &event).await?;
     Ok(json(StatusCode::CREATED, &feedback))
 }

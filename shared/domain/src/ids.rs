@@ -88,3 +88,8 @@ mod tests {
         assert!("../../etc/passwd".parse::<JobId>().is_err());
     }
 }
+
+id_type!(
+    /// One event of the outbox: the id a consumer is idempotent on and a webhook delivery names.
+    EventId
+);

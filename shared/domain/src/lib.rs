@@ -16,6 +16,7 @@ pub mod description;
 pub mod draft;
 pub mod email;
 pub mod error;
+pub mod event;
 pub mod feed;
 pub mod ids;
 pub mod interview;

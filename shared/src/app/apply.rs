@@ -165,6 +165,7 @@ impl Attempt<'_> {
         };
         let (application, new_candidate) = input.file(&job, filing);
         let consents = input.consent_records(now);
+        let events = [crate::event::application_created(st.clock.as_ref(), &application)];
         let created = st
             .store
             .create_application(NewApplication {
@@ -176,6 +177,7 @@ impl Attempt<'_> {
                 prospect: lookup.prospect_status.map(ProspectStatus::nurtured),
                 consents: &consents,
                 demographics: input.demographics.as_ref(),
+                events: &events,
             })
             .await;
         match created {

@@ -162,14 +162,12 @@ fn refusal(r: Refused) -> ApiError {
     }
 }
 
-/// Writes `next` over `current` if nobody changed it meanwhile. A job that is or was open changes what
-/// the boards see, so its write also marks the feeds for the next build.
+/// Writes `next` over `current` if nobody changed it meanwhile, with its event. A job that is or was
+/// open changes what the boards see, so its write also marks the feeds for the next build.
 async fn save(st: &AppState, current: &Job, next: &Job) -> Result<(), StoreError> {
-    if current.status == JobStatus::Open || next.status == JobStatus::Open {
-        st.store.replace_job_and_mark_feeds(next, current.version).await
-    } else {
-        st.store.replace_job(next, current.version).await
-    }
+    let on_boards = current.status == JobStatus::Open || next.status == JobStatus::Open;
+    let event = crate::event::job_saved(st.clock.as_ref(), current, next);
+    st.store.replace_job(next, current.version, &event, on_boards).await
 }
 
 fn stale(job: &Job) -> ApiError {

@@ -8,7 +8,7 @@ use crate::email::EmailHash;
 use crate::error::{ApiError, StoreError};
 use crate::pipeline::{moved, Move};
 use crate::stage::StageKind;
-use crate::store::{ApplicationContext, ExactSamples, KeepInTouch, EXACT_SAMPLES};
+use crate::store::{ApplicationContext, ExactSamples, KeepInTouch, MovedApplication, EXACT_SAMPLES};
 use serde_json::{json, Value};
 
 /// Moves the application in `ctx` as `m` asks, for the user `by`; answers the context as moved.
@@ -38,19 +38,21 @@ pub async fn move_application(
     });
     let exact =
         ExactSamples { in_stage: ctx.samples_in_stage < EXACT_SAMPLES, to_hire: ctx.samples_to_hire < EXACT_SAMPLES };
+    let events = crate::event::moved(st.clock.as_ref(), a, &next, stages);
     let written = st
         .store
-        .move_application(
-            &next,
-            &email_hash,
-            a.version,
-            &a.stage,
+        .move_application(MovedApplication {
+            moved: &next,
+            email_hash: &email_hash,
+            expected: a.version,
+            left_stage: &a.stage,
             seconds_in_stage,
             hired,
             keep,
             exact,
-            ctx.demographics.as_ref(),
-        )
+            demographics: ctx.demographics.as_ref(),
+            events: &events,
+        })
         .await;
     match written {
         Ok(()) => {}

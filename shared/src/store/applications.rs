@@ -5,8 +5,8 @@
 //! to what the other files keep (candidate, draft, counters, prospect, retention mark).
 use super::tx::{Item, Tx, TxError};
 use super::{
-    campaigns, candidates, consents, counters, doc, drafts, key, n, prospects, retention, s, sends, store_error, text,
-    to_doc, Page, PageRequest, Store,
+    campaigns, candidates, consents, counters, doc, drafts, events, key, n, prospects, retention, s, sends,
+    store_error, text, to_doc, Page, PageRequest, Store,
 };
 use crate::application::{Application, Candidate};
 use crate::draft::{Draft, DraftStatus};
@@ -37,6 +37,21 @@ pub struct ApplicationLookup {
 }
 
 /// Everything one new application writes, in one transaction.
+/// A move to write: the application as moved, the version it was read at, and what the move adds to
+/// the counters, the pool and the outbox.
+pub struct MovedApplication<'a> {
+    pub moved: &'a Application,
+    pub email_hash: &'a EmailHash,
+    pub expected: u64,
+    pub left_stage: &'a str,
+    pub seconds_in_stage: i64,
+    pub hired: bool,
+    pub keep: Option<prospects::KeepInTouch<'a>>,
+    pub exact: counters::ExactSamples,
+    pub demographics: Option<&'a crate::demographics::Demographics>,
+    pub events: &'a [crate::event::Event],
+}
+
 pub struct NewApplication<'a> {
     pub application: &'a Application,
     /// `Some` when the candidate is new and must be created.
@@ -52,6 +67,8 @@ pub struct NewApplication<'a> {
     pub consents: &'a [crate::consent::Consent],
     /// Voluntary EEO answers: their own item (never the application's), and the counters.
     pub demographics: Option<&'a crate::demographics::Demographics>,
+    /// What the outbox records of it (`application.created`).
+    pub events: &'a [crate::event::Event],
 }
 
 #[derive(Debug)]
@@ -196,6 +213,7 @@ impl Store {
             prospects::link_candidate(&mut tx, t, new.email_hash, &app.candidate_id, nurtured, app.created_at);
         }
 
+        events::record(&mut tx, t, new.events);
         match tx.commit(self).await {
             Ok(()) => Ok(()),
             Err(TxError::Failed(labels)) if labels.contains(&"applied") => Err(NotCreated::Duplicate),
@@ -310,19 +328,21 @@ impl Store {
     }
 
     /// Writes a moved application if its version is still `expected`, with the stage, hire and
-    /// time-in-stage counters and, for a consenting silver medalist, the prospect: one transaction.
-    pub async fn move_application(
-        &self,
-        moved: &Application,
-        email_hash: &EmailHash,
-        expected: u64,
-        left_stage: &str,
-        seconds_in_stage: i64,
-        hired: bool,
-        keep: Option<prospects::KeepInTouch<'_>>,
-        exact: counters::ExactSamples,
-        demographics: Option<&crate::demographics::Demographics>,
-    ) -> Result<(), StoreError> {
+    /// time-in-stage counters, its events and, for a consenting silver medalist, the prospect: one
+    /// transaction.
+    pub async fn move_application(&self, m: MovedApplication<'_>) -> Result<(), StoreError> {
+        let MovedApplication {
+            moved,
+            email_hash,
+            expected,
+            left_stage,
+            seconds_in_stage,
+            hired,
+            keep,
+            exact,
+            demographics,
+            events: outbox,
+        } = m;
         let t = &self.table;
         let mut tx = Tx::default();
         tx.put_if("application", t, application_item(moved)?, Some("version = :v"), vec![(":v", n(expected))]);
@@ -342,6 +362,7 @@ impl Store {
         if let Some(k) = keep {
             prospects::keep_in_touch(&mut tx, t, &k, now);
         }
+        events::record(&mut tx, t, outbox);
         match tx.commit(self).await {
             Ok(()) => Ok(()),
             Err(TxError::Failed(labels)) if labels.contains(&"application") => Err(StoreError::ConditionFailed),

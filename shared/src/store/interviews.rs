@@ -2,14 +2,15 @@
 //! `APP#<id>/INT#<iid>#FB#<sub>`, so one query reads them in order; `INTERVIEW#<iid>` points to an
 //! interview by id (feedback names only the interview).
 use super::tx::{Tx, TxError};
-use super::{doc, key, store_error, text, to_doc, Store};
+use super::{doc, events, key, text, to_doc, Store};
 use crate::error::StoreError;
+use crate::event::Event;
 use crate::ids::{ApplicationId, InterviewId};
 use crate::interview::{Feedback, Interview};
 
 impl Store {
-    /// A new interview: its item under the application, and a pointer by id for feedback.
-    pub async fn create_interview(&self, i: &Interview) -> Result<(), StoreError> {
+    /// A new interview: its item under the application, a pointer by id for feedback, and its event.
+    pub async fn create_interview(&self, i: &Interview, event: &Event) -> Result<(), StoreError> {
         let mut tx = Tx::default();
         let mut item = key(format!("APP#{}", i.application_id), format!("INT#{}", i.id));
         item.insert("doc".into(), to_doc(i)?);
@@ -17,6 +18,7 @@ impl Store {
         let mut pointer = key(format!("INTERVIEW#{}", i.id), "INTERVIEW");
         pointer.insert("doc".into(), to_doc(i)?);
         tx.put("pointer", &self.table, pointer, Some("attribute_not_exists(pk)"));
+        events::record(&mut tx, &self.table, std::slice::from_ref(event));
         tx.commit(self).await.map_err(|e| match e {
             TxError::Store(e) => e,
             other => StoreError::Unavailable(format!("{other:?}")),
@@ -27,12 +29,22 @@ impl Store {
         self.get(format!("INTERVIEW#{id}"), "INTERVIEW").await?.as_ref().map(doc).transpose()
     }
 
-    /// One person's feedback on an interview; giving it again replaces it.
-    pub async fn put_feedback(&self, application: &ApplicationId, f: &Feedback) -> Result<(), StoreError> {
+    /// One person's feedback on an interview, with its event; giving it again replaces it.
+    pub async fn put_feedback(
+        &self,
+        application: &ApplicationId,
+        f: &Feedback,
+        event: &Event,
+    ) -> Result<(), StoreError> {
         let mut item = key(format!("APP#{application}"), format!("INT#{}#FB#{}", f.interview_id, f.by));
         item.insert("doc".into(), to_doc(f)?);
-        self.db.put_item().table_name(&self.table).set_item(Some(item)).send().await.map_err(store_error)?;
-        Ok(())
+        let mut tx = Tx::default();
+        tx.put("feedback", &self.table, item, None);
+        events::record(&mut tx, &self.table, std::slice::from_ref(event));
+        tx.commit(self).await.map_err(|e| match e {
+            TxError::Store(e) => e,
+            other => StoreError::Unavailable(format!("{other:?}")),
+        })
     }
 
     /// An application's interviews, each with its feedback: one query on the application's partition.

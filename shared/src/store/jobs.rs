@@ -91,9 +91,16 @@ impl Store {
         self.get(pk(id), SK).await?.as_ref().map(from_item).transpose()
     }
 
-    /// Replaces a job that is or was on the boards, and marks the feeds for rebuilding, in one
-    /// transaction (the feeds task rebuilds what is marked).
-    pub async fn replace_job_and_mark_feeds(&self, job: &Job, expected_version: u64) -> Result<(), StoreError> {
+    /// Replaces a job if nobody changed it since `expected_version` was read, with its event; a job
+    /// that is or was on the boards (`mark_feeds`) also marks the feeds for the next build. One
+    /// transaction.
+    pub async fn replace_job(
+        &self,
+        job: &Job,
+        expected_version: u64,
+        event: &crate::event::Event,
+        mark_feeds: bool,
+    ) -> Result<(), StoreError> {
         let mut tx = super::tx::Tx::default();
         tx.put_if(
             "job",
@@ -102,18 +109,21 @@ impl Store {
             Some("attribute_exists(pk) AND version = :v"),
             vec![(":v", n(expected_version))],
         );
-        tx.update(
-            "feeds",
-            &self.table,
-            super::tx::Change {
-                key: super::key("FEEDS", "STATE"),
-                // A counter, not a time: builds compare generations, whatever the clocks say.
-                expression: "ADD generation :one".into(),
-                names: &[],
-                values: vec![(":one", n(1))],
-                condition: None,
-            },
-        );
+        if mark_feeds {
+            tx.update(
+                "feeds",
+                &self.table,
+                super::tx::Change {
+                    key: super::key("FEEDS", "STATE"),
+                    // A counter, not a time: builds compare generations, whatever the clocks say.
+                    expression: "ADD generation :one".into(),
+                    names: &[],
+                    values: vec![(":one", n(1))],
+                    condition: None,
+                },
+            );
+        }
+        super::events::record(&mut tx, &self.table, std::slice::from_ref(event));
         tx.commit(self).await.map_err(|e| match e {
             super::tx::TxError::Failed(_) => StoreError::ConditionFailed,
             super::tx::TxError::Store(e) => e,
@@ -155,20 +165,6 @@ impl Store {
         req.update_expression(expression)
             .expression_attribute_values(":at", s(crate::clock::rfc3339(started_at)))
             .expression_attribute_values(":gen", n(generation))
-            .send()
-            .await
-            .map_err(store_error)?;
-        Ok(())
-    }
-
-    /// Replaces a job if nobody changed it since `expected_version` was read: one conditional write.
-    pub async fn replace_job(&self, job: &Job, expected_version: u64) -> Result<(), StoreError> {
-        self.db
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(to_item(job)?))
-            .condition_expression("attribute_exists(pk) AND version = :v")
-            .expression_attribute_values(":v", n(expected_version))
             .send()
             .await
             .map_err(store_error)?;

@@ -5,7 +5,7 @@
 //! |----------------------------------------|--------------------------------------------------|-------|
 //! | create a job                           | Put `JOB#<id> / JOB` if absent                   | 1 write |
 //! | read a job                             | Get `JOB#<id> / JOB`                             | 1 read |
-//! | edit / publish / close a job           | Get, then Put if `version` is unchanged          | 1 read + 1 write |
+//! | edit / publish / close a job           | Get, then TransactWriteItems: Put if `version` is unchanged, its event (and the feeds mark) | 1 read + 1 write transaction |
 //! | jobs by status, newest first           | GSI1 `gsi1pk=JOBS#<status>`, `gsi1sk=<id>`       | 1 query a page |
 //! | all jobs, newest first                 | GSI2 `gsi2pk=JOBS`, `gsi2sk=<id>`                | 1 query a page |
 //! | open jobs on the career site, filtered | GSI1 `JOBS#open` + filter on department/country/workplace | 1 query a page |
@@ -29,7 +29,7 @@
 //! | move an application                    | TransactWriteItems: Put `APP#<id>/APP` if `version` unchanged, stage-entered, hire and time-in-stage counters, silver-medalist prospect, retention mark | 1 write transaction (+ the audit entry) |
 //! | an application's interviews and feedback | Query `APP#<id>`, `sk` begins with `INT#` | 1 query |
 //! | schedule an interview                  | TransactWriteItems: `APP#<id>/INT#<iid>` and the pointer `INTERVIEW#<iid>/INTERVIEW` | 1 write transaction |
-//! | give feedback                          | Get the pointer, Get the job (scope), Put `APP#<id>/INT#<iid>#FB#<sub>` | 2 reads + 1 write |
+//! | give feedback                          | Get the pointer, Get the job (scope), TransactWriteItems: Put `APP#<id>/INT#<iid>#FB#<sub>`, its event | 2 reads + 1 write transaction |
 //! | store many jobs (seed, import)         | BatchWriteItem, 25 a call                        | n/25 writes |
 //! | feeds state: changes marked, last build | `FEEDS/STATE`: `ADD generation` in the job's write transaction; Get; Update after a build | 1 read + 1 write a build |
 //! | sources report                         | Query `STATS#JOB#<job>` or `STATS#ALL`, `sk` between `DAY#<from>` and `DAY#<to>#~` (every shard), summed by day, channel and source; spend: `SPEND#<month>…` in `STATS#ALL` | 1 query (+1 for spend) |
@@ -48,6 +48,7 @@
 //! | a person's holdings (export, erasure)  | Query `EMAIL#<h>`; GSI2 `CANDAPPS#<cand>` then Query each `APP#<id>`; GSI2 `DRAFTS#<h>` | 1 query per partition |
 //! | erase                                  | Put `TOMB#<h>` and `TOMB#<cand>` if absent (GSI1 `ERASURES#open` until done), BatchWrite deletes 25 a call, Update `EMAIL#<h>/SUPPRESS` | n/25 + 4 writes |
 //! | retention: stalest people              | GSI1 `RETAIN`, `gsi1sk < <cutoff>` (`EMAIL#<h>/RETAIN` put in each application's and move's transaction) | 1 query a page |
+//! | outbox events                          | Put `EVENT#<id>/EVENT` (type, at, data, a week's TTL) if absent, in the transaction of the change: an application, a move, an interview, feedback, a job saved | no call of its own |
 //! | report counters                        | `STATS#JOB#<job>` and `STATS#ALL`: `DAY#<date>#<channel>#<source>` (applicants, hires), `FUNNEL#<date>` (started, submitted, dropped), `STAGE#<stage>#<date>#<channel>#<source>` (entered), `TIS#<stage>` and `TIS#<stage>#exact` (time in stage), `EEO#<question>#<answer>`; `STATS#CAMPAIGN#<c>/TOTALS`. Each spread over `COUNTER_SHARDS` items: shard 0 is the key as written here, shard `k` adds `#<k>`; one shard per transaction, chosen by a hash of what the write is (the application and its version, the draft, the send) | written in the event's transaction; read as one range, shards summed |
 //!
 //! `<h>` is a keyed hash (HMAC) of the normalised email: people are found by email without the
@@ -65,6 +66,7 @@ mod counters;
 mod drafts;
 mod enrolments;
 mod erasure;
+mod events;
 mod holdings;
 mod imports;
 mod interviews;
@@ -81,7 +83,7 @@ mod stories;
 mod suppression;
 pub mod tx;
 
-pub use applications::{ApplicationContext, ApplicationLookup, NewApplication, NotCreated};
+pub use applications::{ApplicationContext, ApplicationLookup, MovedApplication, NewApplication, NotCreated};
 pub use consents::consent_of;
 pub use counters::{ExactSamples, FunnelCounts, EXACT_SAMPLES};
 pub use drafts::draft_of;
