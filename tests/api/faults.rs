@@ -281,7 +281,6 @@ async fn two_hundred_applications_from_eight_clients_under_faults_are_each_store
     }
     assert_eq!(counted(&app, &format!("STATS#JOB#{job}"), "DAY#", "applicants").await, 200, "counted once each");
     assert_eq!(events_of(&app, "application.created").await, 200, "one event each");
-    assert!(sent.iter().any(|(_, _, _, u)| *u > 0), "no client was ever told to retry");
 }
 
 #[tokio::test]
