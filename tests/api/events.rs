@@ -46,6 +46,12 @@ fn assert_documented(kind: &str, data: &Value) {
     }
 }
 
+/// The candidate id of an application, as its record says.
+async fn res_candidate(app: &TestApp, id: &str) -> String {
+    let a = app.stack.state.store.get_application(&id.parse().unwrap()).await.unwrap().unwrap();
+    a.candidate_id.to_string()
+}
+
 fn types(list: &[(String, Value)]) -> Vec<&str> {
     list.iter().map(|(t, _)| t.as_str()).collect()
 }
@@ -154,7 +160,7 @@ async fn applying_moving_and_job_changes_write_their_events_with_no_personal_dat
 }
 
 #[tokio::test]
-async fn a_hire_writes_the_stage_change_and_the_hire_in_the_moves_transaction() {
+async fn a_hire_and_an_erasure_write_their_events_in_order_with_ids_only() {
     let app = spawn_app().await;
     let token = app.token("recruiter").await;
     let job = app.open_job(&token, |_| {}).await;
@@ -172,7 +178,22 @@ async fn a_hire_writes_the_stage_change_and_the_hire_in_the_moves_transaction() 
     assert_eq!(res.status(), 200);
     let ops: Vec<String> = calls(&res).into_iter().filter(|c| c.starts_with("dynamodb.Transact")).collect();
     assert_eq!(ops, vec!["dynamodb.TransactWriteItems"], "the events go in the move's one transaction");
+    // Erasing the candidate: one `candidate.erased`, ids only; erasing again writes no second.
+    let admin = app.token("admin").await;
+    let cid = res_candidate(&app, &id).await;
+    for _ in 0..2 {
+        let res =
+            app.http.delete(format!("{}/api/candidates/{cid}", app.url)).bearer_auth(&admin).send().await.unwrap();
+        assert!(res.status().is_success(), "{}", res.status());
+    }
     let all = events(&app).await;
+    assert_eq!(types(&all).last(), Some(&"candidate.erased"), "{all:?}");
+    let erased: Vec<&Value> = all.iter().filter(|(t, _)| t == "candidate.erased").map(|(_, d)| d).collect();
+    assert_eq!(erased, vec![&json!({"candidate_id": cid})]);
+    for (kind, data) in &all {
+        assert_documented(kind, data);
+    }
+    assert!(!serde_json::to_string(&all).unwrap().contains(&email), "no event names the person");
     let hire: Vec<&(String, Value)> =
         all.iter().filter(|(t, _)| t.starts_with("application.") && t != "application.created").collect();
     let mut kinds: Vec<&str> = hire.iter().map(|(t, _)| t.as_str()).collect();

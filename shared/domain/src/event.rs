@@ -140,6 +140,11 @@ pub fn feedback_submitted(clock: &dyn Clock, application: &crate::ids::Applicati
     Event::new(clock, EventType::FeedbackSubmitted, f.at, data)
 }
 
+/// A candidate erased (ids only: everything held on them is gone).
+pub fn candidate_erased(clock: &dyn Clock, candidate: &crate::ids::CandidateId, at: DateTime<Utc>) -> Event {
+    Event::new(clock, EventType::CandidateErased, at, json!({"candidate_id": candidate}))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -34,7 +34,8 @@ pub async fn erase(st: &AppState, p: &PersonKeys, by: &str, now: DateTime<Utc>) 
         out.files += st.files.delete_all_versions(&key).await?;
     }
     out.items = st.store.erase_items(&held).await?;
-    st.store.finish_erasure(p, now).await?;
+    let erased = p.candidate_id.as_ref().map(|c| crate::event::candidate_erased(st.clock.as_ref(), c, now));
+    st.store.finish_erasure(p, erased.as_ref(), now).await?;
     tracing::info!(items = out.items, files = out.files, "person erased");
     Ok(out)
 }

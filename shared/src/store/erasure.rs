@@ -118,22 +118,41 @@ impl Store {
     }
 
     /// Ends an erasure: the address stays suppressed as its keyed hash alone (an import or a
-    /// campaign never finds the person again), and the tombstones close.
-    pub async fn finish_erasure(&self, p: &PersonKeys, now: DateTime<Utc>) -> Result<(), StoreError> {
+    /// campaign never finds the person again), and the tombstones close; the candidate's closes in
+    /// one transaction with its `candidate.erased` event, so a repeated finish writes none.
+    pub async fn finish_erasure(
+        &self,
+        p: &PersonKeys,
+        erased: Option<&crate::event::Event>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
         self.suppress_erased(&p.email_hash, now).await?;
-        for id in tomb_ids(p) {
-            self.db
-                .update_item()
-                .table_name(&self.table)
-                .set_key(Some(key(format!("TOMB#{id}"), "TOMB")))
-                .update_expression("SET done_at = if_not_exists(done_at, :now) REMOVE gsi1pk, gsi1sk")
-                .condition_expression("attribute_exists(pk)")
-                .expression_attribute_values(":now", s(rfc3339(now)))
-                .send()
-                .await
-                .map_err(store_error)?;
+        let close = |id: &str, condition: &'static str| super::tx::Change {
+            key: key(format!("TOMB#{id}"), "TOMB"),
+            expression: "SET done_at = if_not_exists(done_at, :now) REMOVE gsi1pk, gsi1sk".into(),
+            names: &[],
+            values: vec![(":now", s(rfc3339(now)))],
+            condition: Some(condition),
+        };
+        let mut tx = super::tx::Tx::default();
+        tx.update("tomb", &self.table, close(p.email_hash.as_str(), "attribute_exists(pk)"));
+        if let Some(c) = &p.candidate_id {
+            let condition = match erased {
+                Some(_) => "attribute_exists(pk) AND attribute_not_exists(done_at)",
+                None => "attribute_exists(pk)",
+            };
+            tx.update("candidate tomb", &self.table, close(&c.to_string(), condition));
+            if let Some(e) = erased {
+                super::events::record(&mut tx, &self.table, std::slice::from_ref(e));
+            }
         }
-        Ok(())
+        match tx.commit(self).await {
+            Ok(()) => Ok(()),
+            // Closed already, by an earlier run of this erasure: nothing more to say.
+            Err(super::tx::TxError::Failed(labels)) if labels == ["candidate tomb"] => Ok(()),
+            Err(super::tx::TxError::Failed(_)) => Err(StoreError::ConditionFailed),
+            Err(super::tx::TxError::Store(e)) => Err(e),
+        }
     }
 
     /// Erasures a crash (or a failure) left unfinished, oldest first: one query a page, from `after`
