@@ -213,3 +213,18 @@ fn every_documented_webhook_is_an_event_type() {
         name.parse::<rapport::event::EventType>().unwrap_or_else(|e| panic!("{name}: {e}"));
     }
 }
+
+#[tokio::test]
+async fn a_prospect_a_recruiter_adds_is_one_event_and_a_duplicate_none() {
+    let app = spawn_app().await;
+    let token = app.token("recruiter").await;
+    let email = format!("pool.{}@example.com", ulid::Ulid::generate().to_string().to_lowercase());
+    let body = json!({"email": email, "first_name": "Mary", "consent": true});
+    let res = app.post("/api/prospects").bearer_auth(&token).json(&body).send().await.unwrap();
+    assert_eq!(res.status(), 201);
+    let p: Value = res.json().await.unwrap();
+    problem(app.post("/api/prospects").bearer_auth(&token).json(&body).send().await.unwrap(), 409).await;
+    let all = events(&app).await;
+    assert_eq!(all, vec![("prospect.created".to_string(), json!({"prospect_id": p["id"], "status": "active"}))]);
+    assert_documented("prospect.created", &all[0].1);
+}

@@ -140,6 +140,12 @@ pub fn feedback_submitted(clock: &dyn Clock, application: &crate::ids::Applicati
     Event::new(clock, EventType::FeedbackSubmitted, f.at, data)
 }
 
+/// A person a recruiter added to the pool: their id (the keyed hash of their address, never the
+/// address) and status.
+pub fn prospect_created(clock: &dyn Clock, p: &crate::prospect::Prospect, at: DateTime<Utc>) -> Event {
+    Event::new(clock, EventType::ProspectCreated, at, json!({"prospect_id": p.id, "status": p.status}))
+}
+
 /// A candidate erased (ids only: everything held on them is gone).
 pub fn candidate_erased(clock: &dyn Clock, candidate: &crate::ids::CandidateId, at: DateTime<Utc>) -> Event {
     Event::new(clock, EventType::CandidateErased, at, json!({"candidate_id": candidate}))

@@ -19,7 +19,8 @@ pub async fn create(st: &AppState, input: ProspectInput, by: &str) -> Result<Pro
     }
     let consent = (input.consent == Some(true)).then(|| recruiter_consent(by, now));
     let p = input.sourced(h, email, now);
-    match st.store.create_prospect(&p, consent.as_deref().and_then(<[Consent]>::first), now).await {
+    let event = crate::event::prospect_created(st.clock.as_ref(), &p, now);
+    match st.store.create_prospect(&p, consent.as_deref().and_then(<[Consent]>::first), &event, now).await {
         Ok(()) => {
             if let Some(given) = &consent {
                 st.store.record_consents(&p.id, given).await?;

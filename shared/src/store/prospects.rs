@@ -309,15 +309,22 @@ impl Store {
     }
 
     /// A person a recruiter sourced, with the consent they gave on their word (kept on the item as
-    /// its talent-pool consent): one put, only if there is none yet.
+    /// its talent-pool consent), and its event: one transaction, only if there is none yet.
     pub async fn create_prospect(
         &self,
         p: &Prospect,
         evidence: Option<&Consent>,
+        event: &crate::event::Event,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let extra = evidence.map(consent_attribute).into_iter().collect();
-        self.put_prospect(p, true, extra, now).await
+        let mut tx = Tx::default();
+        tx.put("prospect", &self.table, prospect_item(p, extra, now), Some("attribute_not_exists(pk)"));
+        super::events::record(&mut tx, &self.table, std::slice::from_ref(event));
+        tx.commit(self).await.map_err(|e| match e {
+            super::tx::TxError::Failed(_) => StoreError::ConditionFailed,
+            super::tx::TxError::Store(e) => e,
+        })
     }
 
     /// A recruiter's edit: one put, only if the prospect was last updated at `p.updated_at`.
