@@ -204,18 +204,18 @@ async fn a_hire_and_an_erasure_write_their_events_in_order_with_ids_only() {
 }
 
 #[test]
-fn every_documented_webhook_is_an_event_type() {
+fn the_webhooks_section_documents_every_event_type() {
     let path = format!("{}/../infra/openapi.yaml", env!("CARGO_MANIFEST_DIR"));
     let doc: Value = serde_yaml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    let names: Vec<&String> = doc["webhooks"].as_object().unwrap().keys().collect();
-    assert!(names.len() >= 10, "{names:?}");
-    for name in names {
-        name.parse::<rapport::event::EventType>().unwrap_or_else(|e| panic!("{name}: {e}"));
-    }
+    let mut names: Vec<&str> = doc["webhooks"].as_object().unwrap().keys().map(String::as_str).collect();
+    names.sort();
+    let mut kinds: Vec<&str> = rapport::event::EventType::ALL.iter().map(|k| k.as_str()).collect();
+    kinds.sort();
+    assert_eq!(names, kinds, "the webhooks section documents every event type, and only those");
 }
 
 #[tokio::test]
-async fn a_prospect_a_recruiter_adds_is_one_event_and_a_duplicate_none() {
+async fn a_prospect_added_and_unsubscribed_is_one_event_each_and_a_repeat_none() {
     let app = spawn_app().await;
     let token = app.token("recruiter").await;
     let email = format!("pool.{}@example.com", ulid::Ulid::generate().to_string().to_lowercase());
@@ -224,7 +224,55 @@ async fn a_prospect_a_recruiter_adds_is_one_event_and_a_duplicate_none() {
     assert_eq!(res.status(), 201);
     let p: Value = res.json().await.unwrap();
     problem(app.post("/api/prospects").bearer_auth(&token).json(&body).send().await.unwrap(), 409).await;
+    // Unsubscribing through a link twice: one event, the first time.
+    let hash: rapport::email::EmailHash = p["id"].as_str().unwrap().parse().unwrap();
+    let link = rapport::prospect::unsubscribe_token(&app.stack.state.signer, &hash);
+    for _ in 0..2 {
+        let res = app.post("/careers/unsubscribe").query(&[("token", &link)]).send().await.unwrap();
+        assert_eq!(res.status(), 200);
+    }
     let all = events(&app).await;
-    assert_eq!(all, vec![("prospect.created".to_string(), json!({"prospect_id": p["id"], "status": "active"}))]);
-    assert_documented("prospect.created", &all[0].1);
+    assert_eq!(
+        all,
+        vec![
+            ("prospect.created".to_string(), json!({"prospect_id": p["id"], "status": "active"})),
+            ("prospect.unsubscribed".to_string(), json!({"prospect_id": p["id"]})),
+        ]
+    );
+    for (kind, data) in &all {
+        assert_documented(kind, data);
+    }
+}
+
+#[tokio::test]
+async fn a_withdrawal_is_the_stage_change_and_the_withdrawal_with_its_code_not_its_note() {
+    let app = spawn_app().await;
+    let token = app.token("recruiter").await;
+    let job = app.open_job(&token, |_| {}).await;
+    let email = format!("w.{}@example.com", ulid::Ulid::generate().to_string().to_lowercase());
+    let body = json!({"first_name": "Ada", "last_name": "Lovelace", "email": email, "consent": {"processing": true}});
+    let res = app.post(&format!("/careers/jobs/{job}/applications")).json(&body).send().await.unwrap();
+    let id = res.json::<Value>().await.unwrap()["application_id"].as_str().unwrap().to_string();
+    let withdraw = json!({"to": "withdrawn", "expected_version": 1, "reason":
+                          {"category": "rejected_by_candidate", "code": "accepted_other_offer", "note": "Ada took Babbage's offer"}});
+    let res = app.post(&format!("/api/applications/{id}/transitions")).bearer_auth(&token).json(&withdraw).send();
+    assert_eq!(res.await.unwrap().status(), 200);
+    let all = events(&app).await;
+    let of =
+        |t: &str| all.iter().find(|(k, _)| k == t).map(|(_, d)| d.clone()).unwrap_or_else(|| panic!("no {t}: {all:?}"));
+    assert_eq!(
+        of("application.withdrawn")["reason"],
+        json!({"category": "rejected_by_candidate", "code": "accepted_other_offer"})
+    );
+    assert_eq!(
+        (
+            of("application.stage_changed")["stage_kind"].as_str(),
+            of("application.stage_changed")["disposition"].as_str()
+        ),
+        (Some("exit"), Some("REJECTED"))
+    );
+    for (kind, data) in &all {
+        assert_documented(kind, data);
+    }
+    assert!(!serde_json::to_string(&all).unwrap().contains("Babbage"), "never the note");
 }

@@ -146,6 +146,11 @@ pub fn prospect_created(clock: &dyn Clock, p: &crate::prospect::Prospect, at: Da
     Event::new(clock, EventType::ProspectCreated, at, json!({"prospect_id": p.id, "status": p.status}))
 }
 
+/// An address unsubscribed through a link (the keyed hash of the address as the prospect's id).
+pub fn prospect_unsubscribed(clock: &dyn Clock, prospect: &crate::email::EmailHash, at: DateTime<Utc>) -> Event {
+    Event::new(clock, EventType::ProspectUnsubscribed, at, json!({"prospect_id": prospect}))
+}
+
 /// A candidate erased (ids only: everything held on them is gone).
 pub fn candidate_erased(clock: &dyn Clock, candidate: &crate::ids::CandidateId, at: DateTime<Utc>) -> Event {
     Event::new(clock, EventType::CandidateErased, at, json!({"candidate_id": candidate}))

@@ -35,7 +35,8 @@ pub async fn confirm(st: &AppState, token: &str) -> Result<Option<Confirmed>, Ap
 pub async fn unsubscribe(st: &AppState, token: &str) -> Result<bool, ApiError> {
     let now = st.clock.now();
     let Some(person) = st.signer.verify::<PersonRef>(UNSUBSCRIBE, token, now) else { return Ok(false) };
-    if st.store.unsubscribe(&person.h, now).await? {
+    let event = crate::event::prospect_unsubscribed(st.clock.as_ref(), &person.h, now);
+    if st.store.unsubscribe(&person.h, &event, now).await? {
         if let Some(campaign) = &person.c {
             st.store.count_campaign_event(campaign, "unsubscribed").await?;
         }

@@ -80,24 +80,33 @@ impl Store {
     }
 
     /// Suppresses the address (kept as its keyed hash only) and marks the prospect unsubscribed.
-    /// Repeatable: the first time is kept.
+    /// Repeatable: the first time is kept, and only the first writes its event (one transaction with
+    /// the suppression; an address suppressed already, for any reason, changes nothing).
     /// `Ok(true)` the first time.
-    pub async fn unsubscribe(&self, email_hash: &EmailHash, now: DateTime<Utc>) -> Result<bool, StoreError> {
-        let before = self
-            .db
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(suppress_key(email_hash)))
-            .update_expression(
-                "SET reason = if_not_exists(reason, :unsubscribed), suppressed_at = if_not_exists(suppressed_at, :now)",
-            )
-            .expression_attribute_values(":unsubscribed", s("unsubscribed"))
-            .expression_attribute_values(":now", s(rfc3339(now)))
-            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
-            .send()
-            .await
-            .map_err(store_error)?;
-        let first = before.attributes().is_none_or(|a| !a.contains_key("reason"));
+    pub async fn unsubscribe(
+        &self,
+        email_hash: &EmailHash,
+        event: &crate::event::Event,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let mut tx = Tx::default();
+        tx.update(
+            "suppression",
+            &self.table,
+            Change {
+                key: suppress_key(email_hash),
+                expression: "SET reason = :unsubscribed, suppressed_at = :now".into(),
+                names: &[],
+                values: vec![(":unsubscribed", s("unsubscribed")), (":now", s(rfc3339(now)))],
+                condition: Some("attribute_not_exists(reason)"),
+            },
+        );
+        super::events::record(&mut tx, &self.table, std::slice::from_ref(event));
+        let first = match tx.commit(self).await {
+            Ok(()) => true,
+            Err(TxError::Failed(_)) => false,
+            Err(TxError::Store(e)) => return Err(e),
+        };
         if first {
             let withdrawn = crate::consent::Consent::new(
                 crate::consent::Purpose::MarketingEmail,
