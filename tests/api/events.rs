@@ -168,13 +168,7 @@ async fn a_hire_and_an_erasure_write_their_events_in_order_with_ids_only() {
     let body = json!({"first_name": "Ada", "last_name": "Lovelace", "email": email, "consent": {"processing": true}});
     let res = app.post(&format!("/careers/jobs/{job}/applications")).json(&body).send().await.unwrap();
     let id = res.json::<Value>().await.unwrap()["application_id"].as_str().unwrap().to_string();
-    let res = app
-        .post(&format!("/api/applications/{id}/transitions"))
-        .bearer_auth(&token)
-        .json(&json!({"to": "hired", "expected_version": 1}))
-        .send()
-        .await
-        .unwrap();
+    let res = app.transition(&token, &id, json!({"to": "hired", "expected_version": 1})).await;
     assert_eq!(res.status(), 200);
     let ops: Vec<String> = calls(&res).into_iter().filter(|c| c.starts_with("dynamodb.Transact")).collect();
     assert_eq!(ops, vec!["dynamodb.TransactWriteItems"], "the events go in the move's one transaction");

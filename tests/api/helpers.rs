@@ -161,6 +161,11 @@ impl TestApp {
     }
 
     /// The documents of every item whose sort key is `sk` (applications: `APP`).
+    /// Moves an application as the recruiter API does (`POST /api/applications/{id}/transitions`).
+    pub async fn transition(&self, token: &str, id: &str, body: Value) -> Response {
+        self.post(&format!("/api/applications/{id}/transitions")).bearer_auth(token).json(&body).send().await.unwrap()
+    }
+
     /// Every draft in the table, read behind the API's back.
     pub async fn drafts(&self) -> Vec<rapport::draft::Draft> {
         self.scan_table()

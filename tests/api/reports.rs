@@ -35,13 +35,7 @@ async fn the_sources_report_equals_a_recount_of_the_applications() {
         let a = app.stack.state.store.get_application(&id.parse().unwrap()).await.unwrap().unwrap();
         let hired = (seed >> 20) % 3 == 0;
         if hired {
-            let res = app
-                .post(&format!("/api/applications/{id}/transitions"))
-                .bearer_auth(&token)
-                .json(&json!({"to": "hired", "expected_version": 1}))
-                .send()
-                .await
-                .unwrap();
+            let res = app.transition(&token, &id, json!({"to": "hired", "expected_version": 1})).await;
             assert_eq!(res.status(), 200);
         }
         let e = expected.entry(a.attribution.channel.as_str().to_string()).or_default();
@@ -165,13 +159,7 @@ async fn time_in_stage_and_to_hire_are_reported_per_stage() {
         let id = apply(&app, &job, n, json!({})).await;
         for (v, (to, after)) in [("screen", wait), ("hired", 1)].into_iter().enumerate() {
             clock.advance(Duration::days(after));
-            let res = app
-                .post(&format!("/api/applications/{id}/transitions"))
-                .bearer_auth(&token)
-                .json(&json!({"to": to, "expected_version": v + 1}))
-                .send()
-                .await
-                .unwrap();
+            let res = app.transition(&token, &id, json!({"to": to, "expected_version": v + 1})).await;
             assert_eq!(res.status(), 200);
         }
     }

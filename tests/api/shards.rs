@@ -102,13 +102,7 @@ async fn reports_equal_a_recount_whatever_number_of_shards_wrote_each_counter() 
             }
             clock.advance(Duration::minutes(1 + next(25) as i64));
             let to = if next(4) == 0 { "hired" } else { order[order.iter().position(|s| *s == stage).unwrap() + 1] };
-            let res = app
-                .post(&format!("/api/applications/{id}/transitions"))
-                .bearer_auth(&token)
-                .json(&json!({"to": to, "expected_version": version}))
-                .send()
-                .await
-                .unwrap();
+            let res = app.transition(&token, &id, json!({"to": to, "expected_version": version})).await;
             assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
             if to != "hired" {
                 open.push((id, to.to_string(), version + 1));
@@ -229,13 +223,7 @@ async fn with_eight_shards_the_counters_of_many_applications_spread_over_several
         ids.push(apply(&app, &job, n, json!({"utm_source": "indeed", "utm_medium": "job_board"})).await);
     }
     for id in &ids[..20] {
-        let res = app
-            .post(&format!("/api/applications/{id}/transitions"))
-            .bearer_auth(&token)
-            .json(&json!({"to": "screen", "expected_version": 1}))
-            .send()
-            .await
-            .unwrap();
+        let res = app.transition(&token, &id, json!({"to": "screen", "expected_version": 1})).await;
         assert_eq!(res.status(), 200);
     }
     // One day, one source: without shards, one item each. With them, one of 8 per transaction.
