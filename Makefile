@@ -36,7 +36,7 @@ test: emulator browser
 ## Cold starts: each function's release binary and a hello-world lambda_runtime one, built here in one run.
 bench: emulator
 	cargo build --release --bins -p rapport-jobs -p rapport-intake -p rapport-pipeline -p rapport-reports \
-	  -p rapport-crm -p rapport-nurture -p rapport-tests
+	  -p rapport-crm -p rapport-nurture -p rapport-events -p rapport-tests
 	RAPPORT_RELEASE_DIR="$${CARGO_TARGET_DIR:-$(CURDIR)/target}/release" \
 	  infra/local/with-emulator.sh cargo run --quiet -p rapport-tests --example bench
 
@@ -76,7 +76,7 @@ PACKAGE_VENV := .venv-package
 CARGO_LAMBDA_VERSION := 1.9.2
 ZIGLANG_VERSION := 0.14.1
 LAMBDA_TARGET := aarch64-unknown-linux-gnu
-LAMBDA_FUNCTIONS := crm intake jobs nurture pipeline reports
+LAMBDA_FUNCTIONS := crm events intake jobs nurture pipeline reports
 
 $(PACKAGE_VENV)/.cargo-lambda-$(CARGO_LAMBDA_VERSION)-zig-$(ZIGLANG_VERSION):
 	python3 -m venv $(PACKAGE_VENV)

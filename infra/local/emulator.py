@@ -50,7 +50,7 @@ def item_level_rollback():
     """moto backs up every table a transaction names with a deep copy, its rollback, so each transaction
     costs the size of the table and a history of thousands of records slows to a crawl. Back up just the
     items the transaction names instead and put those back if it is cancelled (requests are serialised,
-    so nothing else changes them meanwhile)."""
+    so nothing else changes them meanwhile), with the stream records they added."""
     import copy
 
     from moto.dynamodb import models
@@ -80,9 +80,15 @@ def item_level_rollback():
                     continue
                 r = DynamoType(attrs[table.range_key_attr])
             saved.append((table, h, r, copy.deepcopy(table.get_item(h, r))))
+        # The stream records the cancelled writes added go too: in AWS a cancelled transaction
+        # leaves nothing on the stream.
+        streams = {id(t): (t.stream_shard, len(t.stream_shard.items))
+                   for t, _, _, _ in saved if t.stream_shard is not None}
         try:
             return original(self, transact_items)
         except Exception:
+            for shard, length in streams.values():
+                del shard.items[length:]
             for table, h, r, item in reversed(saved):
                 if r is None:
                     if item is None:

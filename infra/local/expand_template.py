@@ -155,6 +155,24 @@ def main(template_path, out_path):
             targets = r["Properties"].get("Targets", [])
             if any(t.get("Arn", {}).get("Fn::GetAtt", [None])[0] == logical_id for t in targets):
                 rules[rid] = r["Properties"]["EventPattern"]
+        # Event source mappings from the table's stream: how Lambda batches, filters and retries.
+        streams = {}
+        for rid, r in resources.items():
+            if r["Type"] != "AWS::Lambda::EventSourceMapping":
+                continue
+            p = r["Properties"]
+            if p.get("FunctionName", {}).get("Ref") != logical_id:
+                continue
+            streams[rid] = {
+                "batch_size": p.get("BatchSize", 100),
+                "starting_position": p.get("StartingPosition"),
+                "filters": [json.loads(f["Pattern"]) for f in p.get("FilterCriteria", {}).get("Filters", [])],
+                "report_batch_item_failures": "ReportBatchItemFailures" in p.get("FunctionResponseTypes", []),
+                "bisect_batch_on_function_error": p.get("BisectBatchOnFunctionError", False),
+                "maximum_retry_attempts": p.get("MaximumRetryAttempts", -1),
+                "on_failure": resolve(p.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination"),
+                                      resources, declared),
+            }
         name = logical_id[: -len("Function")].lower() if logical_id.endswith("Function") else logical_id
         functions[name] = {
             "logical_id": logical_id,
@@ -162,6 +180,7 @@ def main(template_path, out_path):
             "managed_policies": role.get("ManagedPolicyArns", []),
             "statements": statements,
             "event_rules": rules,
+            "stream_sources": streams,
             # Where Lambda puts an asynchronous event the function failed on (its role may send there).
             "dead_letter_queue": resolve(props.get("DeadLetterConfig", {}).get("TargetArn"), resources, declared),
             "timeout": props.get("Timeout", 3),

@@ -104,6 +104,7 @@ fn the_template_declares_the_tables_of_the_schema() {
             p["AttributeDefinitions"].as_sequence().unwrap().iter().map(|a| s(&a["AttributeName"])).collect();
         assert_eq!(attrs, expected_attrs);
         assert_eq!(p["TimeToLiveSpecification"]["AttributeName"], table.ttl);
+        assert_eq!(p["StreamSpecification"]["StreamViewType"], table.stream_view, "the outbox's stream");
         assert_eq!(p["DeletionProtectionEnabled"], true, "{} cannot be deleted by mistake", table.logical_id);
         assert!(
             t["Globals"]["Function"]["Environment"]["Variables"].get(table.env).is_some(),

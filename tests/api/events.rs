@@ -10,6 +10,7 @@ async fn events(app: &TestApp) -> Vec<(String, Value)> {
         .await
         .iter()
         .filter(|i| i.get("pk").and_then(|v| v.as_s().ok()).is_some_and(|p| p.starts_with("EVENT#")))
+        .filter(|i| i.get("sk").and_then(|v| v.as_s().ok()).is_some_and(|s| s == "EVENT"))
         .map(|i| {
             let text = |k: &str| i.get(k).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
             assert!(i.get("ttl").and_then(|v| v.as_n().ok()).is_some(), "an event item expires");

@@ -245,6 +245,23 @@ async fn two_hundred_applications_from_eight_clients_under_faults_are_each_store
         }
     };
     let sent: Vec<_> = join_all((0..8).map(client)).await.into_iter().flatten().collect();
+    // The events function takes the applications' events from the stream under the same faults: what
+    // fails is retried from the stream, and nothing is given up on.
+    let mut polls = 0;
+    loop {
+        polls += 1;
+        assert!(polls < TRIES, "the stream was never read");
+        let res = app.post("/_local/run/events").send().await.unwrap();
+        if res.status() == 503 {
+            continue;
+        }
+        assert_eq!(res.status(), 200);
+        let poll: Value = res.json().await.unwrap();
+        assert_eq!(poll["on_failure"], json!([]), "an event was given up on: {poll}");
+        if poll["passed"] == 0 {
+            break;
+        }
+    }
     let faults = faults_seen(&app).await;
     app.clear_faults().await;
 

@@ -80,7 +80,7 @@ async fn local_emails_lists_what_ses_sent_as_raw_mime() {
         .send()
         .await
         .expect("SES accepts a raw message from the verified sender");
-    let emails: Value = app.get("/_local/emails").send().await.unwrap().json().await.unwrap();
+    let emails: Value = app.emails().await;
     let mine = emails["items"]
         .as_array()
         .unwrap()

@@ -195,10 +195,25 @@ impl TestApp {
         self.post(path).send().await.unwrap()
     }
 
-    /// The emails SES sent to one address (the emulator is shared, so addresses are unique per test).
+    /// The emails SES sent to one address (the emulator is shared, so addresses are unique per test),
+    /// once the events written so far have been handled.
     pub async fn emails_to(&self, email: &str) -> Vec<Value> {
-        let all: Value = self.get("/_local/emails").send().await.unwrap().json().await.unwrap();
+        let all = self.emails().await;
         all["items"].as_array().unwrap().iter().filter(|e| e["to"] == json!([email])).cloned().collect()
+    }
+
+    /// Every email SES sent (`/_local/emails`), once the events written so far have been handled.
+    pub async fn emails(&self) -> Value {
+        self.run_events().await;
+        self.get("/_local/emails").send().await.unwrap().json().await.unwrap()
+    }
+
+    /// Hands the table's new events to the events function, as Lambda's stream mapping does
+    /// (`/_local/run/events`); answers what the poll did.
+    pub async fn run_events(&self) -> Value {
+        let res = self.post("/_local/run/events").send().await.unwrap();
+        assert_eq!(res.status(), 200, "the stream was not read");
+        res.json().await.unwrap()
     }
 
     /// Sets faults in the emulator (`POST /_rapport/faults`, see infra/local/emulator.py): SES and S3

@@ -159,7 +159,7 @@ async fn a_silver_medalist_without_consent_gets_one_request_and_joins_only_by_co
     let p = st.store.prospect_by_email_hash(&hash).await.unwrap().unwrap();
     assert_eq!(p["status"].as_s().unwrap(), "pending_consent");
     assert!(!p.contains_key("origins"), "not in the pool before confirming");
-    let all: Value = app.get("/_local/emails").send().await.unwrap().json().await.unwrap();
+    let all: Value = app.emails().await;
     let asks: Vec<&Value> = all["items"]
         .as_array()
         .unwrap()

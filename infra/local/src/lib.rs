@@ -7,6 +7,7 @@ pub mod gateway;
 pub mod iam;
 pub mod runtime;
 pub mod sam;
+pub mod streams;
 pub mod token;
 
 use anyhow::Context as _;
@@ -80,7 +81,7 @@ pub struct Stack {
 }
 
 /// Every function of the template, by the name the route table and the template use.
-pub const FUNCTIONS: &[&str] = &["jobs", "intake", "pipeline", "reports", "crm", "nurture"];
+pub const FUNCTIONS: &[&str] = &["jobs", "intake", "pipeline", "reports", "crm", "nurture", "events"];
 
 /// Each HTTP function's router, each over its own state.
 pub fn functions(states: &HashMap<&'static str, AppState>) -> anyhow::Result<HashMap<&'static str, Router>> {
@@ -190,6 +191,8 @@ struct Local {
     nurture: AppState,
     /// The EventBridge rules that target nurture in the template, by logical id.
     nurture_rules: Arc<std::collections::BTreeMap<String, serde_json::Value>>,
+    /// The table's stream to the events function, as its event source mapping in the template.
+    events: Arc<streams::StreamMapping>,
     http: reqwest::Client,
     moto_url: String,
 }
@@ -221,10 +224,12 @@ pub async fn spawn(opts: Options) -> anyhow::Result<Stack> {
     }
     let gw = Arc::new(Gateway { functions, issuer: issuer.clone(), allowed_origins: opts.allowed_origins.clone() });
     let nurture = states.get("nurture").cloned().context("no state for the nurture function")?;
+    let events = Arc::new(events_mapping(&sam, &states, &opts.moto_url, &state.config.table)?);
     let local = Local {
         issuer: issuer.clone(),
         nurture: nurture.clone(),
         nurture_rules: Arc::new(sam.function("nurture")?.event_rules.clone()),
+        events: events.clone(),
         http: reqwest::Client::new(),
         moto_url: opts.moto_url.clone(),
     };
@@ -236,7 +241,13 @@ pub async fn spawn(opts: Options) -> anyhow::Result<Stack> {
         .route("/_local/ses-events", post(ses_event))
         .with_state(local)
         .merge(gateway::router(gw));
-    let schedules = if opts.run_schedules { start_schedules(nurture) } else { Vec::new() };
+    let schedules = if opts.run_schedules {
+        let mut running = start_schedules(nurture);
+        running.push(follow_stream(events));
+        running
+    } else {
+        Vec::new()
+    };
     let (tx, rx) = oneshot::channel::<()>();
     let server = tokio::spawn(async move {
         let _ = axum::serve(listener, app)
@@ -312,12 +323,58 @@ async fn list_emails(State(l): State<Local>) -> Response {
     }
 }
 
-/// What EventBridge Scheduler does in AWS: invoke the task's function with `{"task", "scheduled_time"}`.
+/// The events function's mapping from the table's stream, as the template declares it.
+fn events_mapping(
+    sam: &sam::SamFunctions,
+    states: &HashMap<&'static str, AppState>,
+    moto_url: &str,
+    table: &str,
+) -> anyhow::Result<streams::StreamMapping> {
+    let function = sam.function("events")?;
+    let mut sources = function.stream_sources.values();
+    let (Some(source), None) = (sources.next(), sources.next()) else {
+        anyhow::bail!("the events function must have exactly one stream source in the template");
+    };
+    let state = states.get("events").cloned().context("no state for the events function")?;
+    let handler: streams::Handler = Arc::new(|st: AppState, batch: serde_json::Value| {
+        Box::pin(async move { rapport_events::handle(&st, &batch).await })
+    });
+    streams::StreamMapping::new(moto_url, table, source.clone(), state, handler)
+}
+
+/// Polls the stream every second, as Lambda's mapping does, until the stack stops (make dev).
+fn follow_stream(events: Arc<streams::StreamMapping>) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+        loop {
+            tick.tick().await;
+            match events.poll().await {
+                Ok(p) if p.passed > 0 => tracing::info!(events = p.passed, failed = p.on_failure.len(), "stream read"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "stream not read"),
+            }
+        }
+    })
+}
+
+/// What EventBridge Scheduler does in AWS: invoke the task's function with `{"task", "scheduled_time"}`;
+/// and `events`: what Lambda's event source mapping does with the table's stream, once, now.
 async fn run_task(
     State(l): State<Local>,
     Path(task): Path<String>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
+    if task == "events" {
+        let (result, calls) = rapport::aws::count_calls(l.events.poll()).await;
+        let mut res = match result {
+            Ok(poll) => json(StatusCode::OK, &poll),
+            Err(e) => ApiError::Unavailable(format!("{e:#}")).into_response(),
+        };
+        if let Ok(v) = http::HeaderValue::from_str(&calls.summary()) {
+            res.headers_mut().insert(gateway::CALLS_HEADER, v);
+        }
+        return res;
+    }
     let now = q.get("now").cloned().unwrap_or_else(|| rapport::clock::rfc3339(l.nurture.clock.now()));
     let payload = serde_json::json!({"task": task, "scheduled_time": now});
     let task = match rapport_nurture::Task::parse(&payload) {

@@ -488,7 +488,7 @@ pub fn target_dir() -> anyhow::Result<PathBuf> {
 }
 
 /// A function's binary name (`[[bin]]` in functions/<name>/Cargo.toml): the function's own name.
-pub const BINARIES: &[&str] = &["jobs", "intake", "pipeline", "reports", "crm", "nurture"];
+pub const BINARIES: &[&str] = &["jobs", "intake", "pipeline", "reports", "crm", "nurture", "events"];
 
 /// The binary `name` of a cargo profile (`debug`, `release`); an error says how to build it.
 pub fn binary(profile: &str, name: &str) -> anyhow::Result<PathBuf> {

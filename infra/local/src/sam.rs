@@ -25,11 +25,28 @@ pub struct SamFunction {
     pub statements: Vec<serde_json::Value>,
     /// EventBridge rules targeting the function: their `EventPattern`s by logical id.
     pub event_rules: BTreeMap<String, serde_json::Value>,
+    /// Event source mappings from the table's stream, by logical id.
+    #[serde(default)]
+    pub stream_sources: BTreeMap<String, StreamSource>,
     /// The function's `Timeout` in seconds and `MemorySize` in MB (Globals merged in).
     #[serde(default = "default_timeout")]
     pub timeout: u64,
     #[serde(default = "default_memory")]
     pub memory_size: u64,
+}
+
+/// How Lambda reads the table's stream for a function: batches, filters, retries.
+#[derive(Debug, Clone, Deserialize)]
+pub struct StreamSource {
+    pub batch_size: usize,
+    /// Lambda's filter patterns (EventBridge's pattern language): a record matching none is dropped.
+    pub filters: Vec<serde_json::Value>,
+    pub report_batch_item_failures: bool,
+    pub bisect_batch_on_function_error: bool,
+    /// -1: until the record expires.
+    pub maximum_retry_attempts: i64,
+    /// Where a batch given up on is described (an SQS queue's ARN).
+    pub on_failure: Option<String>,
 }
 
 /// Lambda's defaults when a template sets neither.

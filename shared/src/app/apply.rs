@@ -1,22 +1,19 @@
 //! Applying from the career site: the resume's upload link, a draft (the start of an application, for
 //! drop-off capture), and the application itself: idempotency, the one lookup, the resume's check and
 //! copy, the one transaction, and the confirmation email.
-use crate::app::notify::{notify, Ledger, Letter, Needs, Notification};
 use crate::app::AppState;
-use crate::application::{taking_applications, Applicant, Application, ApplicationInput, Filing, NotTaking};
+use crate::application::{taking_applications, Applicant, ApplicationInput, Filing, NotTaking};
 use crate::attribution::{attribute, Attribution, Touchpoint};
-use crate::consent::Purpose;
 use crate::draft::DraftInput;
 use crate::email::EmailHash;
 use crate::error::ApiError;
 use crate::files::{UploadLink, UPLOAD_URL_TTL};
 use crate::ids::{ApplicationId, CandidateId, DraftId, JobId};
 use crate::job::Job;
-use crate::prospect::{ProspectStatus, SuppressionReason};
+use crate::prospect::ProspectStatus;
 use crate::store::{NewApplication, NotCreated};
 use crate::upload::{UploadKey, UploadRequest, MAX_RESUME_BYTES};
 use chrono::{DateTime, Utc};
-use serde_json::json;
 
 /// Where the browser PUTs a resume, under which key the application will name it, and until when.
 pub struct ResumeUpload {
@@ -68,7 +65,7 @@ pub struct Submitted<'a> {
     pub idempotency_key: Option<&'a str>,
 }
 
-/// Files an application and sends its confirmation; answers (application, candidate). A repeat (the
+/// Files an application (its event has the confirmation sent); answers (application, candidate). A repeat (the
 /// same person and job, or the same Idempotency-Key) answers exactly as the first request was
 /// answered, so the answer never tells whether that person had applied already.
 pub async fn apply(st: &AppState, s: Submitted<'_>) -> Result<(ApplicationId, CandidateId), ApiError> {
@@ -182,10 +179,7 @@ impl Attempt<'_> {
             .await;
         match created {
             Ok(()) => {
-                // An erasure keeps the address from imports and campaigns, not from the confirmation
-                // of an application the person sends again themselves.
-                let suppressed = lookup.suppressed.filter(|r| *r != SuppressionReason::Erased);
-                send_confirmation(st, &job, &application, input, &self.email_hash, suppressed).await;
+                // The confirmation goes from the event's consumer (`app::events`): no request waits on SES.
                 if let Some(key) = &input.resume_key {
                     forget_upload(st, key).await;
                 }
@@ -231,37 +225,5 @@ async fn drop_copy(st: &AppState, copy: Option<&str>) {
         if let Err(e) = st.files.delete_all_versions(key).await {
             tracing::warn!(error = %e, "an unreferenced resume copy was not deleted");
         }
-    }
-}
-
-/// The confirmation of a new application; `suppressed`: why the address may not be mailed, as read
-/// with the lookup.
-async fn send_confirmation(
-    st: &AppState,
-    job: &Job,
-    app: &Application,
-    input: &ApplicationInput,
-    email_hash: &EmailHash,
-    suppressed: Option<SuppressionReason>,
-) {
-    let first = &input.first_name;
-    let ctx = json!({"first_name": first, "job_title": job.spec.title, "company": st.config.company_name,
-                     "application_id": app.id.to_string()});
-    let letter = Letter {
-        to: &input.email,
-        to_name: Some(format!("{first} {}", input.last_name)),
-        email_hash,
-        subject: format!("Your application for {}", job.spec.title),
-        template: "confirmation",
-        context: ctx,
-        campaign: None,
-    };
-    let needs = Needs { purpose: Some(Purpose::Processing), known: Some((suppressed, true)) };
-    let result =
-        notify(st, Notification { letter, needs, ledger: Ledger::Application(&app.id), kind: "confirmation" }).await;
-    // The send was claimed with the application; a failure here loses this one email rather than
-    // risking two (the application itself is stored).
-    if let Err(e) = result {
-        tracing::error!(application = %app.id, error = %e, "confirmation email not sent");
     }
 }

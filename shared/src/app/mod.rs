@@ -4,6 +4,7 @@
 
 pub mod apply;
 pub mod drafts;
+pub mod events;
 pub mod feeds;
 pub mod imports;
 pub mod jobs;

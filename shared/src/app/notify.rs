@@ -8,6 +8,7 @@ use crate::email::EmailHash;
 use crate::email::{render, Email, Outgoing};
 use crate::error::{ApiError, StoreError};
 use crate::ids::CampaignId;
+use crate::mailer::SendFailure;
 use crate::prospect::SuppressionReason;
 pub use crate::store::Ledger;
 use crate::store::Store;
@@ -103,12 +104,34 @@ pub struct Notification<'a> {
 /// person may not receive it, nothing sent; `Err`: not sent. The caller claims the send first (with the write that
 /// causes it), so a retry never sends twice.
 pub async fn notify(st: &AppState, n: Notification<'_>) -> Result<Option<String>, ApiError> {
+    deliver(st, n).await.map_err(|e| match e {
+        NotSent::Retry(e) => e,
+        NotSent::Never(code) => ApiError::Unavailable(code),
+    })
+}
+
+/// Why an email did not go, as a caller that may try again must tell it.
+#[derive(Debug)]
+pub enum NotSent {
+    /// Surely not sent (a read failed, SES throttled or refused the request before taking it).
+    Retry(ApiError),
+    /// SES refused the message for good, or may have taken it: never sent again.
+    Never(String),
+}
+
+/// [`notify`], telling apart a failure worth a retry from one that must not be retried.
+pub async fn deliver(st: &AppState, n: Notification<'_>) -> Result<Option<String>, NotSent> {
     let email_hash = n.letter.email_hash;
-    let msg = n.letter.compose(&st.signer, &st.config)?;
-    if !n.needs.met(&st.store, email_hash).await? {
+    let msg = n.letter.compose(&st.signer, &st.config).map_err(NotSent::Retry)?;
+    if !n.needs.met(&st.store, email_hash).await.map_err(|e| NotSent::Retry(e.into()))? {
         return Ok(None);
     }
-    let id = st.mailer.send(&msg).await?;
+    let id = match st.mailer.send_tagged(&msg, &[]).await {
+        Ok(id) => id,
+        Err(SendFailure::Throttled(code)) => return Err(NotSent::Retry(ApiError::Unavailable(code))),
+        Err(SendFailure::Other(e)) => return Err(NotSent::Retry(e.into())),
+        Err(SendFailure::Rejected(code) | SendFailure::Unknown(code)) => return Err(NotSent::Never(code)),
+    };
     // Sent: a failure to record it is logged, never an error, since the caller's claim already stops
     // a second send and an error would make it undo the claim.
     if let Err(e) = st.store.record_send(n.ledger, n.kind, &id, st.clock.now()).await {

@@ -226,6 +226,26 @@ impl Store {
         self.get(format!("APP#{id}"), "APP").await?.as_ref().map(doc).transpose()
     }
 
+    /// A job and a candidate, as a notification about an application needs them: one batch read.
+    /// `None` when either is gone (a closed job stays; an erased candidate does not).
+    pub async fn job_and_candidate(
+        &self,
+        job: &JobId,
+        candidate: &CandidateId,
+    ) -> Result<Option<(Job, Candidate)>, StoreError> {
+        let items =
+            self.batch_get(vec![key(format!("JOB#{job}"), "JOB"), key(format!("CAND#{candidate}"), "CAND")]).await?;
+        let (mut j, mut c) = (None, None);
+        for item in &items {
+            match text(item, "sk").as_deref() {
+                Some("JOB") => j = Some(doc::<Job>(item)?),
+                Some("CAND") => c = Some(doc::<Candidate>(item)?),
+                _ => {}
+            }
+        }
+        Ok(j.zip(c))
+    }
+
     /// Counts one job's applications (a query on the job's partition of GSI1, keys only).
     pub async fn count_applications(&self, job: &JobId) -> Result<usize, StoreError> {
         let req = self.list(&format!("JOBAPPS#{job}")).select(aws_sdk_dynamodb::types::Select::Count);

@@ -89,6 +89,7 @@ pub use counters::{ExactSamples, FunnelCounts, EXACT_SAMPLES};
 pub use drafts::draft_of;
 pub use enrolments::Enrolment;
 pub use erasure::Tombstone;
+pub use events::from_image as event_from_image;
 pub use holdings::{Holdings, PersonKeys};
 pub use imports::{ImportRun, ImportStatus, NewImported, MAX_KEPT_ERRORS};
 pub use jobs::{FeedState, JobFilter};

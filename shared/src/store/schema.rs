@@ -21,6 +21,8 @@ pub struct Table {
     pub indexes: &'static [Index],
     /// Epoch-seconds attribute DynamoDB may expire items by. Only ever a clean-up: nothing relies on it.
     pub ttl: &'static str,
+    /// What the table's stream carries of each change (the outbox's consumer reads new items).
+    pub stream_view: &'static str,
 }
 
 pub const MAIN: Table = Table {
@@ -30,6 +32,7 @@ pub const MAIN: Table = Table {
     sk: "sk",
     indexes: &[Index { name: "GSI1", pk: "gsi1pk", sk: "gsi1sk" }, Index { name: "GSI2", pk: "gsi2pk", sk: "gsi2sk" }],
     ttl: "ttl",
+    stream_view: "NEW_IMAGE",
 };
 
 pub const TABLES: &[&Table] = &[&MAIN];
@@ -55,7 +58,14 @@ pub async fn create(db: &aws_sdk_dynamodb::Client, table: &Table, name: &str) ->
         .key_schema(key(table.pk, KeyType::Hash))
         .key_schema(key(table.sk, KeyType::Range))
         .attribute_definitions(attr(table.pk))
-        .attribute_definitions(attr(table.sk));
+        .attribute_definitions(attr(table.sk))
+        .stream_specification(
+            aws_sdk_dynamodb::types::StreamSpecification::builder()
+                .stream_enabled(true)
+                .stream_view_type(table.stream_view.into())
+                .build()
+                .expect("enabled is set"),
+        );
     for ix in table.indexes {
         req = req.attribute_definitions(attr(ix.pk)).attribute_definitions(attr(ix.sk)).global_secondary_indexes(
             GlobalSecondaryIndex::builder()
