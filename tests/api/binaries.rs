@@ -148,7 +148,10 @@ async fn nurture_turns_an_abandoned_draft_into_a_drop_off() {
     let mut f = start("nurture", &environment(&app, "nurture")).await;
     let report = f.invoke(&event).await.unwrap_or_else(|e| panic!("{e:#}")).json().unwrap();
     f.stop().await;
-    assert_eq!(report, json!({"task": "drafts", "abandoned": 1, "optin_sent": 1, "optin_failed": 0, "complete": true}));
+    assert_eq!(
+        report,
+        json!({"task": "drafts", "abandoned": 1, "optin_requested": 1, "optin_failed": 0, "complete": true})
+    );
 }
 
 #[tokio::test]

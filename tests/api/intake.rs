@@ -446,7 +446,7 @@ async fn an_abandoned_draft_with_the_tick_gets_one_optin_and_joins_only_by_confi
     let later = (chrono::Utc::now() + chrono::Duration::hours(25)).to_rfc3339();
     let report: Value =
         app.post("/_local/run/drafts").query(&[("now", &later)]).send().await.unwrap().json().await.unwrap();
-    assert_eq!((report["abandoned"].as_u64(), report["optin_sent"].as_u64()), (Some(2), Some(1)), "{report}");
+    assert_eq!((report["abandoned"].as_u64(), report["optin_requested"].as_u64()), (Some(2), Some(1)), "{report}");
     // Anyone can type an address into a form: the tick brings one opt-in email, and only the person's
     // confirmation puts them in the pool.
     let st = &app.stack.state;

@@ -178,7 +178,7 @@ async fn a_drop_off_tick_keeps_what_a_recruiter_recorded_for_a_pending_person() 
     assert_eq!(app.post(&format!("/careers/jobs/{job}/drafts")).json(&draft).send().await.unwrap().status(), 201);
     let later = (chrono::Utc::now() + chrono::Duration::hours(25)).to_rfc3339();
     let r: Value = app.post("/_local/run/drafts").query(&[("now", &later)]).send().await.unwrap().json().await.unwrap();
-    assert_eq!(r["optin_sent"], 1, "{r}");
+    assert_eq!(r["optin_requested"], 1, "{r}");
     let sent = app.emails_to(&email).await;
     let link = confirm_path(&app, sent.last().unwrap());
     assert_eq!(app.confirm(&link).await.status(), 200);

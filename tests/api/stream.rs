@@ -105,3 +105,25 @@ async fn a_confirmation_that_ses_throttles_goes_on_the_retry_and_only_once() {
     assert_eq!(app.run_events().await["passed"], 0);
     assert_eq!(app.emails_to(&email).await.len(), 1, "never twice");
 }
+
+#[tokio::test]
+async fn signing_up_waits_on_no_email_and_the_opt_in_goes_once_from_the_event() {
+    let app = spawn_app().await;
+    let email = unique("joiner");
+    let body = json!({"email": email, "first_name": "Joan", "consent": {"talent_pool": true},
+                      "interests": {"departments": ["Nursing"], "locations": ["GB"], "workplace": ["onsite"]}});
+    let res = app.post("/careers/talent-pool").json(&body).send().await.unwrap();
+    assert_eq!(res.status(), 202, "{}", res.text().await.unwrap());
+    assert!(!calls(&res).iter().any(|c| c.starts_with("sesv2.")), "the sign-up calls no SES");
+    // One transaction: the hour's opt-in claim, the pending request and its event.
+    assert!(calls(&res).contains(&"dynamodb.TransactWriteItems".to_string()), "{:?}", calls(&res));
+    let poll = app.run_events().await;
+    assert_eq!(poll["passed"], 1, "{poll}");
+    let sent = app.emails_to(&email).await;
+    assert_eq!(sent.len(), 1);
+    assert!(sent[0]["text"].as_str().unwrap().contains("/careers/talent-pool/confirm?token="), "{}", sent[0]);
+    // The same sign-up again within the hour: no new request, no second email.
+    assert_eq!(app.post("/careers/talent-pool").json(&body).send().await.unwrap().status(), 202);
+    assert_eq!(app.run_events().await["passed"], 0);
+    assert_eq!(app.emails_to(&email).await.len(), 1);
+}

@@ -25,6 +25,7 @@ crate::choice!(
         JobClosed = "job.closed",
         JobUpdated = "job.updated",
         ProspectCreated = "prospect.created",
+        ProspectConsentRequested = "prospect.consent_requested",
         ProspectUnsubscribed = "prospect.unsubscribed",
         CandidateErased = "candidate.erased",
     }
@@ -146,6 +147,23 @@ pub fn prospect_created(clock: &dyn Clock, p: &crate::prospect::Prospect, at: Da
     Event::new(clock, EventType::ProspectCreated, at, json!({"prospect_id": p.id, "status": p.status}))
 }
 
+/// A person asked to confirm they want to be in the talent pool (double opt-in): a sign-up on the
+/// career site, a drop-off's tick, or a silver medalist kept in touch (with the job they were in
+/// process for). The events function sends the email that asks.
+pub fn consent_requested(
+    clock: &dyn Clock,
+    prospect: &crate::email::EmailHash,
+    origin: &str,
+    job: Option<&crate::ids::JobId>,
+    at: DateTime<Utc>,
+) -> Event {
+    let mut data = json!({"prospect_id": prospect, "origin": origin});
+    if let Some(job) = job {
+        data["job_id"] = json!(job);
+    }
+    Event::new(clock, EventType::ProspectConsentRequested, at, data)
+}
+
 /// An address unsubscribed through a link (the keyed hash of the address as the prospect's id).
 pub fn prospect_unsubscribed(clock: &dyn Clock, prospect: &crate::email::EmailHash, at: DateTime<Utc>) -> Event {
     Event::new(clock, EventType::ProspectUnsubscribed, at, json!({"prospect_id": prospect}))
@@ -178,7 +196,7 @@ mod tests {
 
     #[test]
     fn event_types_are_the_documented_names() {
-        assert_eq!(EventType::ALL.len(), 13);
+        assert_eq!(EventType::ALL.len(), 14);
         assert!(EventType::ALL.iter().all(|t| t.as_str().contains('.') && t.as_str() == t.as_str().to_lowercase()));
         let e = Event::new(&clock(), EventType::JobClosed, clock().now(), json!({"job_id": "j"}));
         let env = e.envelope();

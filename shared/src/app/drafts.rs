@@ -1,8 +1,8 @@
 //! The `drafts` task: drop-off capture. Drafts older than `DRAFT_ABANDON_AFTER` become drop-offs; a
-//! drop-off who ticked the talent-pool box gets the opt-in email, once for the draft, and only their
-//! confirmation puts them in the pool (anyone can type an address into a form).
+//! drop-off who ticked the talent-pool box is asked to confirm (the request's event has the opt-in email
+//! sent), once for the draft, and only their confirmation puts them in the pool (anyone can type an
+//! address into a form).
 use crate::api::AppState;
-use crate::app::notify::{send_optin, OptinFor};
 use crate::draft::Draft;
 use crate::error::ApiError;
 use chrono::{DateTime, Utc};
@@ -29,13 +29,13 @@ pub async fn sweep(st: &AppState, now: DateTime<Utc>, deadline: Instant) -> Resu
             if !draft.talent_pool {
                 continue;
             }
-            // One draft's opt-in failing (SES throttling, say) never stops the sweep: it is counted,
-            // and that draft's opt-in is not tried again (the address may sign up itself).
+            // One draft's request failing never stops the sweep: it is counted, and that draft's
+            // opt-in is not tried again (the address may sign up itself).
             match ask_drop_off(st, draft, now).await {
                 Ok(s) => asked += usize::from(s),
                 Err(e) => {
                     failed += 1;
-                    tracing::warn!(error = %e, "a drop-off's opt-in was not sent");
+                    tracing::warn!(error = %e, "a drop-off's opt-in was not requested");
                 }
             }
         }
@@ -46,15 +46,13 @@ pub async fn sweep(st: &AppState, now: DateTime<Utc>, deadline: Instant) -> Resu
         }
     }
     tracing::info!(abandoned, asked, failed, complete, "drafts swept");
-    Ok(json!({"task": "drafts", "abandoned": abandoned, "optin_sent": asked, "optin_failed": failed,
+    Ok(json!({"task": "drafts", "abandoned": abandoned, "optin_requested": asked, "optin_failed": failed,
               "complete": complete}))
 }
 
-/// The opt-in email for a drop-off's tick, once for the draft. `Ok(true)`: sent.
+/// The opt-in request for a drop-off's tick, once for the draft. `Ok(true)`: requested.
 async fn ask_drop_off(st: &AppState, draft: &Draft, now: DateTime<Utc>) -> Result<bool, ApiError> {
     let hash = st.email_hash(&draft.email);
-    match st.store.request_drop_off_optin(&hash, draft, now).await? {
-        Some(nonce) => send_optin(st, &hash, &draft.email, draft.first_name.clone(), &nonce, OptinFor::DropOff).await,
-        None => Ok(false),
-    }
+    let event = crate::event::consent_requested(st.clock.as_ref(), &hash, "drop_off", None, now);
+    Ok(st.store.request_drop_off_optin(&hash, draft, &event, now).await?)
 }

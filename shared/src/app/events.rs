@@ -2,7 +2,7 @@
 //! consumers added here, whatever else reacts. The stream delivers at least once, so each consumer acts
 //! once per event: it claims the event first (`DONE#<consumer>`), and gives the claim back when it
 //! failed before acting, so the stream's retry acts instead.
-use crate::app::notify::{deliver, Ledger, Letter, Needs, NotSent, Notification};
+use crate::app::notify::{consent_letter, deliver, ConsentAsk, Ledger, Letter, Needs, NotSent, Notification};
 use crate::app::AppState;
 use crate::consent::Purpose;
 use crate::error::ApiError;
@@ -13,8 +13,10 @@ use serde_json::json;
 /// Runs every consumer of `event`. `Err`: one failed in a way a retry may mend (the stream retries
 /// the record; consumers that finished are not run twice).
 pub async fn dispatch(st: &AppState, event: &Event) -> Result<(), ApiError> {
-    if event.kind == EventType::ApplicationCreated {
-        once(st, event, "confirmation", confirmation(st, event)).await?;
+    match event.kind {
+        EventType::ApplicationCreated => once(st, event, "confirmation", confirmation(st, event)).await?,
+        EventType::ProspectConsentRequested => once(st, event, "consent_request", consent_request(st, event)).await?,
+        _ => {}
     }
     Ok(())
 }
@@ -78,6 +80,47 @@ async fn confirmation(st: &AppState, event: &Event) -> Result<(), ApiError> {
         // SES refused it for good, or may have taken it: never sent twice.
         Err(NotSent::Never(code)) => {
             tracing::error!(%application, code, "confirmation email not sent");
+            Ok(())
+        }
+    }
+}
+
+/// The email asking a person to confirm joining the talent pool: the opt-in of a sign-up or a
+/// drop-off's tick, or a silver medalist's request. The link names the request waiting now.
+async fn consent_request(st: &AppState, event: &Event) -> Result<(), ApiError> {
+    let hash: crate::email::EmailHash = serde_json::from_value(event.data["prospect_id"].clone())
+        .map_err(|_| ApiError::Unavailable(format!("event {}: no prospect_id", event.id)))?;
+    let Some(pending) = st.store.pending_request(&hash).await? else {
+        // Confirmed, or erased, before the email went: nothing to ask.
+        return Ok(());
+    };
+    let origin = event.data["origin"].as_str().unwrap_or_default();
+    let name = pending.first_name.as_deref();
+    let full_name = match (&pending.first_name, &pending.last_name) {
+        (Some(f), Some(l)) => Some(format!("{f} {l}")),
+        (f, _) => f.clone(),
+    };
+    let needs = match origin {
+        // The person filled in the form this moment: an earlier unsubscribe (or erasure) does not
+        // stop it, since confirming lifts it; a bounce or complaint does.
+        "subscriber" => {
+            let suppressed = st.store.suppression(&hash).await?.filter(|r| !r.lifted_by_confirming());
+            Needs { purpose: None, known: Some((suppressed, true)) }
+        }
+        // A tick the person left behind: every suppression holds.
+        "drop_off" => Needs { purpose: None, known: None },
+        // Asked on the recruiter's move: the person must still allow processing.
+        _ => Needs { purpose: Some(Purpose::Processing), known: None },
+    };
+    let title = pending.job_title.as_deref().unwrap_or("a role");
+    let ask =
+        if origin == "silver_medalist" { ConsentAsk::SilverMedalist { job_title: title } } else { ConsentAsk::Optin };
+    let letter = consent_letter(st, &hash, &pending.email, full_name, name, Some(&pending.nonce), ask);
+    match deliver(st, Notification { letter, needs, ledger: Ledger::Person(&hash), kind: "optin" }).await {
+        Ok(_) => Ok(()),
+        Err(NotSent::Retry(e)) => Err(e),
+        Err(NotSent::Never(code)) => {
+            tracing::error!(code, "consent request email not sent");
             Ok(())
         }
     }

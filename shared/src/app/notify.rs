@@ -140,38 +140,6 @@ pub async fn deliver(st: &AppState, n: Notification<'_>) -> Result<Option<String
     Ok(Some(id))
 }
 
-/// Why an opt-in email goes out, which decides what may stop it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum OptinFor {
-    /// The person filled in the talent-pool form this moment: an earlier unsubscribe (or erasure) does
-    /// not stop it, since confirming lifts it; a bounce or complaint does.
-    SignUp,
-    /// A form's tick that the person left behind: every suppression holds.
-    DropOff,
-}
-
-/// The double opt-in email: a link (naming the pending request's nonce) to the page whose button
-/// confirms. `Ok(true)`: sent.
-pub async fn send_optin(
-    st: &AppState,
-    email_hash: &EmailHash,
-    to: &Email,
-    first_name: Option<String>,
-    nonce: &str,
-    why: OptinFor,
-) -> Result<bool, ApiError> {
-    let suppressed = st.store.suppression(email_hash).await?;
-    let suppressed = match why {
-        OptinFor::SignUp => suppressed.filter(|r| !r.lifted_by_confirming()),
-        OptinFor::DropOff => suppressed,
-    };
-    let letter =
-        consent_letter(st, email_hash, to, first_name.clone(), first_name.as_deref(), Some(nonce), ConsentAsk::Optin);
-    let needs = Needs { purpose: None, known: Some((suppressed, true)) };
-    let sent = notify(st, Notification { letter, needs, ledger: Ledger::Person(email_hash), kind: "optin" }).await?;
-    Ok(sent.is_some())
-}
-
 /// The three emails that ask for talent-pool consent, each with a link to the confirm page.
 pub enum ConsentAsk<'a> {
     /// A sign-up's or a drop-off's double opt-in.

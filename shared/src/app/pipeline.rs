@@ -1,9 +1,7 @@
 //! Moving an application: the domain's move, the one conditional write with the report counters (and
 //! a silver medalist's pool record), then a consent request to a silver medalist who has none.
-use crate::app::notify::{consent_letter, notify, ConsentAsk, Ledger, Needs, Notification};
 use crate::app::AppState;
 use crate::clock::rfc3339;
-use crate::consent::Purpose;
 use crate::email::EmailHash;
 use crate::error::{ApiError, StoreError};
 use crate::pipeline::{moved, Move};
@@ -67,24 +65,13 @@ pub async fn move_application(
     Ok(ApplicationContext { application: next, ..ctx })
 }
 
-/// A silver medalist without talent-pool consent gets one email asking for it, and joins the pool
-/// only by confirming. Failure here never undoes the move; it is logged.
+/// A silver medalist without talent-pool consent is asked for it in one email (the request's event has
+/// it sent), and joins the pool only by confirming. Failure here never undoes the move; it is logged.
 async fn ask_consent(st: &AppState, ctx: &ApplicationContext, email_hash: &EmailHash, record: &Value) {
     let now = st.clock.now();
-    let result = async {
-        let Some(nonce) = st.store.request_consent(email_hash, &ctx.candidate, record, now).await? else {
-            return Ok::<(), ApiError>(());
-        };
-        let c = &ctx.candidate;
-        let name = Some(format!("{} {}", c.first_name, c.last_name));
-        let ask = ConsentAsk::SilverMedalist { job_title: &ctx.job.spec.title };
-        let letter = consent_letter(st, email_hash, &c.email, name, Some(&c.first_name), Some(&nonce), ask);
-        let needs = Needs { purpose: Some(Purpose::Processing), known: None };
-        notify(st, Notification { letter, needs, ledger: Ledger::Person(email_hash), kind: "optin" }).await?;
-        Ok(())
-    }
-    .await;
-    if let Err(e) = result {
-        tracing::error!(application = %ctx.application.id, error = %e, "consent request not sent");
+    let event =
+        crate::event::consent_requested(st.clock.as_ref(), email_hash, "silver_medalist", Some(&ctx.job.id), now);
+    if let Err(e) = st.store.request_consent(email_hash, &ctx.candidate, record, &event, now).await {
+        tracing::error!(application = %ctx.application.id, error = %e, "consent request not recorded");
     }
 }

@@ -1,19 +1,17 @@
 //! The talent pool from the career site: signing up (double opt-in), confirming, unsubscribing. The
 //! emails' links carry signed tokens, and a token is the authority: it names the address it acts for.
-use crate::app::notify::{send_optin, OptinFor};
 use crate::app::AppState;
 use crate::error::ApiError;
 use crate::prospect::{PersonRef, Subscription, CONFIRM, UNSUBSCRIBE};
 use crate::store::Confirmed;
 
-/// Records the sign-up as pending and sends the opt-in email when one is due. The caller answers the
-/// same whether or not the address was known.
+/// Records the sign-up as pending, with the event that has the opt-in email sent when one is due. The
+/// caller answers the same whether or not the address was known.
 pub async fn subscribe(st: &AppState, sub: &Subscription) -> Result<(), ApiError> {
     let now = st.clock.now();
     let hash = st.email_hash(&sub.email);
-    if let Some(nonce) = st.store.subscribe(&hash, sub, now).await? {
-        send_optin(st, &hash, &sub.email, sub.first_name.clone(), &nonce, OptinFor::SignUp).await?;
-    }
+    let event = crate::event::consent_requested(st.clock.as_ref(), &hash, "subscriber", None, now);
+    st.store.subscribe(&hash, sub, &event, now).await?;
     Ok(())
 }
 

@@ -95,7 +95,7 @@ pub use imports::{ImportRun, ImportStatus, NewImported, MAX_KEPT_ERRORS};
 pub use jobs::{FeedState, JobFilter};
 pub use prospects::{pool_marks, prospect_of, KeepInTouch, PoolRecord, ProspectFilter};
 pub use sends::{Claim, Ledger, Outcome, SentNurture};
-pub use signups::Confirmed;
+pub use signups::{Confirmed, PendingRequest};
 
 use crate::clock::SharedClock;
 use crate::cursor::Cursors;

@@ -72,6 +72,16 @@ fn nurture_key(e: &Enrolment) -> Item {
     key(format!("EMAIL#{}", e.email_hash), format!("SENT#{}#{}", e.campaign_id, e.step))
 }
 
+/// The opt-in email's claim, one an hour per address (the claim expires by TTL; nothing depends on
+/// that), as a part of the transaction that records the request: it fails when one went within the hour.
+pub(super) fn claim_optin(tx: &mut Tx, table: &str, email_hash: &EmailHash, now: DateTime<Utc>) {
+    let mut claim = once_key(email_hash, "optin");
+    claim.insert("claimed_at".into(), s(rfc3339(now)));
+    claim.insert("ttl".into(), n((now + OPTIN_EVERY).timestamp()));
+    let since = s(rfc3339(now - OPTIN_EVERY));
+    tx.put_if("optin", table, claim, Some("attribute_not_exists(pk) OR claimed_at < :since"), vec![(":since", since)]);
+}
+
 /// The confirmation email is claimed in the application's transaction, so only the request that
 /// created the application sends it.
 pub(super) fn claim_confirmation(tx: &mut Tx, table: &str, app: &Application) {
@@ -121,16 +131,6 @@ impl Store {
             .await
             .map_err(store_error)?;
         Ok(())
-    }
-
-    /// Claims the opt-in email, one an hour per address (the claim expires by TTL; nothing depends
-    /// on that): one conditional put. `Ok(false)`: one went within the hour.
-    pub(super) async fn claim_optin(&self, email_hash: &EmailHash, now: DateTime<Utc>) -> Result<bool, StoreError> {
-        let mut claim = once_key(email_hash, "optin");
-        claim.insert("claimed_at".into(), s(rfc3339(now)));
-        claim.insert("ttl".into(), n((now + OPTIN_EVERY).timestamp()));
-        let since = s(rfc3339(now - OPTIN_EVERY));
-        self.put_when(claim, "attribute_not_exists(pk) OR claimed_at < :since", vec![(":since", since)]).await
     }
 
     /// Claims an email a person gets at most once ever (`SEND#<kind>`): `Ok(true)` the first time.

@@ -2,13 +2,16 @@
 //! drop-off's tick or a silver medalist's consent request asks for is kept beside the prospect item
 //! (`pending_*` attributes under a nonce) until the link in the opt-in email applies it.
 use super::consents::record_in;
+use super::events::record;
 use super::prospects::{credential_types, pool_marks};
+use super::sends::claim_optin;
 use super::suppression::lift_unsubscribe;
 use super::tx::{Change, Tx, TxError};
-use super::{key, s, store_error, Store};
+use super::{key, s, text, Store};
 use crate::clock::rfc3339;
 use crate::email::EmailHash;
 use crate::error::StoreError;
+use crate::event::Event;
 use crate::prospect::Subscription;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
@@ -38,15 +41,28 @@ struct Pending<'a> {
     only_if_pending: bool,
 }
 
+/// A consent request waiting for its email: what the prospect record holds of it.
+#[derive(Debug, Clone)]
+pub struct PendingRequest {
+    pub email: crate::email::Email,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    /// The request the email's link confirms (a later request supersedes it).
+    pub nonce: String,
+    /// A silver medalist's job, as recorded when they were kept in touch.
+    pub job_title: Option<String>,
+}
+
 impl Store {
     /// Claims the opt-in email and records the sign-up as pending (a confirmed prospect stays
-    /// confirmed). `Ok(Some(nonce))`: send it now, with a link that names the nonce.
+    /// confirmed), with `event` (its consent request). `Ok(true)`: the email is due.
     pub async fn subscribe(
         &self,
         email_hash: &EmailHash,
         sub: &Subscription,
+        event: &Event,
         now: DateTime<Utc>,
-    ) -> Result<Option<String>, StoreError> {
+    ) -> Result<bool, StoreError> {
         let pending = Pending {
             email: &sub.email.0,
             first_name: sub.first_name.as_deref(),
@@ -57,18 +73,19 @@ impl Store {
             silver_medal: None,
             only_if_pending: false,
         };
-        self.set_pending(email_hash, pending, now).await
+        self.set_pending(email_hash, pending, event, now).await
     }
 
     /// A silver medalist without talent-pool consent: pending until they confirm the one email that
-    /// asks. `Ok(Some(nonce))`: send it now.
+    /// asks. `Ok(true)`: the email is due.
     pub async fn request_consent(
         &self,
         email_hash: &EmailHash,
         c: &crate::application::Candidate,
         silver_medal: &serde_json::Value,
+        event: &Event,
         now: DateTime<Utc>,
-    ) -> Result<Option<String>, StoreError> {
+    ) -> Result<bool, StoreError> {
         let pending = Pending {
             email: &c.email.0,
             first_name: Some(&c.first_name),
@@ -79,22 +96,23 @@ impl Store {
             silver_medal: Some(silver_medal.to_string()),
             only_if_pending: false,
         };
-        self.set_pending(email_hash, pending, now).await
+        self.set_pending(email_hash, pending, event, now).await
     }
 
     /// A drop-off who ticked the talent-pool box: pending like a sign-up, unless they are in the pool
     /// already (then nothing changes). What an earlier sign-up or a recruiter's record holds is what
-    /// the confirmation will apply. `Ok(Some(nonce))`: send the opt-in email now.
+    /// the confirmation will apply. `Ok(true)`: the opt-in email is due.
     pub async fn request_drop_off_optin(
         &self,
         email_hash: &EmailHash,
         d: &crate::draft::Draft,
+        event: &Event,
         now: DateTime<Utc>,
-    ) -> Result<Option<String>, StoreError> {
+    ) -> Result<bool, StoreError> {
         let current = self.get(format!("EMAIL#{email_hash}"), "PROSPECT").await?;
         let attr = |k: &str| current.as_ref().and_then(|i| i.get(k)).and_then(|v| v.as_s().ok()).cloned();
         if attr("status").is_some_and(|s| s != "pending_consent") {
-            return Ok(None);
+            return Ok(false);
         }
         let interests = attr("pending_interests")
             .or_else(|| attr("interests"))
@@ -109,10 +127,28 @@ impl Store {
             silver_medal: None,
             only_if_pending: true,
         };
-        self.set_pending(email_hash, pending, now).await
+        self.set_pending(email_hash, pending, event, now).await
     }
 
-    /// Claims the opt-in email (one an hour per address), then keeps what the sign-up asks for beside
+    /// The pending consent request of an address, if one is waiting (none once confirmed or erased):
+    /// one read.
+    pub async fn pending_request(&self, email_hash: &EmailHash) -> Result<Option<PendingRequest>, StoreError> {
+        let Some(item) = self.get(format!("EMAIL#{email_hash}"), "PROSPECT").await? else { return Ok(None) };
+        let (Some(nonce), Some(email)) = (text(&item, "pending_nonce"), text(&item, "email")) else { return Ok(None) };
+        let email = crate::email::Email::parse(&email).map_err(|e| StoreError::Corrupt(format!("email: {e}")))?;
+        let job_title = text(&item, "pending_silver_medal")
+            .and_then(|m| serde_json::from_str::<serde_json::Value>(&m).ok())
+            .and_then(|m| m["job_title"].as_str().map(str::to_string));
+        Ok(Some(PendingRequest {
+            email,
+            first_name: text(&item, "pending_first_name"),
+            last_name: text(&item, "pending_last_name"),
+            nonce,
+            job_title,
+        }))
+    }
+
+    /// Claims the opt-in email (one an hour per address) and keeps what the sign-up asks for beside
     /// the record, under a new nonce the email's link names: only that link, the person's own click,
     /// applies it. The form is public: it never changes a known person's name, interests or status,
     /// and a second submission within the hour (which sends nothing) changes nothing either.
@@ -120,11 +156,9 @@ impl Store {
         &self,
         email_hash: &EmailHash,
         p: Pending<'_>,
+        event: &Event,
         now: DateTime<Utc>,
-    ) -> Result<Option<String>, StoreError> {
-        if !self.claim_optin(email_hash, now).await? {
-            return Ok(None);
-        }
+    ) -> Result<bool, StoreError> {
         let nonce = ulid::Ulid::generate().to_string();
         let mut values: Vec<(&str, AttributeValue)> = vec![
             (":email", s(p.email)),
@@ -163,24 +197,25 @@ impl Store {
         if !remove.is_empty() {
             expression.push_str(&format!(" REMOVE {}", remove.join(", ")));
         }
-        let mut req = self
-            .db
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(key(format!("EMAIL#{email_hash}"), "PROSPECT")))
-            .update_expression(expression)
-            .expression_attribute_names("#status", "status");
-        if p.only_if_pending {
-            req = req.condition_expression("attribute_not_exists(pk) OR #status = :pending");
-        }
-        for (ph, v) in values {
-            req = req.expression_attribute_values(ph, v);
-        }
-        match req.send().await.map_err(store_error) {
-            Ok(_) => Ok(Some(nonce)),
-            // Joined meanwhile: nothing to ask.
-            Err(StoreError::ConditionFailed) => Ok(None),
-            Err(e) => Err(e),
+        let mut tx = Tx::default();
+        claim_optin(&mut tx, &self.table, email_hash, now);
+        tx.update(
+            "prospect",
+            &self.table,
+            Change {
+                key: key(format!("EMAIL#{email_hash}"), "PROSPECT"),
+                expression,
+                names: &[("#status", "status")],
+                values,
+                condition: p.only_if_pending.then_some("attribute_not_exists(pk) OR #status = :pending"),
+            },
+        );
+        record(&mut tx, &self.table, std::slice::from_ref(event));
+        match tx.commit(self).await {
+            Ok(()) => Ok(true),
+            // An opt-in went within the hour, or the person joined meanwhile: nothing to ask.
+            Err(TxError::Failed(_)) => Ok(false),
+            Err(TxError::Store(e)) => Err(e),
         }
     }
 
