@@ -126,4 +126,20 @@ async fn signing_up_waits_on_no_email_and_the_opt_in_goes_once_from_the_event() 
     assert_eq!(app.post("/careers/talent-pool").json(&body).send().await.unwrap().status(), 202);
     assert_eq!(app.run_events().await["passed"], 0);
     assert_eq!(app.emails_to(&email).await.len(), 1);
+
+    // Confirming joins the pool: prospect.created, with the keyed hash as the id, once.
+    let text = sent[0]["text"].as_str().unwrap();
+    let link = text.split_whitespace().find(|w| w.contains("/careers/talent-pool/confirm?token=")).unwrap();
+    let path = link.strip_prefix(&app.url).unwrap().to_string();
+    assert!(app.confirm(&path).await.status().is_success());
+    assert!(app.confirm(&path).await.status().is_success(), "a second click changes nothing");
+    let created: Vec<Value> = app
+        .scan_table()
+        .await
+        .iter()
+        .filter(|i| i.get("type").and_then(|v| v.as_s().ok()).is_some_and(|t| t == "prospect.created"))
+        .map(|i| serde_json::from_str(i["data"].as_s().unwrap()).unwrap())
+        .collect();
+    let hash = app.stack.state.email_hash(&rapport::email::Email::parse(&email).unwrap());
+    assert_eq!(created, vec![json!({"prospect_id": hash, "status": "active"})]);
 }

@@ -147,6 +147,12 @@ pub fn prospect_created(clock: &dyn Clock, p: &crate::prospect::Prospect, at: Da
     Event::new(clock, EventType::ProspectCreated, at, json!({"prospect_id": p.id, "status": p.status}))
 }
 
+/// A person who joined the pool by confirming a request (a sign-up, a drop-off's tick, a silver
+/// medalist's), when they were in it in no way before.
+pub fn prospect_joined(clock: &dyn Clock, prospect: &crate::email::EmailHash, at: DateTime<Utc>) -> Event {
+    Event::new(clock, EventType::ProspectCreated, at, json!({"prospect_id": prospect, "status": "active"}))
+}
+
 /// A person asked to confirm they want to be in the talent pool (double opt-in): a sign-up on the
 /// career site, a drop-off's tick, or a silver medalist kept in touch (with the job they were in
 /// process for). The events function sends the email that asks.

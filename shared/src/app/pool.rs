@@ -25,7 +25,8 @@ pub fn link_works(st: &AppState, purpose: &str, token: &str) -> bool {
 pub async fn confirm(st: &AppState, token: &str) -> Result<Option<Confirmed>, ApiError> {
     let now = st.clock.now();
     let Some(person) = st.signer.verify::<PersonRef>(CONFIRM, token, now) else { return Ok(None) };
-    Ok(Some(st.store.confirm_subscription(&person.h, person.n.as_deref(), now).await?))
+    let joined = crate::event::prospect_joined(st.clock.as_ref(), &person.h, now);
+    Ok(Some(st.store.confirm_subscription(&person.h, person.n.as_deref(), &joined, now).await?))
 }
 
 /// Unsubscribes the address an unsubscribe link names, counted against the campaign whose email

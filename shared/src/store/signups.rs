@@ -223,10 +223,13 @@ impl Store {
     /// recorded, `subscriber` joins the origins. A repeated click changes nothing.
     /// `nonce`: the one the link names, which must be the pending request's (a later sign-up under the
     /// same address, with its own email, supersedes the earlier link); none for an import's request.
+    /// `joined`: the `prospect.created` event, written only when the person was in the pool in no way
+    /// before (no origin yet: a recruiter's record or an import already made theirs).
     pub async fn confirm_subscription(
         &self,
         email_hash: &EmailHash,
         nonce: Option<&str>,
+        joined: &Event,
         now: DateTime<Utc>,
     ) -> Result<Confirmed, StoreError> {
         let Some(item) = self.get(format!("EMAIL#{email_hash}"), "PROSPECT").await? else {
@@ -308,6 +311,9 @@ impl Store {
         );
         record_in(&mut tx, &self.table, email_hash, &given)?;
         lift_unsubscribe(&mut tx, &self.table, email_hash);
+        if !item.contains_key("origins") {
+            record(&mut tx, &self.table, std::slice::from_ref(joined));
+        }
         match tx.commit(self).await {
             Ok(()) => Ok(Confirmed::Joined),
             Err(TxError::Failed(l)) if l.contains(&"suppression") => Ok(Confirmed::Suppressed),
