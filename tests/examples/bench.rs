@@ -46,6 +46,11 @@ impl Timings {
     }
 }
 
+/// The AWS calls of the last apply measured.
+fn calls_of_apply(t: &Timings) -> usize {
+    t.0.iter().find(|(op, _, _)| op == "apply (new application)").map(|(_, _, c)| *c).unwrap_or(0)
+}
+
 fn calls(res: &reqwest::Response) -> usize {
     res.headers()
         .get(rapport_local::gateway::CALLS_HEADER)
@@ -102,9 +107,18 @@ async fn main() -> anyhow::Result<()> {
             "consent": {"processing": true, "talent_pool": true}, "source": {"utm_source": "indeed", "utm_medium": "job_board"}});
         let start = Instant::now();
         let res = http.post(format!("{url}/careers/jobs/{job_id}/applications")).json(&body).send().await?;
-        t.add("apply (new application)", start.elapsed(), calls(&res));
+        let applied = start.elapsed();
+        t.add("apply (new application)", applied, calls(&res));
         let v: Value = res.json().await?;
         apps.push(v["application_id"].as_str().unwrap_or_default().to_string());
+        // The confirmation, now the events function's: its own time, and the sum, which is what the
+        // request waited for when it sent the email itself.
+        let res = http.post(format!("{url}/_local/run/events")).send().await?;
+        let handler_calls = calls(&res);
+        let poll: Value = res.json().await?;
+        let confirmation = Duration::from_secs_f64(poll["invocations"][0]["millis"].as_f64().unwrap_or(0.0) / 1000.0);
+        t.add("confirmation (events function)", confirmation, handler_calls);
+        t.add("apply + confirmation (one request before)", applied + confirmation, calls_of_apply(&t) + handler_calls);
     }
     for id in &apps {
         let start = Instant::now();

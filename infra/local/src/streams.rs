@@ -48,6 +48,8 @@ pub struct Poll {
 pub struct Invocation {
     pub records: usize,
     pub failed: Vec<String>,
+    /// How long the function took on the batch (for `make bench`; nothing asserts it).
+    pub millis: f64,
 }
 
 impl StreamMapping {
@@ -105,7 +107,9 @@ impl StreamMapping {
     async fn deliver(&self, mut batch: Vec<Value>, arn: &str, poll: &mut Poll) {
         let mut retries = 0;
         loop {
+            let started = std::time::Instant::now();
             let answer = (self.handler)(self.state.clone(), json!({"Records": batch})).await;
+            let millis = started.elapsed().as_secs_f64() * 1000.0;
             let failed: Vec<String> = if self.source.report_batch_item_failures {
                 answer["batchItemFailures"]
                     .as_array()
@@ -117,7 +121,7 @@ impl StreamMapping {
             } else {
                 Vec::new()
             };
-            poll.invocations.push(Invocation { records: batch.len(), failed: failed.clone() });
+            poll.invocations.push(Invocation { records: batch.len(), failed: failed.clone(), millis });
             // The lowest failed sequence number is the checkpoint; one not in the batch fails it all.
             let first = failed.iter().map(|seq| batch.iter().position(|r| sequence(r) == seq).unwrap_or(0)).min();
             let Some(first) = first else { return };
