@@ -240,8 +240,10 @@ async fn write_rows(st: &AppState, run: &mut ImportRun, rows: Vec<ImportRow>) ->
                 }
                 Merged::New(p) => {
                     let ask = p.status == ProspectStatus::PendingConsent && st.config.import_asks_consent;
-                    let new = NewImported::new(p, consents, ask);
-                    let size = 1 + 2 * new.consents.len() + usize::from(new.ask);
+                    let event = crate::event::prospect_created(st.clock.as_ref(), &p, now);
+                    let new = NewImported::new(p, consents, ask, event);
+                    // The person, each consent record (two items), the ask, the event.
+                    let size = 2 + 2 * new.consents.len() + usize::from(new.ask);
                     if items + size > TX_ITEMS {
                         create(st, run, std::mem::take(&mut group)).await?;
                         items = 0;

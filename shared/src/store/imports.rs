@@ -93,13 +93,15 @@ pub struct NewImported {
     pub ask: bool,
     /// A change to a known person, made only if their record was last updated then; `None`: new.
     pub seen: Option<DateTime<Utc>>,
+    /// A new person's `prospect.created`, written with them.
+    pub event: Option<crate::event::Event>,
 }
 
 impl NewImported {
     /// A person new to the pool with the consent records the row brings (the first is kept on the
     /// item as its evidence) or, without any, what their confirmation link will make theirs (the
     /// double opt-in's second step); `ask`: leave them the consent email.
-    pub fn new(prospect: Prospect, consents: Vec<Consent>, ask: bool) -> Self {
+    pub fn new(prospect: Prospect, consents: Vec<Consent>, ask: bool, event: crate::event::Event) -> Self {
         let extra = match consents.first() {
             Some(c) => vec![consent_attribute(c)],
             None => vec![
@@ -108,14 +110,14 @@ impl NewImported {
                 ("pending_origin", s("imported")),
             ],
         };
-        NewImported { prospect, extra, consents, ask, seen: None }
+        NewImported { prospect, extra, consents, ask, seen: None, event: Some(event) }
     }
 
     /// A change to a known person, made only if their record is still as it was read; what it held
     /// pending is carried over.
     pub fn change(prospect: Prospect, pending: Pending, consents: Vec<Consent>) -> Self {
         let seen = prospect.updated_at;
-        NewImported { prospect, extra: pending.0, consents, ask: false, seen }
+        NewImported { prospect, extra: pending.0, consents, ask: false, seen, event: None }
     }
 }
 
@@ -183,6 +185,9 @@ impl Store {
             record_in(&mut tx, t, &p.prospect.id, &p.consents).map_err(TxError::Store)?;
             if p.ask {
                 tx.put("ask", t, ask_item(&p.prospect.id, now), None);
+            }
+            if let Some(e) = &p.event {
+                super::events::record(&mut tx, t, std::slice::from_ref(e));
             }
         }
         tx.commit(self).await
