@@ -9,7 +9,7 @@
 
 pub use rapport_domain::{
     application, attribution, campaign, choice, clock, consent, content, cursor, demographics, description, draft,
-    email, event, feed, ids, interview, job, parse, pipeline, prospect, report, stage, token, upload,
+    email, event, feed, ids, interview, job, parse, pipeline, prospect, report, stage, token, upload, webhook,
 };
 
 pub mod api;
