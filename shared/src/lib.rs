@@ -22,6 +22,7 @@ pub mod files;
 pub mod keys;
 pub mod logging;
 pub mod mailer;
+pub mod outbound;
 pub mod routes;
 pub mod startup;
 pub mod store;
