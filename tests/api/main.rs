@@ -25,3 +25,4 @@ mod recount;
 mod reports;
 mod ses_events;
 mod shards;
+mod webhooks;
