@@ -596,11 +596,13 @@ async fn the_delivery_log_pages_newest_first() {
     let hook = register(&app, &admin, json!({"url": r.url, "events": ["candidate.erased"]})).await;
     let id = hook["id"].as_str().unwrap();
     let mut ids = Vec::new();
+    // Events a second apart (their ULIDs sort by time).
+    let clock = rapport::clock::FixedClock::new(Utc::now());
     for _ in 0..5 {
-        let e = erased(&rapport::clock::SystemClock);
+        clock.advance(Duration::seconds(1));
+        let e = erased(&clock);
         ids.push(e.id.to_string());
         on_event(&app.stack.state, &e).await.unwrap();
-        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
     }
     ids.reverse();
     let mut seen = Vec::new();
@@ -625,4 +627,27 @@ async fn the_delivery_log_pages_newest_first() {
     assert_eq!(error_fields(&problem(res, 422).await), vec!["cursor"]);
     let res = app.get("/api/webhooks/01ARZ3NDEKTSV4RRFFQ69G5FAV/deliveries").bearer_auth(&admin).send().await.unwrap();
     problem(res, 404).await;
+}
+
+#[tokio::test]
+async fn a_pending_delivery_of_a_deleted_webhook_endpoint_is_given_up() {
+    let app = spawn_app().await;
+    let admin = app.token("admin").await;
+    let down = Receiver::start(&[500; 5]).await;
+    let hook = register(&app, &admin, json!({"url": down.url, "events": ["*"]})).await;
+    let id: rapport::ids::WebhookId = hook["id"].as_str().unwrap().parse().unwrap();
+    let event = erased(&rapport::clock::SystemClock);
+    on_event(&app.stack.state, &event).await.unwrap();
+    let pending = app.stack.state.store.delivery(&id, &event.id).await.unwrap().unwrap();
+    let res = app.http.delete(format!("{}/api/webhooks/{id}", app.url)).bearer_auth(&admin).send().await.unwrap();
+    assert_eq!(res.status(), 204);
+    let (report, calls) = run_at(&app, pending.next_attempt_at.unwrap()).await;
+    assert_eq!(report["abandoned"].as_u64(), Some(1), "{report}");
+    assert_eq!(calls, vec!["dynamodb.Query", "dynamodb.Query", "dynamodb.UpdateItem"]);
+    assert_eq!(down.got().len(), 1, "nothing more was sent");
+    let given_up = app.stack.state.store.delivery(&id, &event.id).await.unwrap().unwrap();
+    assert_eq!(given_up.status, rapport::webhook::DeliveryStatus::Failed);
+    assert_eq!((given_up.attempts, given_up.last_error.as_deref()), (1, Some("the endpoint was deleted")));
+    let (report, _) = run_at(&app, pending.next_attempt_at.unwrap() + Duration::days(1)).await;
+    assert_eq!(report["abandoned"].as_u64(), Some(0), "off the due list");
 }
