@@ -19,8 +19,8 @@ use crate::event::Event;
 use crate::ids::{EventId, WebhookId};
 use crate::store::{Page, PageRequest};
 use crate::webhook::{
-    ping_body, should_disable, Attempt, Delivery, Endpoint, EndpointPatch, NewEndpoint, Outcome, Secret, Secrets,
-    SECRET_BYTES,
+    ping_body, should_disable, Attempt, Delivery, DeliveryStatus, Endpoint, EndpointPatch, NewEndpoint, Outcome,
+    Secret, Secrets, SECRET_BYTES,
 };
 use chrono::{DateTime, Utc};
 use rand::RngCore;
@@ -124,19 +124,21 @@ pub async fn replay(st: &AppState, id: &WebhookId, event: &EventId) -> Result<De
 }
 
 /// Fans one event out: for every enabled endpoint subscribed to its type, makes its delivery (once
-/// per event and endpoint, whatever the number of calls) and makes the first attempt at once. A failed
-/// attempt is left to [`retry_due`]; an error is the store's, and calling again is safe.
+/// per event and endpoint, whatever the number of calls) and makes the first attempt at once, the
+/// endpoints side by side so a slow one holds up no other. A failed attempt is left to [`retry_due`];
+/// an error is the store's, and calling again is safe.
 pub async fn on_event(st: &AppState, event: &Event) -> Result<(), ApiError> {
     let now = st.clock.now();
     let endpoints = st.store.webhooks().await?;
-    for (mut endpoint, secrets) in endpoints.into_iter().filter(|(e, _)| e.wants(event.kind)) {
-        let delivery = Delivery::new(endpoint.id, event, now);
-        if !st.store.create_delivery(&delivery).await? {
-            continue;
-        }
-        attempt(st, &mut endpoint, &secrets, &delivery, now, Attempt::Scheduled).await?;
-    }
-    Ok(())
+    let fan_out =
+        endpoints.into_iter().filter(|(e, _)| e.wants(event.kind)).map(|(mut endpoint, secrets)| async move {
+            let delivery = Delivery::new(endpoint.id, event, now);
+            if st.store.create_delivery(&delivery).await? {
+                attempt(st, &mut endpoint, &secrets, &delivery, now, Attempt::Scheduled).await?;
+            }
+            Ok::<(), ApiError>(())
+        });
+    futures_util::future::join_all(fan_out).await.into_iter().collect()
 }
 
 /// What a run of the retry task did.
@@ -148,14 +150,25 @@ struct Counts {
     abandoned: u64,
 }
 
+impl Counts {
+    fn add(&mut self, o: Counts) {
+        self.delivered += o.delivered;
+        self.retrying += o.retrying;
+        self.failed += o.failed;
+        self.abandoned += o.abandoned;
+    }
+}
+
 /// The `webhooks` task at its scheduled time `now`: attempts every delivery due by then, a page at a
-/// time, until `deadline`; the next run resumes with what is left.
+/// time, until `deadline`; the next run resumes with what is left. Within a page each endpoint's
+/// deliveries go one after another and the endpoints side by side, so one that times out holds up no
+/// other.
 pub async fn retry_due(st: &AppState, now: DateTime<Utc>, deadline: Instant) -> Result<Value, ApiError> {
     let mut n = Counts::default();
     let mut endpoints: Option<HashMap<WebhookId, (Endpoint, Secrets)>> = None;
     let mut seen = HashSet::new();
     let mut complete = true;
-    'pages: loop {
+    loop {
         if Instant::now() >= deadline {
             complete = false;
             break;
@@ -170,28 +183,24 @@ pub async fn retry_due(st: &AppState, now: DateTime<Utc>, deadline: Instant) -> 
             Some(e) => e,
             None => endpoints.insert(st.store.webhooks().await?.into_iter().map(|(e, s)| (e.id, (e, s))).collect()),
         };
-        for d in &fresh {
-            if Instant::now() >= deadline {
-                complete = false;
-                break 'pages;
+        let mut by_endpoint: HashMap<WebhookId, Vec<Delivery>> = HashMap::new();
+        for d in fresh {
+            by_endpoint.entry(d.webhook_id).or_default().push(d);
+        }
+        let runs = by_endpoint.into_iter().map(|(id, due)| {
+            let endpoint = endpoints.get(&id).cloned();
+            async move { retry_endpoint(st, endpoint, due, now, deadline).await }
+        });
+        for done in futures_util::future::join_all(runs).await {
+            let (endpoint, counts, finished) = done?;
+            if let Some((e, s)) = endpoint {
+                endpoints.insert(e.id, (e, s));
             }
-            let why = match endpoints.get_mut(&d.webhook_id) {
-                None => Some("the endpoint was deleted"),
-                Some((e, _)) if !e.enabled => Some("the endpoint is disabled"),
-                Some((endpoint, secrets)) => {
-                    let after = attempt(st, endpoint, secrets, d, now, Attempt::Scheduled).await?;
-                    match after.status {
-                        crate::webhook::DeliveryStatus::Delivered => n.delivered += 1,
-                        crate::webhook::DeliveryStatus::Pending => n.retrying += 1,
-                        crate::webhook::DeliveryStatus::Failed => n.failed += 1,
-                    }
-                    None
-                }
-            };
-            if let Some(why) = why {
-                st.store.record_attempt(d, &d.abandoned(why)).await?;
-                n.abandoned += 1;
-            }
+            n.add(counts);
+            complete &= finished;
+        }
+        if !complete {
+            break;
         }
         if page.len() < PAGE as usize {
             break;
@@ -200,6 +209,42 @@ pub async fn retry_due(st: &AppState, now: DateTime<Utc>, deadline: Instant) -> 
     tracing::info!(n.delivered, n.retrying, n.failed, n.abandoned, complete, "webhooks run");
     Ok(json!({"task": "webhooks", "delivered": n.delivered, "retrying": n.retrying, "failed": n.failed,
               "abandoned": n.abandoned, "complete": complete}))
+}
+
+/// One endpoint's due deliveries, in order, until `deadline`: attempted, or given up when the endpoint
+/// is gone or disabled. Answers the endpoint as the attempts left it, the counts, and whether all
+/// were done.
+async fn retry_endpoint(
+    st: &AppState,
+    mut endpoint: Option<(Endpoint, Secrets)>,
+    due: Vec<Delivery>,
+    now: DateTime<Utc>,
+    deadline: Instant,
+) -> Result<(Option<(Endpoint, Secrets)>, Counts, bool), ApiError> {
+    let mut n = Counts::default();
+    for d in &due {
+        if Instant::now() >= deadline {
+            return Ok((endpoint, n, false));
+        }
+        let why = match &mut endpoint {
+            None => Some("the endpoint was deleted"),
+            Some((e, _)) if !e.enabled => Some("the endpoint is disabled"),
+            Some((e, secrets)) => {
+                let after = attempt(st, e, secrets, d, now, Attempt::Scheduled).await?;
+                match after.status {
+                    DeliveryStatus::Delivered => n.delivered += 1,
+                    DeliveryStatus::Pending => n.retrying += 1,
+                    DeliveryStatus::Failed => n.failed += 1,
+                }
+                None
+            }
+        };
+        if let Some(why) = why {
+            st.store.record_attempt(d, &d.abandoned(why)).await?;
+            n.abandoned += 1;
+        }
+    }
+    Ok((endpoint, n, true))
 }
 
 /// One attempt of `delivery` at `now`: signed with the endpoint's secrets, POSTed, its outcome
