@@ -683,3 +683,23 @@ async fn a_pending_delivery_of_a_deleted_webhook_endpoint_is_given_up_while_othe
     let (report, _) = run_at(&app, pending.next_attempt_at.unwrap() + Duration::days(1)).await;
     assert_eq!(report["abandoned"].as_u64(), Some(0), "off the due list");
 }
+
+#[test]
+fn an_endpoint_may_subscribe_to_every_documented_event_type_and_only_those() {
+    let path = format!("{}/../infra/openapi.yaml", env!("CARGO_MANIFEST_DIR"));
+    let doc: Value = serde_yaml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let mut documented: Vec<&str> = doc["components"]["schemas"]["WebhookEvents"]["items"]["enum"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    let mut kinds: Vec<&str> = EventType::ALL.iter().map(|t| t.as_str()).chain(["*"]).collect();
+    documented.sort();
+    kinds.sort();
+    assert_eq!(documented, kinds, "WebhookEvents lists \"*\" and every event type");
+    for kind in EventType::ALL {
+        let body = json!({"url": "https://hooks.example.com/", "events": [kind.as_str()]});
+        assert!(NewEndpoint::parse(body, Reach::Public).unwrap().events.includes(*kind));
+    }
+}
