@@ -55,6 +55,12 @@ pub struct Config {
     /// How long one attempt of an AWS call may take before it is retried (`RAPPORT_AWS_ATTEMPT_TIMEOUT`:
     /// a duration, default `5s`, or `none`, which the tests use against a busy emulator).
     pub aws_attempt_timeout: Option<std::time::Duration>,
+    /// Where told when a failing webhook endpoint is disabled (`ADMIN_EMAIL`, optional; unset: logged).
+    pub admin_email: Option<crate::email::Email>,
+    /// Whether webhook endpoints may be plain http and private, loopback or link-local addresses
+    /// (`WEBHOOKS_ALLOW_PRIVATE`, default false). Only the local stack sets it, for receivers on
+    /// 127.0.0.1; a deployment never should.
+    pub webhooks_allow_private: bool,
 }
 
 impl std::fmt::Debug for Config {
@@ -206,6 +212,21 @@ impl Config {
                 }
             },
         };
+        let admin_email = match get("ADMIN_EMAIL").filter(|s| !s.trim().is_empty()) {
+            None => None,
+            Some(raw) => crate::email::Email::parse(&raw).map(Some).unwrap_or_else(|e| {
+                errors.insert("ADMIN_EMAIL", e);
+                None
+            }),
+        };
+        let webhooks_allow_private = match get("WEBHOOKS_ALLOW_PRIVATE").as_deref() {
+            None | Some("") | Some("false") | Some("0") => false,
+            Some("true") | Some("1") => true,
+            Some(_) => {
+                errors.insert("WEBHOOKS_ALLOW_PRIVATE", "must be true or false".to_string());
+                false
+            }
+        };
         if !errors.is_empty() {
             return Err(ConfigError(errors));
         }
@@ -231,7 +252,18 @@ impl Config {
             retention_days,
             dashboard_login_url: get("DASHBOARD_LOGIN_URL").filter(|s| s.starts_with("https://")),
             aws_attempt_timeout,
+            admin_email,
+            webhooks_allow_private,
         })
+    }
+
+    /// Where webhook endpoints may be.
+    pub fn webhook_reach(&self) -> crate::webhook::Reach {
+        if self.webhooks_allow_private {
+            crate::webhook::Reach::Anywhere
+        } else {
+            crate::webhook::Reach::Public
+        }
     }
 }
 
@@ -313,7 +345,7 @@ mod tests {
                 "IMPORT_CONSENT_POLICY" => "none".to_string(),
                 "RETENTION_DAYS" => "365".to_string(),
                 "EXIT_REASONS" => String::new(),
-                "RAPPORT_AWS_ATTEMPT_TIMEOUT" => String::new(),
+                "RAPPORT_AWS_ATTEMPT_TIMEOUT" | "ADMIN_EMAIL" | "WEBHOOKS_ALLOW_PRIVATE" => String::new(),
                 _ => "v".to_string(),
             })
         };
@@ -339,5 +371,22 @@ mod tests {
             Config::from_lookup(|k| if k == "RAPPORT_AWS_ATTEMPT_TIMEOUT" { Some("soon".into()) } else { env(k) });
         assert!(bad.unwrap_err().0.contains_key("RAPPORT_AWS_ATTEMPT_TIMEOUT"));
         assert!(!format!("{c:?}").contains("xxxx"), "the key never reaches logs");
+        assert_eq!((c.admin_email.as_ref().map(|e| e.0.as_str()), c.webhooks_allow_private), (None, false));
+        assert_eq!(c.webhook_reach(), crate::webhook::Reach::Public);
+        let local = Config::from_lookup(|k| match k {
+            "WEBHOOKS_ALLOW_PRIVATE" => Some("true".into()),
+            "ADMIN_EMAIL" => Some("Admin@Acme.example".into()),
+            _ => env(k),
+        })
+        .unwrap();
+        assert_eq!(local.webhook_reach(), crate::webhook::Reach::Anywhere);
+        assert_eq!(local.admin_email.unwrap().0, "admin@acme.example");
+        let bad = Config::from_lookup(|k| match k {
+            "WEBHOOKS_ALLOW_PRIVATE" => Some("yes".into()),
+            "ADMIN_EMAIL" => Some("nobody".into()),
+            _ => env(k),
+        });
+        let bad = bad.unwrap_err().0;
+        assert!(bad.contains_key("WEBHOOKS_ALLOW_PRIVATE") && bad.contains_key("ADMIN_EMAIL"));
     }
 }

@@ -9,7 +9,7 @@
 
 pub use rapport_domain::{
     application, attribution, campaign, choice, clock, consent, content, cursor, demographics, description, draft,
-    email, event, feed, ids, interview, job, parse, pipeline, prospect, report, stage, token, upload,
+    email, event, feed, ids, interview, job, parse, pipeline, prospect, report, stage, token, upload, webhook,
 };
 
 pub mod api;
@@ -22,6 +22,7 @@ pub mod files;
 pub mod keys;
 pub mod logging;
 pub mod mailer;
+pub mod outbound;
 pub mod routes;
 pub mod startup;
 pub mod store;

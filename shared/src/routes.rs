@@ -56,6 +56,15 @@ pub const ROUTES: &[Route] = &[
     jobs("GET", "/feeds/indeed.xml"),
     jobs("GET", "/feeds/linkedin.xml"),
     jobs("GET", "/feeds/jobs.json"),
+    jobs("POST", "/api/webhooks"),
+    jobs("GET", "/api/webhooks"),
+    jobs("GET", "/api/webhooks/{id}"),
+    jobs("PATCH", "/api/webhooks/{id}"),
+    jobs("DELETE", "/api/webhooks/{id}"),
+    jobs("POST", "/api/webhooks/{id}/rotate"),
+    jobs("POST", "/api/webhooks/{id}/test"),
+    jobs("GET", "/api/webhooks/{id}/deliveries"),
+    jobs("POST", "/api/webhooks/{id}/deliveries/{event_id}/replay"),
     pipeline("GET", "/api/jobs/{id}/applications"),
     pipeline("GET", "/api/applications/{id}"),
     pipeline("POST", "/api/applications/{id}/transitions"),
@@ -115,6 +124,8 @@ pub const SCHEDULES: &[Schedule] = &[
     Schedule { task: "retention", function: "nurture", expression: "rate(1 day)" },
     // Imports a request left unfinished; the consent emails imports leave, at SES's pace.
     Schedule { task: "imports", function: "nurture", expression: "rate(5 minutes)" },
+    // Webhook deliveries due for a retry (the first attempt is made when the event happens).
+    Schedule { task: "webhooks", function: "nurture", expression: "rate(1 minute)" },
 ];
 
 impl Schedule {

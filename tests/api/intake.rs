@@ -41,12 +41,19 @@ async fn an_application_is_one_write_transaction_one_email_and_credited_to_its_b
         vec!["dynamodb.UpdateItem", "dynamodb.BatchGetItem", "dynamodb.TransactWriteItems"],
         "apply makes no other AWS call"
     );
-    // The events function, for the confirmation: its claim on the event, the job and candidate (one
-    // batch read), the suppression list, the email, its send record.
+    // The events function, for the confirmation: the webhook endpoints (once a batch), its claim on
+    // the event, the job and candidate (one batch read), the suppression list, the email, its send record.
     let events = app.post("/_local/run/events").send().await.unwrap();
     assert_eq!(
         calls(&events),
-        vec!["dynamodb.PutItem", "dynamodb.BatchGetItem", "dynamodb.GetItem", "sesv2.SendEmail", "dynamodb.UpdateItem"],
+        vec![
+            "dynamodb.Query",
+            "dynamodb.PutItem",
+            "dynamodb.BatchGetItem",
+            "dynamodb.GetItem",
+            "sesv2.SendEmail",
+            "dynamodb.UpdateItem"
+        ],
         "the confirmation's budget"
     );
     let ids: Value = res.json().await.unwrap();

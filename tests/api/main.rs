@@ -26,3 +26,4 @@ mod reports;
 mod ses_events;
 mod shards;
 mod stream;
+mod webhooks;

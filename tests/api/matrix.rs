@@ -32,6 +32,8 @@ struct Ids {
     campaign: String,
     confirm_token: String,
     unsubscribe_token: String,
+    /// A webhook endpoint (admins only).
+    webhook: String,
 }
 
 impl Ids {
@@ -48,6 +50,7 @@ impl Ids {
             campaign: x(),
             confirm_token: x(),
             unsubscribe_token: x(),
+            webhook: x(),
         }
     }
 }
@@ -77,7 +80,7 @@ const fn public(status: u16) -> [u16; 5] {
 
 /// The rows, in the order they run (they change the data they share: the job is closed last).
 fn rows(ids: &Ids) -> Vec<Row> {
-    let Ids { job, open_job, application, interview, candidate, erasable, prospect, campaign, .. } = ids;
+    let Ids { job, open_job, application, interview, candidate, erasable, prospect, campaign, webhook, .. } = ids;
     let row = |method, route, path: String, body, want| Row { method, route, path, body, want };
     let none = || Body::None;
     let csv = "email,first_name,consent\nmatrix.import@example.com,Imp,yes\n";
@@ -334,6 +337,53 @@ fn rows(ids: &Ids) -> Vec<Row> {
             Body::Raw("application/x-www-form-urlencoded", "List-Unsubscribe=One-Click"),
             public(200),
         ),
+        // Webhooks: admins only (the endpoint refuses connections: a ping answers what it got).
+        row(
+            "POST",
+            "/api/webhooks",
+            "/api/webhooks".into(),
+            Body::Json(json!({"url": "http://127.0.0.1:9/matrix", "events": ["*"]})),
+            [201, 403, 403, 403, 401],
+        ),
+        row("GET", "/api/webhooks", "/api/webhooks".into(), none(), [200, 403, 403, 403, 401]),
+        row("GET", "/api/webhooks/{id}", format!("/api/webhooks/{webhook}"), none(), [200, 403, 403, 403, 401]),
+        row(
+            "PATCH",
+            "/api/webhooks/{id}",
+            format!("/api/webhooks/{webhook}"),
+            Body::Json(json!({"description": "matrix"})),
+            [200, 403, 403, 403, 401],
+        ),
+        row(
+            "POST",
+            "/api/webhooks/{id}/rotate",
+            format!("/api/webhooks/{webhook}/rotate"),
+            none(),
+            [200, 403, 403, 403, 401],
+        ),
+        row(
+            "POST",
+            "/api/webhooks/{id}/test",
+            format!("/api/webhooks/{webhook}/test"),
+            none(),
+            [200, 403, 403, 403, 401],
+        ),
+        row(
+            "GET",
+            "/api/webhooks/{id}/deliveries",
+            format!("/api/webhooks/{webhook}/deliveries"),
+            none(),
+            [200, 403, 403, 403, 401],
+        ),
+        // No such delivery: an admin learns that, others not even that.
+        row(
+            "POST",
+            "/api/webhooks/{id}/deliveries/{event_id}/replay",
+            format!("/api/webhooks/{webhook}/deliveries/01ARZ3NDEKTSV4RRFFQ69G5FAV/replay"),
+            none(),
+            [404, 403, 403, 403, 401],
+        ),
+        row("DELETE", "/api/webhooks/{id}", format!("/api/webhooks/{webhook}"), none(), [204, 403, 403, 403, 401]),
         row(
             "POST",
             "/api/jobs/{id}/close",
@@ -424,6 +474,8 @@ async fn every_route_answers_each_role_as_the_contract_says() {
     let nonce = pending["pending_nonce"].as_s().unwrap().clone();
     let res = app.post("/_local/run/feeds").send().await.unwrap();
     assert!(res.status().is_success());
+    let webhook =
+        created(&app, &admin, "/api/webhooks", json!({"url": "http://127.0.0.1:9/matrix", "events": ["*"]})).await;
     let ids = Ids {
         job,
         open_job,
@@ -435,6 +487,7 @@ async fn every_route_answers_each_role_as_the_contract_says() {
         campaign: campaign["id"].as_str().unwrap().to_string(),
         confirm_token: rapport::prospect::confirm_token(&st.signer, &pool_hash, Some(&nonce), chrono::Utc::now()),
         unsubscribe_token: rapport::prospect::unsubscribe_token(&st.signer, &pool_hash),
+        webhook: webhook["id"].as_str().unwrap().to_string(),
     };
     let rows = rows(&ids);
     let (missing, _) = coverage(&rows);

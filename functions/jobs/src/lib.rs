@@ -1,5 +1,6 @@
-//! The `jobs` function: job setup for recruiters (`/api/jobs*`) and the public career-site listing
-//! (`/careers/jobs*`).
+//! The `jobs` function: job setup for recruiters (`/api/jobs*`), the public career-site listing
+//! (`/careers/jobs*`), the job-board feeds (`/feeds/*`) and the webhook endpoints that carry events to
+//! other systems (`/api/webhooks*`, admins only).
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
@@ -17,6 +18,7 @@ use rapport::store::{JobFilter, Page};
 use serde_json::Value;
 
 mod feeds;
+mod webhooks;
 
 pub fn router(state: AppState) -> Router {
     Router::new()
@@ -35,6 +37,12 @@ pub fn router(state: AppState) -> Router {
         .route("/api/jobs/{id}/close", post(close))
         .route("/careers/jobs", get(careers_list))
         .route("/careers/jobs/{id}", get(careers_read))
+        .route("/api/webhooks", post(webhooks::create).get(webhooks::list))
+        .route("/api/webhooks/{id}", get(webhooks::read).patch(webhooks::edit).delete(webhooks::delete))
+        .route("/api/webhooks/{id}/rotate", post(webhooks::rotate))
+        .route("/api/webhooks/{id}/test", post(webhooks::test))
+        .route("/api/webhooks/{id}/deliveries", get(webhooks::deliveries))
+        .route("/api/webhooks/{id}/deliveries/{event_id}/replay", post(webhooks::replay))
         .fallback(no_route)
         .with_state(state)
 }

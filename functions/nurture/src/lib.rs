@@ -59,7 +59,7 @@ pub struct Task {
 }
 
 /// The tasks this function runs.
-pub const TASKS: &[&str] = &["drafts", "feeds", "imports", "nurture", "retention"];
+pub const TASKS: &[&str] = &["drafts", "feeds", "imports", "nurture", "retention", "webhooks"];
 
 impl Task {
     pub fn parse(payload: &Value) -> Result<Task, ApiError> {
@@ -85,6 +85,7 @@ pub async fn run(st: &AppState, task: &Task, budget: Duration) -> Result<Value, 
         "imports" => app::imports::task(st, deadline).await,
         "nurture" => app::nurture::run(st, task.now, deadline).await,
         "retention" => app::retention::run(st, task.now, deadline).await,
+        "webhooks" => app::webhooks::retry_due(st, task.now, deadline).await,
         other => Err(ApiError::field("task", format!("unknown task {other:?}"))),
     }
 }

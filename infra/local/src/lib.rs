@@ -155,6 +155,9 @@ fn config(opts: &Options, url: &str, secrets: Option<&Secrets>) -> anyhow::Resul
         ("SES_MAX_SEND_RATE", "50".into()),
         ("IMPORT_CONSENT_POLICY", "ask".into()),
         ("RETENTION_DAYS", "730".into()),
+        // Webhook receivers of the local stack and its tests listen on 127.0.0.1, over plain http.
+        ("WEBHOOKS_ALLOW_PRIVATE", "true".into()),
+        ("ADMIN_EMAIL", format!("admin@{prefix}.example")),
     ]);
     Config::from_lookup(|k| env.get(k).cloned()).map_err(|e| anyhow::anyhow!("{e}"))
 }

@@ -580,6 +580,7 @@ pub fn template_values(config: &Config) -> anyhow::Result<HashMap<&'static str, 
         ("DashboardLoginUrl", config.dashboard_login_url.clone().unwrap_or_default()),
         ("ImportConsentPolicy", if config.import_asks_consent { "ask" } else { "none" }.to_string()),
         ("RetentionDays", config.retention_days.to_string()),
+        ("AdminEmail", config.admin_email.as_ref().map(|e| e.0.clone()).unwrap_or_default()),
         ("LogLevel", "info".to_string()),
     ]))
 }

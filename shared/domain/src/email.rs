@@ -173,6 +173,8 @@ fn templates() -> &'static minijinja::Environment<'static> {
             ("nurture_story.html", include_str!("../templates/nurture_story.html")),
             ("nurture_jobs.txt", include_str!("../templates/nurture_jobs.txt")),
             ("nurture_jobs.html", include_str!("../templates/nurture_jobs.html")),
+            ("webhook_disabled.txt", include_str!("../templates/webhook_disabled.txt")),
+            ("webhook_disabled.html", include_str!("../templates/webhook_disabled.html")),
         ] {
             env.add_template(name, src).expect("templates compile");
         }

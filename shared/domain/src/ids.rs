@@ -93,3 +93,8 @@ id_type!(
     /// One event of the outbox: the id a consumer is idempotent on and a webhook delivery names.
     EventId
 );
+
+id_type!(
+    /// An endpoint that receives signed webhooks.
+    WebhookId
+);

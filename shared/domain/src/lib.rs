@@ -29,6 +29,7 @@ pub mod report;
 pub mod stage;
 pub mod token;
 pub mod upload;
+pub mod webhook;
 
 pub use clock::{Clock, SharedClock};
 pub use error::{FieldError, Invalid};

@@ -1,8 +1,9 @@
-//! What follows an event: the emails a change causes (so no request waits on SES) and, through the
-//! consumers added here, whatever else reacts. The stream delivers at least once, so each consumer acts
+//! What follows an event: the emails a change causes (so no request waits on SES) and the signed
+//! webhooks to the employer's other systems. The stream delivers at least once, so each consumer acts
 //! once per event: it claims the event first (`DONE#<consumer>`), and gives the claim back when it
 //! failed before acting, so the stream's retry acts instead.
 use crate::app::notify::{consent_letter, deliver, ConsentAsk, Ledger, Letter, Needs, NotSent, Notification};
+use crate::app::webhooks::{fan_out, Subscribers};
 use crate::app::AppState;
 use crate::consent::Purpose;
 use crate::error::ApiError;
@@ -12,13 +13,15 @@ use serde_json::json;
 
 /// Runs every consumer of `event`. `Err`: one failed in a way a retry may mend (the stream retries
 /// the record; consumers that finished are not run twice).
-pub async fn dispatch(st: &AppState, event: &Event) -> Result<(), ApiError> {
+/// `hooks`: the webhook endpoints, read once for the batch the event came in.
+pub async fn dispatch(st: &AppState, event: &Event, hooks: &Subscribers) -> Result<(), ApiError> {
     match event.kind {
         EventType::ApplicationCreated => once(st, event, "confirmation", confirmation(st, event)).await?,
         EventType::ProspectConsentRequested => once(st, event, "consent_request", consent_request(st, event)).await?,
         _ => {}
     }
-    Ok(())
+    // Deliveries are made once per event and endpoint by the webhooks themselves: no claim needed.
+    fan_out(st, event, hooks).await
 }
 
 /// Runs `act` if this is the first claim of `event` for `consumer`.

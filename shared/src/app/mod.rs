@@ -17,6 +17,7 @@ pub mod privacy;
 pub mod prospects;
 pub mod reports;
 pub mod retention;
+pub mod webhooks;
 
 use crate::aws::Aws;
 use crate::clock::SharedClock;
@@ -25,6 +26,7 @@ use crate::cursor::Cursors;
 use crate::files::Files;
 use crate::keys::Keys;
 use crate::mailer::Mailer;
+use crate::outbound::Outbound;
 use crate::store::Store;
 use crate::token::{Hasher, Signer};
 use std::sync::Arc;
@@ -38,6 +40,8 @@ pub struct AppState {
     pub store: Store,
     pub files: Files,
     pub mailer: Mailer,
+    /// Webhook receivers, reached as far as the config allows.
+    pub outbound: Outbound,
     /// Signs links and cursors with the current signing key; verifies with any key still held.
     pub signer: Signer,
     /// Keyed hashes of stored values (addresses, idempotency keys), with the key never rotated.
@@ -58,7 +62,18 @@ impl AppState {
             .iter()
             .filter_map(|u| url::Url::parse(u).ok()?.host_str().map(|h| h.trim_start_matches("www.").to_string()))
             .collect();
-        Self { config: Arc::new(config), clock, store, files, mailer, signer, hasher, own_hosts: Arc::new(own_hosts) }
+        let outbound = Outbound::new(config.webhook_reach());
+        Self {
+            config: Arc::new(config),
+            clock,
+            store,
+            files,
+            mailer,
+            outbound,
+            signer,
+            hasher,
+            own_hosts: Arc::new(own_hosts),
+        }
     }
 
     /// What a Lambda function builds once at start: logging, the typed config, the AWS clients, the

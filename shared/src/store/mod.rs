@@ -49,6 +49,11 @@
 //! | erase                                  | Put `TOMB#<h>` and `TOMB#<cand>` if absent (GSI1 `ERASURES#open` until done), BatchWrite deletes 25 a call, Update `EMAIL#<h>/SUPPRESS` | n/25 + 4 writes |
 //! | retention: stalest people              | GSI1 `RETAIN`, `gsi1sk < <cutoff>` (`EMAIL#<h>/RETAIN` put in each application's and move's transaction) | 1 query a page |
 //! | outbox events                          | Put `EVENT#<id>/EVENT` (type, at, data, a week's TTL) if absent, in the transaction of the change: an application, a move, an interview, feedback, a job saved | no call of its own |
+//! | webhook endpoints: create, read, list   | Put `WEBHOOKS/HOOK#<id>` if absent (fields and secrets as attributes); Get; Query `WEBHOOKS`, `sk` begins with `HOOK#` | 1 write; 1 read; 1 query |
+//! | edit, rotate, delete an endpoint       | Update `WEBHOOKS/HOOK#<id>` if it exists (a rotation moves `secret` to `previous_secret` within the item); Delete if it exists | 1 write |
+//! | fan an event out to endpoints          | Query `WEBHOOKS`; for each subscribed endpoint Put `HOOK#<id>/DELIVERY#<event>` if absent (in GSI1 `WEBHOOKS#due` at once), POST, Update the delivery with the outcome (+1 Update of the endpoint when its failing streak starts or ends) | 1 query + 2 writes an endpoint |
+//! | due webhook deliveries                 | GSI1 `WEBHOOKS#due`, `gsi1sk <= <now>` (sparse: removed when delivered or failed); Query `WEBHOOKS` once a run when any is due; Update each if `attempts` unchanged | 1 query a page + 1 query + 1 write a delivery |
+//! | an endpoint's delivery log, newest first | Query `HOOK#<id>`, `sk` begins with `DELIVERY#`, backwards | 1 query a page |
 //! | report counters                        | `STATS#JOB#<job>` and `STATS#ALL`: `DAY#<date>#<channel>#<source>` (applicants, hires), `FUNNEL#<date>` (started, submitted, dropped), `STAGE#<stage>#<date>#<channel>#<source>` (entered), `TIS#<stage>` and `TIS#<stage>#exact` (time in stage), `EEO#<question>#<answer>`; `STATS#CAMPAIGN#<c>/TOTALS`. Each spread over `COUNTER_SHARDS` items: shard 0 is the key as written here, shard `k` adds `#<k>`; one shard per transaction, chosen by a hash of what the write is (the application and its version, the draft, the send) | written in the event's transaction; read as one range, shards summed |
 //!
 //! `<h>` is a keyed hash (HMAC) of the normalised email: people are found by email without the
@@ -82,6 +87,7 @@ mod spend;
 mod stories;
 mod suppression;
 pub mod tx;
+mod webhooks;
 
 pub use applications::{ApplicationContext, ApplicationLookup, MovedApplication, NewApplication, NotCreated};
 pub use consents::consent_of;
