@@ -155,6 +155,26 @@ async fn nurture_turns_an_abandoned_draft_into_a_drop_off() {
 }
 
 #[tokio::test]
+async fn events_takes_a_stream_batch_and_names_only_the_record_it_cannot_read() {
+    let app = spawn_app().await;
+    // Two records as the stream mapping delivers them: an event this code reads (a job published,
+    // which no consumer needs anything for here) and one it cannot (a type from nowhere).
+    let record = |seq: &str, kind: &str| {
+        json!({"eventID": seq, "eventName": "INSERT", "eventVersion": "1.1", "eventSource": "aws:dynamodb",
+               "awsRegion": "us-east-1", "dynamodb": {"SequenceNumber": seq, "StreamViewType": "NEW_IMAGE",
+               "Keys": {"pk": {"S": "EVENT#01KB0000000000000000000000"}, "sk": {"S": "EVENT"}},
+               "NewImage": {"pk": {"S": format!("EVENT#01KB00000000000000000000{seq}")}, "sk": {"S": "EVENT"},
+                            "type": {"S": kind}, "at": {"S": "2026-11-30T10:00:00Z"},
+                            "data": {"S": "{\"job_id\": \"01KB0000000000000000000000\"}"}}}})
+    };
+    let batch = json!({"Records": [record("10", "job.published"), record("11", "job.teleported")]});
+    let mut f = start("events", &environment(&app, "events")).await;
+    let answer = f.invoke(&batch).await.unwrap_or_else(|e| panic!("{e:#}")).json().unwrap();
+    f.stop().await;
+    assert_eq!(answer, json!({"batchItemFailures": [{"itemIdentifier": "11"}]}));
+}
+
+#[tokio::test]
 async fn a_bad_configuration_is_an_init_error_naming_every_variable() {
     let app = spawn_app().await;
     let mut env = environment(&app, "intake");
