@@ -2,6 +2,7 @@
 use crate::helpers::*;
 use rapport::routes::ROUTES;
 use rapport::store::schema;
+use serde_json::{json, Value};
 use serde_yaml::Value as Yaml;
 use std::collections::BTreeSet;
 
@@ -149,6 +150,35 @@ fn assert_dead_letter_queue(t: &Yaml, get_att: &Yaml, what: &str) {
             && s(intrinsic(&a["Dimensions"][0]["Value"], "GetAtt")) == format!("{queue}.QueueName")
     });
     assert!(watched, "{what}: no alarm on the depth of {queue}");
+}
+
+#[test]
+fn the_stream_reaches_the_events_function_filtered_with_partial_failures_and_a_failure_queue() {
+    let t = load("infra/template.yaml");
+    let table = &t["Resources"]["MainTable"]["Properties"];
+    assert_eq!(table["StreamSpecification"]["StreamViewType"], "NEW_IMAGE");
+    let streams: Vec<(String, String)> = resources(&t, "AWS::Serverless::Function")
+        .into_iter()
+        .flat_map(|(id, f)| {
+            events(f).into_iter().filter(|(_, e)| e["Type"] == "DynamoDB").map(move |(n, _)| (id.clone(), n))
+        })
+        .collect();
+    assert_eq!(streams, vec![("EventsFunction".to_string(), "Outbox".to_string())], "one consumer of the stream");
+    let p = &t["Resources"]["EventsFunction"]["Properties"]["Events"]["Outbox"]["Properties"];
+    assert_eq!(s(intrinsic(&p["Stream"], "GetAtt")), "MainTable.StreamArn");
+    let pattern: Value = serde_json::from_str(&s(&p["FilterCriteria"]["Filters"][0]["Pattern"])).unwrap();
+    assert_eq!(pattern, json!({"eventName": ["INSERT"], "dynamodb": {"Keys": {"sk": {"S": ["EVENT"]}}}}));
+    assert_eq!(p["FunctionResponseTypes"][0], "ReportBatchItemFailures");
+    assert_eq!(p["BisectBatchOnFunctionError"], true);
+    let retries = p["MaximumRetryAttempts"].as_i64().unwrap();
+    assert!((0..=10).contains(&retries), "a poison record is retried a bounded number of times: {retries}");
+    assert_eq!(p["DestinationConfig"]["OnFailure"]["Type"], "SQS");
+    assert_dead_letter_queue(&t, &p["DestinationConfig"]["OnFailure"]["Destination"], "the stream's failures");
+    let behind = resources(&t, "AWS::CloudWatch::Alarm").into_iter().any(|(_, a)| {
+        a["Properties"]["MetricName"] == "IteratorAge"
+            && s(intrinsic(&a["Properties"]["Dimensions"][0]["Value"], "Ref")) == "EventsFunction"
+    });
+    assert!(behind, "an alarm says when the events function falls behind the stream");
 }
 
 #[test]

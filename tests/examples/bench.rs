@@ -374,6 +374,12 @@ fn cold_event(name: &str) -> anyhow::Result<(Value, &'static str)> {
                    "detail": {"eventType": "Delivery", "mail": {"messageId": "bench"}}}),
             "Email Delivered",
         )),
+        // A stream record that is no insert (a TTL removal, say): nothing to do, nothing read.
+        "events" => Ok((
+            json!({"Records": [{"eventID": "bench", "eventName": "REMOVE", "eventSource": "aws:dynamodb",
+                                "dynamodb": {"SequenceNumber": "1", "Keys": {"pk": {"S": "EVENT#bench"}}}}]}),
+            r#"{"batchItemFailures":[]}"#,
+        )),
         other => anyhow::bail!("no cold-start event for {other}"),
     }
 }

@@ -10,28 +10,37 @@ use serde_json::{json, Value};
 
 pub async fn handle(st: &AppState, batch: &Value) -> Value {
     let records = batch["Records"].as_array().map(Vec::as_slice).unwrap_or_default();
-    // The webhook endpoints, once for the batch; without them no record can be handled.
-    let hooks = match rapport::app::webhooks::subscribers(st).await {
-        Ok(h) => h,
-        Err(error) => {
-            tracing::error!(%error, "webhook endpoints not read: the batch is retried");
-            let all: Vec<Value> = records.iter().map(|r| json!({"itemIdentifier": sequence(r)})).collect();
-            return json!({"batchItemFailures": all});
-        }
-    };
+    // The webhook endpoints, read once for the batch when its first event needs them.
+    let mut hooks = None;
     let mut failures = Vec::new();
-    for record in records {
+    for (n, record) in records.iter().enumerate() {
         let stream = &record["dynamodb"];
         let sequence = sequence(record);
         // The mapping's filter passes inserts only; an update or a removal (TTL) is nothing to act on.
         if record["eventName"] != "INSERT" {
             continue;
         }
-        let done = match rapport::store::event_from_image(&stream["NewImage"]) {
-            Ok(event) => dispatch(st, &event, &hooks).await.map_err(|e| e.to_string()),
-            Err(why) => Err(format!("not an event: {why}")),
+        let event = match rapport::store::event_from_image(&stream["NewImage"]) {
+            Ok(event) => event,
+            Err(why) => {
+                tracing::error!(sequence, %why, "stream record not an event");
+                failures.push(json!({"itemIdentifier": sequence}));
+                continue;
+            }
         };
-        if let Err(error) = done {
+        if hooks.is_none() {
+            match rapport::app::webhooks::subscribers(st).await {
+                Ok(h) => hooks = Some(h),
+                Err(error) => {
+                    // Without them no event can be handled: this record and the rest are retried.
+                    tracing::error!(%error, "webhook endpoints not read");
+                    failures.extend(records[n..].iter().map(|r| json!({"itemIdentifier": self::sequence(r)})));
+                    break;
+                }
+            }
+        }
+        let Some(hooks) = &hooks else { break };
+        if let Err(error) = dispatch(st, &event, hooks).await {
             tracing::error!(sequence, %error, "stream record not processed");
             failures.push(json!({"itemIdentifier": sequence}));
         }
