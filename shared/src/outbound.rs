@@ -52,15 +52,24 @@ impl Resolve for PublicAddresses {
     }
 }
 
-/// The port: a client built once per process.
+/// The port: a client built once per process, at its first use (most functions never deliver a
+/// webhook, and building it loads the TLS roots: no cold start pays for it).
 #[derive(Clone)]
 pub struct Outbound {
-    client: reqwest::Client,
+    client: Arc<std::sync::OnceLock<reqwest::Client>>,
     reach: Reach,
 }
 
 impl Outbound {
     pub fn new(reach: Reach) -> Outbound {
+        Outbound { client: Arc::default(), reach }
+    }
+
+    fn client(&self) -> &reqwest::Client {
+        self.client.get_or_init(|| Self::build(self.reach))
+    }
+
+    fn build(reach: Reach) -> reqwest::Client {
         let builder = reqwest::Client::builder()
             .connect_timeout(CONNECT_TIMEOUT)
             .timeout(ATTEMPT_TIMEOUT)
@@ -72,8 +81,7 @@ impl Outbound {
             Reach::Anywhere => builder,
         };
         // Building fails only when the TLS backend cannot start: a broken build, not a request.
-        let client = builder.build().unwrap_or_else(|e| panic!("the webhook client cannot be built: {e}"));
-        Outbound { client, reach }
+        builder.build().unwrap_or_else(|e| panic!("the webhook client cannot be built: {e}"))
     }
 
     pub fn reach(&self) -> Reach {
@@ -94,7 +102,7 @@ impl Outbound {
         if self.reach == Reach::Public && literal.is_some_and(refused_ip) {
             return Outcome { status: None, error: Some(REFUSED.into()) };
         }
-        let mut req = self.client.post(parsed).header("content-type", "application/json");
+        let mut req = self.client().post(parsed).header("content-type", "application/json");
         for (name, value) in headers {
             req = req.header(*name, value.as_str());
         }
