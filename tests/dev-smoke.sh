@@ -62,6 +62,20 @@ code="$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $admin_
 [ "$code" = 200 ] || fail "the admin token gave $code for the demographics report"
 code="$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $token" "$base/api/reports/demographics")"
 [ "$code" = 403 ] || fail "the recruiter token gave $code for the demographics report"
+# An application's confirmation comes from the events function, which make dev feeds from the table's
+# stream every second: it arrives without anyone asking for it (waited for, at most a minute).
+open_job="$(curl -fsS "$base/careers/jobs" | python3 -c 'import json,sys; print(json.load(sys.stdin)["items"][0]["id"])')"
+applicant="smoke.$(date +%s%N)@example.com"
+code="$(curl -s -o /dev/null -w '%{http_code}' -X POST "$base/careers/jobs/$open_job/applications" \
+  -H 'content-type: application/json' \
+  -d "{\"first_name\":\"Smoke\",\"last_name\":\"Test\",\"email\":\"$applicant\",\"consent\":{\"processing\":true}}")"
+[ "$code" = 201 ] || fail "applying gave $code"
+confirmed=0
+for _ in $(seq 1 120); do
+  if curl -fsS "$base/_local/emails" | grep -q "$applicant"; then confirmed=1; break; fi
+  sleep 0.5
+done
+[ "$confirmed" = 1 ] || fail "no confirmation reached $applicant from the stream"
 stop INT
 
 start 0
