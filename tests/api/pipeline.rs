@@ -32,8 +32,8 @@ async fn an_application_moves_to_hired_with_history_in_one_transaction_each() {
         assert_eq!(res.status(), 200);
         assert_eq!(
             calls(&res).iter().filter(|c| c.starts_with("dynamodb.")).cloned().collect::<Vec<_>>(),
-            vec!["dynamodb.PutItem", "dynamodb.GetItem", "dynamodb.BatchGetItem", "dynamodb.TransactWriteItems"],
-            "a transition is its audit entry, one read, one batch read and one write transaction"
+            vec!["dynamodb.GetItem", "dynamodb.BatchGetItem", "dynamodb.TransactWriteItems"],
+            "a transition is one read, one batch read and one write transaction, its audit entry in it"
         );
         let a: Value = res.json().await.unwrap();
         assert_eq!((a["stage"].as_str(), a["version"].as_u64()), (Some(*stage), Some(i as u64 + 2)));
@@ -49,6 +49,22 @@ async fn an_application_moves_to_hired_with_history_in_one_transaction_each() {
     assert_eq!(a["candidate"]["first_name"], "Ada");
     assert_eq!(a["attribution"]["source"], "linkedin");
     assert!(a["resume_url"].is_null());
+
+    // Every move is in the audit log, a refused one too (written on its own).
+    let stale = move_to(&app, &token, &id, json!({"to": "rejected", "expected_version": 1})).await;
+    assert_eq!(stale.status(), 409);
+    let moves = app
+        .stack
+        .state
+        .store
+        .audit_day(chrono::Utc::now().date_naive())
+        .await
+        .unwrap()
+        .iter()
+        .filter(|i| i["action"].as_s().unwrap() == "POST /api/applications/{id}/transitions")
+        .filter(|i| i["target"].as_s().unwrap() == &format!("/api/applications/{id}/transitions"))
+        .count();
+    assert_eq!(moves, 5, "four moves and a refused one");
 }
 
 #[tokio::test]

@@ -13,7 +13,7 @@ use rapport::ids::{ApplicationId, InterviewId, JobId};
 use rapport::interview::{Feedback, Interview, NewFeedback, NewInterview};
 use rapport::pipeline::Move;
 use rapport::stage::{ApplicationStatus, EXITS};
-use rapport::store::ApplicationContext;
+use rapport::store::{ApplicationContext, AuditEntry};
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -111,11 +111,23 @@ async fn move_application(
     State(st): State<AppState>,
     caller: Caller,
     PathId(id): PathId<ApplicationId>,
+    axum::Extension(audit): axum::Extension<AuditEntry>,
     JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
-    let ctx = load(&st, &caller, &id, JobAction::Manage).await?;
-    let m = Move::parse(body)?;
-    let ctx = rapport::app::pipeline::move_application(&st, ctx, m, &caller.sub).await?;
+    let moved = async {
+        let ctx = load(&st, &caller, &id, JobAction::Manage).await?;
+        let m = Move::parse(body)?;
+        rapport::app::pipeline::move_application(&st, ctx, m, &caller.sub, Some(&audit)).await
+    }
+    .await;
+    // The entry went in the move's transaction; a refused move's is written on its own.
+    let ctx = match moved {
+        Ok(ctx) => ctx,
+        Err(e) => {
+            st.store.audit(&audit).await?;
+            return Err(e);
+        }
+    };
     // Interviews are unchanged by a move; GET /api/applications/{id} has them.
     Ok(json(StatusCode::OK, &view(&st, &ctx, false).await?))
 }

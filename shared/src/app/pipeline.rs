@@ -6,15 +6,17 @@ use crate::email::EmailHash;
 use crate::error::{ApiError, StoreError};
 use crate::pipeline::{moved, Move};
 use crate::stage::StageKind;
-use crate::store::{ApplicationContext, ExactSamples, KeepInTouch, MovedApplication, EXACT_SAMPLES};
+use crate::store::{ApplicationContext, AuditEntry, ExactSamples, KeepInTouch, MovedApplication, EXACT_SAMPLES};
 use serde_json::{json, Value};
 
 /// Moves the application in `ctx` as `m` asks, for the user `by`; answers the context as moved.
+/// `audit`: the request's audit entry, written in the move's transaction.
 pub async fn move_application(
     st: &AppState,
     ctx: ApplicationContext,
     m: Move,
     by: &str,
+    audit: Option<&AuditEntry>,
 ) -> Result<ApplicationContext, ApiError> {
     let a = &ctx.application;
     let stages = &ctx.job.spec.stages;
@@ -50,6 +52,7 @@ pub async fn move_application(
             exact,
             demographics: ctx.demographics.as_ref(),
             events: &events,
+            audit,
         })
         .await;
     match written {

@@ -50,6 +50,8 @@ pub struct MovedApplication<'a> {
     pub exact: counters::ExactSamples,
     pub demographics: Option<&'a crate::demographics::Demographics>,
     pub events: &'a [crate::event::Event],
+    /// The request's audit entry, written with the move (see `api::audited`).
+    pub audit: Option<&'a super::AuditEntry>,
 }
 
 pub struct NewApplication<'a> {
@@ -362,6 +364,7 @@ impl Store {
             exact,
             demographics,
             events: outbox,
+            audit,
         } = m;
         let t = &self.table;
         let mut tx = Tx::default();
@@ -383,6 +386,9 @@ impl Store {
             prospects::keep_in_touch(&mut tx, t, &k, now);
         }
         events::record(&mut tx, t, outbox);
+        if let Some(entry) = audit {
+            tx.put("audit", t, super::audit::audit_item(entry), None);
+        }
         match tx.commit(self).await {
             Ok(()) => Ok(()),
             Err(TxError::Failed(labels)) if labels.contains(&"application") => Err(StoreError::ConditionFailed),

@@ -44,7 +44,7 @@
 //! | due nurture sends                      | GSI1 `NURTURE#due`, `gsi1sk <= <now>` (sparse: removed when an enrolment ends); BatchGet prospects + suppressions | 1 query + 1 batch read a page |
 //! | one nurture email                      | Put `EMAIL#<h>/SENT#<c>#<step>` if absent (claim); after SES, TransactWriteItems: ledger, enrolment's next step, prospect's sends, campaign counters | 2 writes |
 //! | campaign report                        | Query `STATS#CAMPAIGN#<c>`, `sk` begins with `TOTALS` (every shard), summed | 1 query |
-//! | audit entry (pipeline, pool routes)    | Put `AUDIT#<date>/<time>#<ulid>`, before the route runs | 1 write |
+//! | audit entry (pipeline, pool routes)    | Put `AUDIT#<date>/<time>#<ulid>`, before the route runs; a move's in its transaction (a refused move's on its own) | 1 write, a move's none of its own |
 //! | a person's holdings (export, erasure)  | Query `EMAIL#<h>`; GSI2 `CANDAPPS#<cand>` then Query each `APP#<id>`; GSI2 `DRAFTS#<h>` | 1 query per partition |
 //! | erase                                  | Put `TOMB#<h>` and `TOMB#<cand>` if absent (GSI1 `ERASURES#open` until done), BatchWrite deletes 25 a call, Update `EMAIL#<h>/SUPPRESS` | n/25 + 4 writes |
 //! | retention: stalest people              | GSI1 `RETAIN`, `gsi1sk < <cutoff>` (`EMAIL#<h>/RETAIN` put in each application's and move's transaction) | 1 query a page |
@@ -90,6 +90,7 @@ pub mod tx;
 mod webhooks;
 
 pub use applications::{ApplicationContext, ApplicationLookup, MovedApplication, NewApplication, NotCreated};
+pub use audit::AuditEntry;
 pub use consents::consent_of;
 pub use counters::{ExactSamples, FunnelCounts, EXACT_SAMPLES};
 pub use drafts::draft_of;
