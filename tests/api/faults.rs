@@ -181,9 +181,9 @@ async fn a_move_whose_transaction_keeps_meeting_conflicts_is_tried_again_then_an
     assert_eq!((a["stage"].as_str(), a["version"].as_u64()), (Some("applied"), Some(1)), "nothing changed: {a}");
 
     // A single-item write that meets a transaction (TransactionConflictException) is retried by the
-    // SDK like a throttle: the audit entry's three attempts, then 503.
+    // SDK like a throttle: the audit entry of a read, three attempts, then 503.
     app.faults(json!({"dynamodb": rule("PutItem")})).await;
-    problem(app.post(&path).bearer_auth(&token).json(&screen).send().await.unwrap(), 503).await;
+    problem(app.get(&format!("/api/applications/{id}")).bearer_auth(&token).send().await.unwrap(), 503).await;
     let tries = app.fault_stats().await["dynamodb"]["faults"]["conflict"].as_u64();
     app.clear_faults().await;
     let before = u64::from(rapport::store::tx::CONFLICT_TRIES);

@@ -168,6 +168,14 @@ async fn main() -> anyhow::Result<()> {
         t.add("nurture run, per email sent", took / sent as u32, ops / sent as usize);
     }
     let mut out = t.report();
+    // The whole run (the activation's sweep of the 200 prospects included) against the configured rate.
+    let rate = sent as f64 / took.as_secs_f64();
+    let configured = stack.functions_config.ses_max_send_rate;
+    println!(
+        "nurture: {rate:.1} emails a second over the run, {:.0}% of the configured {configured}/s (goal: at least 95%)",
+        100.0 * rate / configured
+    );
+    out["nurture_rate"] = json!({"emails_per_second": rate, "configured": configured, "ratio": rate / configured});
     out["cold_start"] = cold;
     stack.stop().await;
     out["contention"] = contention(&moto_url).await?;

@@ -1,7 +1,8 @@
 //! The `nurture` task: enrols people in active campaigns (an activation's sweep of the pool, and
 //! everyone flagged changed since the last run), then sends what is due from the sparse due index.
 //! Each email: one conditional claim in the send ledger, one SES call, one transaction recording the
-//! outcome and scheduling the next step (2 writes, 1 SES call). Paced to the account's send rate;
+//! outcome and scheduling the next step (2 writes, 1 SES call). Several in flight at once, to different
+//! people, their starts spaced to the account's send rate (so the rate is used, never passed);
 //! stops before the time budget runs out and the next run resumes where this one stopped. Who is in,
 //! what goes next and when are the domain's [`crate::campaign`] rules.
 use crate::api::AppState;
@@ -18,8 +19,10 @@ use crate::mailer::SendFailure;
 use crate::prospect::Prospect;
 use crate::store::{Claim, Enrolment, Outcome, PoolRecord, SentNurture};
 use chrono::{DateTime, Utc};
+use futures_util::StreamExt;
 use serde_json::{json, Value};
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 const PAGE: i32 = 100;
@@ -36,6 +39,22 @@ struct Counts {
     ended: u64,
     deferred: u64,
 }
+
+impl Counts {
+    fn add(&mut self, o: Counts) {
+        self.enrolled += o.enrolled;
+        self.sent += o.sent;
+        self.rejected += o.rejected;
+        self.unknown += o.unknown;
+        self.skipped += o.skipped;
+        self.ended += o.ended;
+        self.deferred += o.deferred;
+    }
+}
+
+/// About how long one email's round trips take (claim, SES, record): with the account's rate, how
+/// many go at once.
+const ONE_SEND: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// One run of the task at the scheduled time `now`, until `deadline`; answers its counts.
 pub async fn run(st: &AppState, now: DateTime<Utc>, deadline: Instant) -> Result<Value, ApiError> {
@@ -125,14 +144,18 @@ async fn enrol_changed(
 struct Library {
     stories: Vec<Story>,
     jobs: Vec<Job>,
-    pace: Pace,
+    /// Spaces the starts of the sends in flight to the account's rate.
+    pace: tokio::sync::Mutex<Pace>,
+    in_flight: usize,
 }
 
 impl Library {
     async fn read(st: &AppState) -> Result<Library, ApiError> {
         let stories = st.store.stories().await?;
         let jobs = st.store.open_jobs().await?;
-        Ok(Library { stories, jobs, pace: Pace::of_account(st, 0.0).await })
+        let pace = Pace::of_account(st, 0.0).await;
+        let in_flight = pace.in_flight(ONE_SEND);
+        Ok(Library { stories, jobs, pace: tokio::sync::Mutex::new(pace), in_flight })
     }
 }
 
@@ -144,6 +167,8 @@ enum Moved {
     Busy,
     /// The run stops here (SES throttling, or an answer it could not read).
     Stop,
+    /// Not begun: the run was stopping (or out of time).
+    NotStarted,
 }
 
 /// Sends what is due, page by page. `Ok(false)`: stopped early (time, or SES throttling).
@@ -163,7 +188,7 @@ async fn send_due(
         if due.is_empty() {
             return Ok(true);
         }
-        let lib = match &mut library {
+        let lib: &Library = match &library {
             Some(lib) => lib,
             None => library.insert(Library::read(st).await?),
         };
@@ -173,20 +198,51 @@ async fn send_due(
         // reads their record again (sends, stories, the cap) after the first.
         let mut people = HashSet::new();
         let mut busy = 0;
+        let mut todo = Vec::new();
         for e in &due {
-            if Instant::now() >= deadline {
-                return Ok(false);
-            }
             if !people.insert(e.email_hash.as_str()) {
                 busy += 1;
                 continue;
             }
-            let record = records.get(&e.email_hash).cloned().unwrap_or_default();
-            match send_one(st, campaigns.get(&e.campaign_id), lib, e, record, now, n).await? {
-                Moved::Done => {}
-                Moved::Busy => busy += 1,
-                Moved::Stop => return Ok(false),
+            todo.push((e, records.get(&e.email_hash).cloned().unwrap_or_default()));
+        }
+        // Several at once (each to a different person), their starts spaced to the account's rate.
+        let stop = AtomicBool::new(false);
+        let stop = &stop;
+        // The futures made first (none runs until polled), so the stream holds no closure over borrows.
+        let sends: Vec<_> = todo
+            .into_iter()
+            .map(|(e, record)| {
+                send_one(st, campaigns.get(&e.campaign_id), lib, e, record, now, Until { stop, deadline })
+            })
+            .collect();
+        let mut results = futures_util::stream::iter(sends).buffer_unordered(lib.in_flight);
+        let (mut stopped, mut failed) = (false, None);
+        while let Some(result) = results.next().await {
+            match result {
+                Ok((moved, counts)) => {
+                    n.add(counts);
+                    match moved {
+                        Moved::Done => {}
+                        Moved::Busy => busy += 1,
+                        Moved::Stop | Moved::NotStarted => {
+                            stopped = true;
+                            stop.store(true, Ordering::SeqCst);
+                        }
+                    }
+                }
+                // The sends in flight finish (each records what it did); none starts after.
+                Err(e) => {
+                    stop.store(true, Ordering::SeqCst);
+                    failed.get_or_insert(e);
+                }
             }
+        }
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        if stopped {
+            return Ok(false);
         }
         if busy == due.len() {
             // Nothing on this page could move (another run holds it): the next run picks it up.
@@ -195,12 +251,37 @@ async fn send_due(
     }
 }
 
+/// When a send may no longer start: the run is stopping, or its time is up.
+#[derive(Clone, Copy)]
+struct Until<'a> {
+    stop: &'a AtomicBool,
+    deadline: Instant,
+}
+
 /// One due enrolment: ended, deferred or skipped as the campaign's rules say, else its email
 /// composed, claimed, sent at SES's pace and recorded.
 async fn send_one(
     st: &AppState,
     c: Option<&Campaign>,
-    lib: &mut Library,
+    lib: &Library,
+    e: &Enrolment,
+    record: PoolRecord,
+    now: DateTime<Utc>,
+    until: Until<'_>,
+) -> Result<(Moved, Counts), ApiError> {
+    let mut n = Counts::default();
+    if until.stop.load(Ordering::SeqCst) || Instant::now() >= until.deadline {
+        return Ok((Moved::NotStarted, n));
+    }
+    let moved = send_or_move_on(st, c, lib, e, record, now, &mut n).await?;
+    Ok((moved, n))
+}
+
+/// [`send_one`]'s work, counted in `n`.
+async fn send_or_move_on(
+    st: &AppState,
+    c: Option<&Campaign>,
+    lib: &Library,
     e: &Enrolment,
     record: PoolRecord,
     now: DateTime<Utc>,
@@ -246,7 +327,7 @@ async fn send_one(
             return Ok(Moved::Done);
         }
     }
-    lib.pace.wait().await;
+    lib.pace.lock().await.wait().await;
     let Some(said) = send_claimed(st, &c.id, e, &msg).await? else { return Ok(Moved::Stop) };
     let outcome = said.outcome();
     let recent = sends_after(&p.recent_sends, now, !matches!(outcome, Outcome::Rejected(_)));
@@ -256,7 +337,7 @@ async fn send_one(
         Outcome::Sent(_) => n.sent += 1,
         Outcome::Rejected(_) => n.rejected += 1,
         Outcome::Unknown(_) => {
-            // SES may be in trouble: one email at risk a run, not a page of them.
+            // SES may be in trouble: the emails in flight at risk a run, not a page of them.
             n.unknown += 1;
             return Ok(Moved::Stop);
         }

@@ -10,6 +10,19 @@ pub struct Pace {
 }
 
 impl Pace {
+    /// Sends a second.
+    pub fn rate(&self) -> f64 {
+        1.0 / self.interval.as_secs_f64()
+    }
+
+    /// How many sends to keep in flight so that the rate is met while each waits on its round trips
+    /// (`each`: how long one takes); the pace still spaces their starts, so the rate is never passed.
+    pub fn in_flight(&self, each: Duration) -> usize {
+        ((self.rate() * each.as_secs_f64()).ceil() as usize).clamp(1, 32)
+    }
+}
+
+impl Pace {
     /// The account's send rate (or the configured one when SES does not say); `floor`: the lowest
     /// rate believed.
     pub async fn of_account(st: &AppState, floor: f64) -> Self {
