@@ -644,7 +644,11 @@ async fn fifty_thousand_rows_import_a_page_at_a_time_with_flat_memory() {
     // Those without consent evidence were each asked once.
     let st = &app.stack.state;
     let asked = format!("p10000.{tag}@example.com");
-    assert_eq!(app.emails_to(&asked).await.len(), 1);
+    // Those emails come from the imports task, not the events function: read what SES took without
+    // handing the stream's 50,000 events over (the emulator answers every query by scanning the table,
+    // and the events function reads the webhook endpoints once a batch).
+    let all: Value = app.get("/_local/emails").send().await.unwrap().json().await.unwrap();
+    assert_eq!(all["items"].as_array().unwrap().iter().filter(|e| e["to"] == json!([asked])).count(), 1);
     let someone = st.email_hash(&rapport::email::Email::parse(&format!("p7.{tag}@example.com")).unwrap());
     let someone = st.store.prospect(&someone).await.unwrap().unwrap();
     assert_eq!((someone.status.as_str(), someone.last_name.as_deref()), ("active", Some("Lee")));
