@@ -49,6 +49,8 @@
 //! | erase                                  | Put `TOMB#<h>` and `TOMB#<cand>` if absent (GSI1 `ERASURES#open` until done), BatchWrite deletes 25 a call, Update `EMAIL#<h>/SUPPRESS` | n/25 + 4 writes |
 //! | retention: stalest people              | GSI1 `RETAIN`, `gsi1sk < <cutoff>` (`EMAIL#<h>/RETAIN` put in each application's and move's transaction) | 1 query a page |
 //! | outbox events                          | Put `EVENT#<id>/EVENT` (type, at, data, a week's TTL) if absent, in the transaction of the change: an application, a move, an interview, feedback, a job saved | no call of its own |
+//! | an event's consumer claims it          | Put `EVENT#<id>/DONE#<consumer>` if absent (a week's TTL; the stream's filter passes only `sk = EVENT`); Delete when the consumer failed before acting | 1 write (+1 to give it back) |
+//! | the events function's notifications     | confirmation: BatchGet `JOB#`, `CAND#`; Get `EMAIL#<h>/SUPPRESS`; consent request: Get `EMAIL#<h>/PROSPECT` (the pending request) and the suppression | 2 reads, SES, 1 write |
 //! | webhook endpoints: create, read, list   | Put `WEBHOOKS/HOOK#<id>` if absent (fields and secrets as attributes); Get; Query `WEBHOOKS`, `sk` begins with `HOOK#` | 1 write; 1 read; 1 query |
 //! | edit, rotate, delete an endpoint       | Update `WEBHOOKS/HOOK#<id>` if it exists (a rotation moves `secret` to `previous_secret` within the item); Delete if it exists | 1 write |
 //! | fan an event out to endpoints          | Query `WEBHOOKS`; for each subscribed endpoint Put `HOOK#<id>/DELIVERY#<event>` if absent (in GSI1 `WEBHOOKS#due` at once), POST, Update the delivery with the outcome (+1 Update of the endpoint when its failing streak starts or ends) | 1 query + 2 writes an endpoint |
