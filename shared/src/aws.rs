@@ -12,13 +12,33 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+/// What every AWS client of a process is built from: the SDK config (credentials, region, the one
+/// HTTP client), S3's addressing and, on the local stack, its IAM check. A client is built when a port
+/// first needs it (see [`Lazy`]), so a function never sets up, nor links, an SDK it does not call.
 #[derive(Clone, Debug)]
 pub struct Aws {
-    pub dynamo: aws_sdk_dynamodb::Client,
-    pub s3: aws_sdk_s3::Client,
-    pub ses: aws_sdk_sesv2::Client,
-    /// Read once at start, for the keys.
-    pub secrets: aws_sdk_secretsmanager::Client,
+    sdk: SdkConfig,
+    s3_force_path_style: bool,
+    check: Option<SharedInterceptor>,
+}
+
+/// The roots AWS service endpoints chain to: Amazon Trust Services (Amazon Root CA 1 to 4, and the
+/// Starfield root that cross-signs them). Compiled in, so a cold start reads no certificate file
+/// (the system store is some 150 files); every AWS endpoint has used these since S3 finished its
+/// move in June 2022. The webhook client, which reaches anyone's server, has its own roots.
+const AMAZON_TRUST_SERVICES: &[u8] = include_bytes!("../certs/amazon-trust-services.pem");
+
+/// One HTTPS client for every SDK client of the process: rustls (aws-lc) trusting
+/// [`AMAZON_TRUST_SERVICES`]. Its connection pool is shared, so a connection opened by one client
+/// (the warm-up's, say) serves the next request to the same endpoint.
+pub fn https_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
+    use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode, TlsContext, TrustStore};
+    let trust = TrustStore::empty().with_native_roots(false).with_pem_certificate(AMAZON_TRUST_SERVICES);
+    let tls = TlsContext::builder().with_trust_store(trust).build().expect("a trust store of PEM roots builds");
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(CryptoMode::AwsLc))
+        .tls_context(tls)
+        .build_https()
 }
 
 impl Aws {
@@ -26,6 +46,7 @@ impl Aws {
     /// `AWS_ENDPOINT_URL` points every client at an emulator).
     pub async fn load(config: &Config) -> Self {
         let sdk = aws_config::defaults(BehaviorVersion::latest())
+            .http_client(https_client())
             .timeout_config(timeouts(config.aws_attempt_timeout))
             .retry_config(retries())
             .load()
@@ -40,25 +61,77 @@ impl Aws {
     /// Like [`Aws::from_sdk`], with one more interceptor on every client: the local stack's IAM check,
     /// which refuses what the function's policy in the template would refuse in AWS.
     pub fn from_sdk_checked(sdk: &SdkConfig, config: &Config, check: Option<SharedInterceptor>) -> Self {
-        let mut dynamo = aws_sdk_dynamodb::config::Builder::from(sdk)
+        Self { sdk: sdk.clone(), s3_force_path_style: config.s3_force_path_style, check }
+    }
+
+    pub fn dynamo(&self) -> aws_sdk_dynamodb::Client {
+        let mut b = aws_sdk_dynamodb::config::Builder::from(&self.sdk)
             .interceptor(CountCalls)
             .retry_classifier(WriteConflictIsTransient);
-        let mut s3 =
-            aws_sdk_s3::config::Builder::from(sdk).force_path_style(config.s3_force_path_style).interceptor(CountCalls);
-        let mut ses = aws_sdk_sesv2::config::Builder::from(sdk).interceptor(CountCalls);
-        let mut secrets = aws_sdk_secretsmanager::config::Builder::from(sdk).interceptor(CountCalls);
-        if let Some(check) = check {
-            dynamo.push_interceptor(check.clone());
-            s3.push_interceptor(check.clone());
-            ses.push_interceptor(check.clone());
-            secrets.push_interceptor(check);
+        if let Some(check) = &self.check {
+            b.push_interceptor(check.clone());
         }
-        Self {
-            dynamo: aws_sdk_dynamodb::Client::from_conf(dynamo.build()),
-            s3: aws_sdk_s3::Client::from_conf(s3.build()),
-            ses: aws_sdk_sesv2::Client::from_conf(ses.build()),
-            secrets: aws_sdk_secretsmanager::Client::from_conf(secrets.build()),
+        aws_sdk_dynamodb::Client::from_conf(b.build())
+    }
+
+    pub fn s3(&self) -> aws_sdk_s3::Client {
+        let mut b = aws_sdk_s3::config::Builder::from(&self.sdk)
+            .force_path_style(self.s3_force_path_style)
+            .interceptor(CountCalls);
+        if let Some(check) = &self.check {
+            b.push_interceptor(check.clone());
         }
+        aws_sdk_s3::Client::from_conf(b.build())
+    }
+
+    pub fn ses(&self) -> aws_sdk_sesv2::Client {
+        let mut b = aws_sdk_sesv2::config::Builder::from(&self.sdk).interceptor(CountCalls);
+        if let Some(check) = &self.check {
+            b.push_interceptor(check.clone());
+        }
+        aws_sdk_sesv2::Client::from_conf(b.build())
+    }
+
+    /// Read at start, for the keys.
+    pub fn secrets(&self) -> aws_sdk_secretsmanager::Client {
+        let mut b = aws_sdk_secretsmanager::config::Builder::from(&self.sdk).interceptor(CountCalls);
+        if let Some(check) = &self.check {
+            b.push_interceptor(check.clone());
+        }
+        aws_sdk_secretsmanager::Client::from_conf(b.build())
+    }
+}
+
+/// A client built at its first use, once, and shared by the clones of the port that holds it. The
+/// port passes the builder at that use (`get(|| aws.s3())`), so a binary whose routes never reach
+/// the port carries no code of its SDK.
+pub struct Lazy<T>(Arc<std::sync::OnceLock<T>>);
+
+impl<T> Lazy<T> {
+    pub fn new() -> Self {
+        Self(Arc::new(std::sync::OnceLock::new()))
+    }
+
+    pub fn get(&self, build: impl FnOnce() -> T) -> &T {
+        self.0.get_or_init(build)
+    }
+}
+
+impl<T> Default for Lazy<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T> Clone for Lazy<T> {
+    fn clone(&self) -> Self {
+        Self(self.0.clone())
+    }
+}
+
+impl<T> std::fmt::Debug for Lazy<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.get().is_some() { "Lazy(built)" } else { "Lazy(not yet)" })
     }
 }
 
@@ -211,6 +284,19 @@ mod tests {
     use aws_smithy_runtime_api::client::result::SdkError;
     use aws_smithy_runtime_api::http::{Response, StatusCode};
     use aws_smithy_types::body::SdkBody;
+
+    #[tokio::test]
+    async fn the_https_client_trusts_the_five_compiled_in_roots() {
+        let pems = AMAZON_TRUST_SERVICES.windows(27).filter(|w| w == b"-----BEGIN CERTIFICATE-----").count();
+        assert_eq!(pems, 5, "Amazon Root CA 1 to 4 and Starfield Services Root CA G2");
+        // Building a client makes its connector, which parses every root: a bad one panics here.
+        let conf = aws_sdk_dynamodb::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(aws_config::Region::new("eu-west-1"))
+            .http_client(https_client())
+            .build();
+        let _ = aws_sdk_dynamodb::Client::from_conf(conf);
+    }
 
     #[test]
     fn an_aws_error_logs_its_code_never_its_message() {

@@ -1,5 +1,6 @@
 //! The port to SES: one message as Raw content, one attempt, and what SES answered. What may be sent
 //! to whom is decided before, in `app::notify`.
+use crate::aws::{Aws, Lazy};
 use crate::email::{split_sender, to_mime, Outgoing};
 use crate::error::StoreError;
 use aws_sdk_sesv2::primitives::Blob;
@@ -22,14 +23,20 @@ pub enum SendFailure {
 /// The port to SES.
 #[derive(Clone)]
 pub struct Mailer {
-    ses: aws_sdk_sesv2::Client,
+    aws: Aws,
+    client: Lazy<aws_sdk_sesv2::Client>,
     sender: String,
     configuration_set: Option<String>,
 }
 
 impl Mailer {
-    pub fn new(ses: aws_sdk_sesv2::Client, sender: String, configuration_set: Option<String>) -> Self {
-        Self { ses, sender, configuration_set }
+    pub fn new(aws: &Aws, sender: String, configuration_set: Option<String>) -> Self {
+        Self { aws: aws.clone(), client: Lazy::new(), sender, configuration_set }
+    }
+
+    /// The SES client, built at the first send (see [`Lazy`]).
+    fn ses(&self) -> &aws_sdk_sesv2::Client {
+        self.client.get(|| self.aws.ses())
     }
 
     /// Sends one message as Raw content; returns SES's message id.
@@ -51,7 +58,7 @@ impl Mailer {
             .build()
             .map_err(|e| SendFailure::Other(StoreError::Corrupt(e.to_string())))?;
         let mut req = self
-            .ses
+            .ses()
             .send_email()
             .from_email_address(split_sender(&self.sender).1)
             .destination(Destination::builder().to_addresses(&msg.to.0).build())
@@ -73,7 +80,7 @@ impl Mailer {
 
     /// The account's send rate (emails a second), when SES will say.
     pub async fn max_send_rate(&self) -> Option<f64> {
-        let out = self.ses.get_account().send().await.ok()?;
+        let out = self.ses().get_account().send().await.ok()?;
         out.send_quota().map(|q| q.max_send_rate()).filter(|r| *r > 0.0)
     }
 }

@@ -1,25 +1,106 @@
-//! A function's start: build the state once. A bad configuration is reported to the Lambda Runtime
-//! API as an init error (`POST /2018-06-01/runtime/init/error`), with every bad variable in its
-//! message, so the failed invocation and the console name them all; then `main` returns the error
-//! and the process exits non-zero, as Lambda expects of a runtime that cannot start.
+//! A function's start. What is needed to answer at all is checked at init: a bad configuration is
+//! reported to the Lambda Runtime API as an init error (`POST /2018-06-01/runtime/init/error`), with
+//! every bad variable in its message, so the failed invocation and the console name them all; then
+//! `main` returns the error and the process exits non-zero, as Lambda expects of a runtime that
+//! cannot start.
+//!
+//! What can wait does not hold up init: the two secrets are read, and a first connection to DynamoDB
+//! is opened, by a task started at init that runs while Lambda hands over the first event; the first
+//! request that needs the state waits for that read, and an event that needs no AWS call (a bad
+//! query, the widget's script) is answered meanwhile. A secret that cannot be read is logged with its
+//! variable and answered 503; the next request reads again, so a fixed permission needs no restart.
 use crate::app::AppState;
-use crate::config::ConfigError;
+use crate::aws::Aws;
+use crate::config::{Config, ConfigError};
+use crate::error::ApiError;
+use crate::keys::Keys;
 use lambda_runtime_api_client::{body::Body, build_request, PooledClient};
+use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::OnceCell;
 
 /// The `Lambda-Runtime-Function-Error-Type` of a configuration error (`Category.Reason`).
 pub const CONFIG_ERROR_TYPE: &str = "Runtime.ConfigError";
 
-/// What each `main.rs` calls first: logging, the typed config and the AWS clients, or an init error.
-pub async fn state() -> Result<AppState, ConfigError> {
-    match AppState::from_env().await {
-        Ok(state) => Ok(state),
+/// A started function: its config and AWS clients, and the state once the keys are read.
+#[derive(Clone)]
+pub struct Started {
+    config: Arc<Config>,
+    aws: Aws,
+    state: Arc<OnceCell<AppState>>,
+}
+
+/// What each `main.rs` calls first: logging, the typed config and the AWS clients (or an init
+/// error), then the warm-up task (the keys, a DynamoDB connection) left running.
+pub async fn start() -> Result<Started, ConfigError> {
+    crate::logging::init();
+    let config = match Config::from_env() {
+        Ok(config) => config,
         Err(e) => {
             tracing::error!(error = %e, "the function cannot start");
             report_init_error(CONFIG_ERROR_TYPE, "ConfigError", &e.to_string()).await;
-            Err(e)
+            return Err(e);
+        }
+    };
+    let aws = Aws::load(&config).await;
+    let started = Started { config: Arc::new(config), aws, state: Arc::new(OnceCell::new()) };
+    let warm = started.clone();
+    tokio::spawn(async move { warm.warm_up().await });
+    Ok(started)
+}
+
+impl Started {
+    /// The state, built once the keys are read (by the warm-up, or by this call if that failed).
+    pub async fn state(&self) -> Result<&AppState, ApiError> {
+        self.state
+            .get_or_try_init(|| async {
+                let keys = Keys::load(&self.config, &self.aws.secrets()).await.map_err(|e| {
+                    tracing::error!(error = %e, "the keys cannot be read");
+                    ApiError::Unavailable(e.to_string())
+                })?;
+                Ok(AppState::new((*self.config).clone(), &self.aws, keys, Arc::new(crate::clock::SystemClock)))
+            })
+            .await
+    }
+
+    /// Reads the keys and opens a DynamoDB connection side by side, so that in AWS the first
+    /// request finds both TLS handshakes done (the HTTPS client's pool is shared by every client).
+    /// The read is of a key no item has: half a read unit, answered empty.
+    async fn warm_up(&self) {
+        let dynamo = self.aws.dynamo();
+        let key = aws_sdk_dynamodb::types::AttributeValue::S("WARMUP".into());
+        let prime = dynamo
+            .get_item()
+            .table_name(&self.config.table)
+            .key("pk", key.clone())
+            .key("sk", key)
+            .projection_expression("pk")
+            .send();
+        let (_, primed) = tokio::join!(self.state(), prime);
+        if let Err(e) = primed {
+            tracing::warn!(error = %crate::aws::code(&e), "the warm-up read of DynamoDB failed");
         }
     }
+}
+
+/// An HTTP function's `main`: start, then serve API Gateway events with the router `app` builds once
+/// the state is there. A request that comes before the keys can be read is answered 503.
+pub async fn serve_http(app: fn(AppState) -> axum::Router) -> Result<(), lambda_http::Error> {
+    use axum::response::IntoResponse;
+    use tower::ServiceExt;
+    let started = start().await?;
+    let router: Arc<OnceCell<axum::Router>> = Arc::new(OnceCell::new());
+    lambda_http::run(tower::service_fn(move |req: lambda_http::Request| {
+        let (started, router) = (started.clone(), router.clone());
+        async move {
+            let routes = match started.state().await {
+                Ok(state) => router.get_or_init(|| async { app(state.clone()) }).await.clone(),
+                Err(e) => return Ok::<_, std::convert::Infallible>(e.into_response()),
+            };
+            routes.oneshot(req).await
+        }
+    }))
+    .await
 }
 
 /// Posts `{"errorType", "errorMessage"}` to `/init/error` of the Runtime API named by

@@ -2,7 +2,8 @@
 //! `cargo build --workspace --bins`) runs against a local Lambda Runtime API with exactly the
 //! environment the SAM template gives it (placeholders filled from a local stack, plus the
 //! emulator's endpoint and what Lambda itself sets), takes one event as API Gateway or EventBridge
-//! Scheduler sends it, and answers. A bad configuration fails at init with every problem listed.
+//! Scheduler sends it, and answers. A bad configuration fails at init with every problem listed; a
+//! secret that cannot be read is answered 503.
 use crate::helpers::{spawn_app, TestApp};
 use rapport_local::runtime::{self, Function, HttpEvent, HttpResponse, RuntimeApi};
 use rapport_local::sam::SamFunctions;
@@ -175,7 +176,7 @@ async fn events_takes_a_stream_batch_and_names_only_the_record_it_cannot_read() 
 }
 
 #[tokio::test]
-async fn a_bad_configuration_is_an_init_error_naming_every_variable() {
+async fn a_bad_configuration_is_an_init_error_naming_every_variable_and_an_unreadable_secret_a_503() {
     let app = spawn_app().await;
     let mut env = environment(&app, "intake");
     env.remove("RAPPORT_TABLE").expect("the template sets RAPPORT_TABLE");
@@ -193,18 +194,25 @@ async fn a_bad_configuration_is_an_init_error_naming_every_variable() {
     assert!(f.api().first_next().is_none(), "it never asked for an event");
     assert!(!f.output().contains("too-short"), "the key's value never reaches the logs");
 
-    // A secret that cannot be read (gone, or the role may not read it) fails the start the same way.
+    // A secret that cannot be read (gone, or the role may not read it) is read after init, beside the
+    // first event: the function starts, answers 503 without a word of why, and logs the variable.
     let mut env = environment(&app, "intake");
     let missing = format!("{}-gone-AbCdEf", env["SIGNING_KEYS_SECRET_ARN"]);
     env.insert("SIGNING_KEYS_SECRET_ARN".into(), missing);
     let mut f = start("intake", &env).await;
-    let error = f.init_error().await.unwrap_or_else(|e| panic!("{e:#}"));
+    let body = json!({"email": unique_email("early"), "consent": {"talent_pool": true}});
+    let event = HttpEvent::post("/careers/talent-pool").json(&body).to_event().unwrap();
+    let res = f.invoke(&event).await.unwrap_or_else(|e| panic!("{e:#}")).http().unwrap();
+    let body = assert_json(&res, 503);
+    assert_eq!(body["detail"], "a dependency is unavailable; retry later", "{body}");
+    assert!(!res.text().contains("SIGNING_KEYS"), "the answer names nothing internal");
+    // A second request reads again (a fixed permission needs no restart), and fails the same way.
+    let res = f.invoke(&event).await.unwrap_or_else(|e| panic!("{e:#}")).http().unwrap();
+    assert_eq!(res.status, 503);
+    let logs = f.output();
+    f.stop().await;
     assert!(
-        error
-            .error_message
-            .starts_with("configuration: SIGNING_KEYS_SECRET_ARN: the secret cannot be read: ResourceNotFound"),
-        "{}",
-        error.error_message
+        logs.contains("SIGNING_KEYS_SECRET_ARN: the secret cannot be read: ResourceNotFound"),
+        "the logs name the variable and the error: {logs}"
     );
-    assert!(!f.exit_status().await.unwrap().success());
 }

@@ -293,7 +293,7 @@ async fn two_hundred_applications_from_eight_clients_under_faults_are_each_store
         assert_eq!(a.resume_key.is_some(), *resume, "{id}");
         if let Some(key) = a.resume_key {
             let st = &app.stack.state.config;
-            app.stack.aws.s3.head_object().bucket(&st.bucket).key(&key).send().await.expect("the kept resume exists");
+            app.stack.aws.s3().head_object().bucket(&st.bucket).key(&key).send().await.expect("the kept resume exists");
         }
     }
     assert_eq!(counted(&app, &format!("STATS#JOB#{job}"), "DAY#", "applicants").await, 200, "counted once each");

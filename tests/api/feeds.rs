@@ -238,7 +238,7 @@ async fn ten_thousand_jobs_build_one_query_a_page_with_flat_memory() {
     assert!((100..=101).contains(&queries), "one query a page of 100: {queries}");
     let largest = report["largest_buffer_bytes"].as_u64().unwrap();
     assert!(largest < (rapport::files::PART_SIZE + 2 * 1024 * 1024) as u64, "memory stays flat: {largest}");
-    let head = app.stack.aws.s3.head_object().bucket(&st.config.bucket).key("feeds/indeed.xml").send().await.unwrap();
+    let head = app.stack.aws.s3().head_object().bucket(&st.config.bucket).key("feeds/indeed.xml").send().await.unwrap();
     assert!(head.content_length.unwrap() > 3 * rapport::files::PART_SIZE as i64, "a multipart feed");
     // Too large for a Lambda response: the route hands over an S3 link.
     let no_redirects = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();

@@ -72,7 +72,7 @@ async fn local_emails_lists_what_ses_sent_as_raw_mime() {
         .build();
     app.stack
         .aws
-        .ses
+        .ses()
         .send_email()
         .from_email_address("careers@acme-health.example")
         .destination(aws_sdk_sesv2::types::Destination::builder().to_addresses("ada@example.com").build())

@@ -145,7 +145,7 @@ impl TestApp {
             let page = self
                 .stack
                 .aws
-                .dynamo
+                .dynamo()
                 .scan()
                 .table_name(&self.stack.state.config.table)
                 .set_exclusive_start_key(start)

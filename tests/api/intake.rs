@@ -345,7 +345,7 @@ async fn a_resume_goes_to_s3_through_a_presigned_put_and_is_checked_when_referen
     let resume = a.resume_key.expect("the resume is attached");
     assert!(resume.starts_with("resumes/"));
     let st = &app.stack.state;
-    let got = app.stack.aws.s3.get_object().bucket(&st.config.bucket).key(&resume).send().await.unwrap();
+    let got = app.stack.aws.s3().get_object().bucket(&st.config.bucket).key(&resume).send().await.unwrap();
     assert_eq!(got.body.collect().await.unwrap().into_bytes().to_vec(), pdf);
 
     // An executable that claims to be a PDF is refused when the application references it.

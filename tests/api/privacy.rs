@@ -38,13 +38,13 @@ async fn everything_stored(app: &TestApp) -> (String, Vec<Vec<u8>>) {
     let items = app.scan_table().await;
     let text = items.iter().map(|i| format!("{i:?}")).collect::<Vec<_>>().join("\n");
     let st = &app.stack.state;
-    let versions = app.stack.aws.s3.list_object_versions().bucket(&st.config.bucket).send().await.unwrap();
+    let versions = app.stack.aws.s3().list_object_versions().bucket(&st.config.bucket).send().await.unwrap();
     let mut objects = Vec::new();
     for v in versions.versions() {
         let got = app
             .stack
             .aws
-            .s3
+            .s3()
             .get_object()
             .bucket(&st.config.bucket)
             .key(v.key().unwrap())
@@ -557,7 +557,7 @@ async fn upload_resume(app: &TestApp, pdf: &[u8]) -> String {
 /// How many versions and delete markers the bucket holds under one key.
 async fn versions_of(app: &TestApp, key: &str) -> usize {
     let st = &app.stack.state;
-    let v = app.stack.aws.s3.list_object_versions().bucket(&st.config.bucket).prefix(key).send().await.unwrap();
+    let v = app.stack.aws.s3().list_object_versions().bucket(&st.config.bucket).prefix(key).send().await.unwrap();
     v.versions().len() + v.delete_markers().len()
 }
 
@@ -793,9 +793,9 @@ async fn retention_removes_resume_copies_no_application_refers_to() {
     let orphan = format!("resumes/{}.pdf", rapport::ids::ApplicationId::new(st.clock.as_ref()));
     for key in [&kept, &orphan] {
         let body = aws_sdk_s3::primitives::ByteStream::from_static(b"%PDF-1.7\n");
-        app.stack.aws.s3.put_object().bucket(&st.config.bucket).key(key).body(body).send().await.unwrap();
+        app.stack.aws.s3().put_object().bucket(&st.config.bucket).key(key).body(body).send().await.unwrap();
     }
-    let s3 = &app.stack.aws.s3;
+    let s3 = &app.stack.aws.s3();
     let exists = |key: String| async move { s3.head_object().bucket(&st.config.bucket).key(key).send().await.is_ok() };
     let run = |at: chrono::DateTime<Utc>| {
         let app = &app;
@@ -821,6 +821,6 @@ async fn retention_removes_resume_copies_no_application_refers_to() {
     assert!(!exists(orphan.clone()).await, "the orphan is gone");
     assert!(exists(kept.clone()).await, "an application's resume stays");
     let versions =
-        app.stack.aws.s3.list_object_versions().bucket(&st.config.bucket).prefix(&orphan).send().await.unwrap();
+        app.stack.aws.s3().list_object_versions().bucket(&st.config.bucket).prefix(&orphan).send().await.unwrap();
     assert!(versions.versions().is_empty() && versions.delete_markers().is_empty(), "with every version");
 }

@@ -30,7 +30,7 @@ async fn put_poison(app: &TestApp) -> String {
     let s = |v: &str| AttributeValue::S(v.to_string());
     app.stack
         .aws
-        .dynamo
+        .dynamo()
         .put_item()
         .table_name(&app.stack.state.config.table)
         .item("pk", s(&format!("EVENT#{id}")))

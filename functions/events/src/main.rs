@@ -5,10 +5,11 @@ use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    let state = rapport::startup::state().await?;
+    let started = rapport::startup::start().await?;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
-        let state = state.clone();
-        async move { Ok::<Value, Error>(rapport_events::handle(&state, &event.payload).await) }
+        let started = started.clone();
+        // Without the keys, the whole batch fails and the mapping delivers it again.
+        async move { Ok::<Value, Error>(rapport_events::handle(started.state().await?, &event.payload).await) }
     }))
     .await
 }

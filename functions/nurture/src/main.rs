@@ -5,14 +5,15 @@ use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    let state = rapport::startup::state().await?;
+    let started = rapport::startup::start().await?;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
-        let state = state.clone();
+        let started = started.clone();
         async move {
+            let state = started.state().await?;
             // Leave a margin before Lambda's deadline so a page in progress finishes cleanly.
             let budget = event.context.deadline().duration_since(std::time::SystemTime::now()).unwrap_or_default();
             let report = rapport_nurture::handle(
-                &state,
+                state,
                 &event.payload,
                 budget.saturating_sub(std::time::Duration::from_secs(3)),
             )

@@ -1,7 +1,6 @@
-//! Lambda entry point: build the state once (a bad configuration is an init error), then serve API
-//! Gateway events.
+//! Lambda entry point: check the configuration (a bad one is an init error), then serve API Gateway
+//! events; the keys are read meanwhile (see `rapport::startup`).
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    let state = rapport::startup::state().await?;
-    lambda_http::run(rapport_pipeline::router(state)).await
+    rapport::startup::serve_http(rapport_pipeline::router).await
 }

@@ -13,12 +13,12 @@ use serde_json::{json, Value};
 pub async fn secrets(aws: &Aws, opts: &crate::Options) -> anyhow::Result<crate::Secrets> {
     let prefix = opts.name_prefix.to_ascii_lowercase();
     let put = |name: String, value: String| async move {
-        let created = aws.secrets.create_secret().name(&name).secret_string(&value).send().await;
+        let created = aws.secrets().create_secret().name(&name).secret_string(&value).send().await;
         match created {
             Ok(out) => out.arn.context("CreateSecret returned no ARN"),
             Err(e) if e.as_service_error().is_some_and(|e| e.is_resource_exists_exception()) => {
-                aws.secrets.put_secret_value().secret_id(&name).secret_string(&value).send().await?;
-                let out = aws.secrets.describe_secret().secret_id(&name).send().await?;
+                aws.secrets().put_secret_value().secret_id(&name).secret_string(&value).send().await?;
+                let out = aws.secrets().describe_secret().secret_id(&name).send().await?;
                 out.arn.context("DescribeSecret returned no ARN")
             }
             Err(e) => Err(e).context(format!("creating the secret {name}")),
@@ -32,9 +32,9 @@ pub async fn secrets(aws: &Aws, opts: &crate::Options) -> anyhow::Result<crate::
 
 pub async fn resources(aws: &Aws, cfg: &rapport::Config) -> anyhow::Result<()> {
     for table in schema::TABLES {
-        schema::create(&aws.dynamo, table, &cfg.table).await.context("creating the table")?;
+        schema::create(&aws.dynamo(), table, &cfg.table).await.context("creating the table")?;
     }
-    if let Err(e) = aws.s3.create_bucket().bucket(&cfg.bucket).send().await {
+    if let Err(e) = aws.s3().create_bucket().bucket(&cfg.bucket).send().await {
         let e = aws_sdk_s3::Error::from(e);
         if !matches!(e, aws_sdk_s3::Error::BucketAlreadyOwnedByYou(_) | aws_sdk_s3::Error::BucketAlreadyExists(_)) {
             return Err(e).context("creating the bucket");
@@ -50,7 +50,7 @@ pub async fn resources(aws: &Aws, cfg: &rapport::Config) -> anyhow::Result<()> {
         .max_age_seconds(600)
         .build()
         .context("a CORS rule")?;
-    aws.s3
+    aws.s3()
         .put_bucket_cors()
         .bucket(&cfg.bucket)
         .cors_configuration(aws_sdk_s3::types::CorsConfiguration::builder().cors_rules(rule).build().context("CORS")?)
@@ -59,9 +59,9 @@ pub async fn resources(aws: &Aws, cfg: &rapport::Config) -> anyhow::Result<()> {
         .context("setting the bucket's CORS rules")?;
     // SES refuses a sender it has not verified; the emulator too.
     let address = sender_address(&cfg.sender);
-    let _ = aws.ses.create_email_identity().email_identity(address).send().await;
+    let _ = aws.ses().create_email_identity().email_identity(address).send().await;
     if let Some(set) = &cfg.ses_configuration_set {
-        let _ = aws.ses.create_configuration_set().configuration_set_name(set).send().await;
+        let _ = aws.ses().create_configuration_set().configuration_set_name(set).send().await;
     }
     Ok(())
 }

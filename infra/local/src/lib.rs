@@ -181,7 +181,8 @@ async fn function_states(
         }
         let check = iam::Enforce { policy: Arc::new(policy), ledger: ledger.clone() };
         let aws = Aws::from_sdk_checked(sdk, config, Some(SharedInterceptor::new(check)));
-        let keys = rapport::keys::Keys::load(config, &aws.secrets).await.map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
+        let keys =
+            rapport::keys::Keys::load(config, &aws.secrets()).await.map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
         states.insert(*name, AppState::new(config.clone(), &aws, keys, clock.clone()));
     }
     Ok(states)

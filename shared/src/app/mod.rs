@@ -53,10 +53,10 @@ pub struct AppState {
 impl AppState {
     pub fn new(config: Config, aws: &Aws, keys: Keys, clock: SharedClock) -> Self {
         let signer = Signer::new(keys.signing);
-        let store = Store::new(aws.dynamo.clone(), config.table.clone(), Cursors::new(signer.clone()), clock.clone())
+        let store = Store::new(aws.dynamo(), config.table.clone(), Cursors::new(signer.clone()), clock.clone())
             .with_counter_shards(config.counter_shards);
-        let files = Files::new(aws.s3.clone(), config.bucket.clone());
-        let mailer = Mailer::new(aws.ses.clone(), config.sender.clone(), config.ses_configuration_set.clone());
+        let files = Files::new(aws, config.bucket.clone());
+        let mailer = Mailer::new(aws, config.sender.clone(), config.ses_configuration_set.clone());
         let hasher = Hasher::new(&keys.email_hash);
         let own_hosts = [&config.careers_url, &config.public_api_url]
             .iter()
@@ -74,16 +74,6 @@ impl AppState {
             hasher,
             own_hosts: Arc::new(own_hosts),
         }
-    }
-
-    /// What a Lambda function builds once at start: logging, the typed config, the AWS clients, the
-    /// keys (read from Secrets Manager here, once per instance).
-    pub async fn from_env() -> Result<Self, crate::config::ConfigError> {
-        crate::logging::init();
-        let config = Config::from_env()?;
-        let aws = Aws::load(&config).await;
-        let keys = Keys::load(&config, &aws.secrets).await?;
-        Ok(Self::new(config, &aws, keys, Arc::new(crate::clock::SystemClock)))
     }
 
     /// The keyed hash under which a person's email is stored and looked up.

@@ -18,7 +18,7 @@ impl Files {
 
     pub async fn description(&self, job: &JobId, file: &DescriptionFile) -> Result<Bytes, StoreError> {
         let out = self
-            .s3
+            .s3()
             .get_object()
             .bucket(&self.bucket)
             .key(description_key(job, file))
@@ -31,7 +31,7 @@ impl Files {
     /// A plain delete: a description holds nothing personal, so an old version may stay.
     pub async fn delete_description(&self, job: &JobId, file: &DescriptionFile) -> Result<(), StoreError> {
         let key = description_key(job, file);
-        self.s3
+        self.s3()
             .delete_object()
             .bucket(&self.bucket)
             .key(key)

@@ -45,7 +45,7 @@ impl Files {
     ) -> Result<FeedRead, StoreError> {
         let key = feed_key(feed);
         let req =
-            self.s3.get_object().bucket(&self.bucket).key(&key).set_if_none_match(if_none_match.map(str::to_string));
+            self.s3().get_object().bucket(&self.bucket).key(&key).set_if_none_match(if_none_match.map(str::to_string));
         let out = match req.send().await {
             Ok(out) => out,
             Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 304) => return Ok(FeedRead::NotModified),
@@ -56,7 +56,7 @@ impl Files {
             let presigning = aws_sdk_s3::presigning::PresigningConfig::expires_in(LINK_TTL)
                 .map_err(|e| unavailable("presigning", e))?;
             let link = self
-                .s3
+                .s3()
                 .get_object()
                 .bucket(&self.bucket)
                 .key(&key)

@@ -43,7 +43,7 @@ impl Files {
     /// `len` bytes of an import's file from `offset`, and the file's size; `None` when the file is gone.
     pub async fn import_page(&self, key: &str, offset: u64, len: u64) -> Result<Option<(Vec<u8>, u64)>, StoreError> {
         let range = format!("bytes={}-{}", offset, offset + len - 1);
-        let res = self.s3.get_object().bucket(&self.bucket).key(key).range(range).send().await;
+        let res = self.s3().get_object().bucket(&self.bucket).key(key).range(range).send().await;
         let obj = match res {
             Ok(o) => o,
             Err(e) if e.as_service_error().is_some_and(|e| e.is_no_such_key()) => return Ok(None),

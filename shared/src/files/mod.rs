@@ -5,6 +5,7 @@
 //! through [`multipart`]). Here: removing an object that holds personal data with every version,
 //! since the bucket is versioned and a plain delete only hides the bytes; and the short-lived
 //! presigned links through which files come and go.
+use crate::aws::{Aws, Lazy};
 use crate::error::StoreError;
 use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::ByteStream;
@@ -32,7 +33,8 @@ pub const UPLOAD_URL_TTL: Duration = Duration::from_secs(5 * 60);
 /// The bucket, as the use cases and handlers see it.
 #[derive(Clone, Debug)]
 pub struct Files {
-    s3: aws_sdk_s3::Client,
+    aws: Aws,
+    client: Lazy<aws_sdk_s3::Client>,
     bucket: String,
 }
 
@@ -49,14 +51,19 @@ fn unavailable(what: &str, code: impl std::fmt::Display) -> StoreError {
 }
 
 impl Files {
-    pub fn new(s3: aws_sdk_s3::Client, bucket: String) -> Self {
-        Self { s3, bucket }
+    pub fn new(aws: &Aws, bucket: String) -> Self {
+        Self { aws: aws.clone(), client: Lazy::new(), bucket }
+    }
+
+    /// The S3 client, built at the first file operation (see [`Lazy`]).
+    fn s3(&self) -> &aws_sdk_s3::Client {
+        self.client.get(|| self.aws.s3())
     }
 
     /// Deletes every version and delete marker of one key (one list and one batch delete a page).
     pub async fn delete_all_versions(&self, key: &str) -> Result<usize, StoreError> {
         use aws_sdk_s3::types::{Delete, ObjectIdentifier};
-        let (s3, bucket) = (&self.s3, &self.bucket);
+        let (s3, bucket) = (self.s3(), &self.bucket);
         let (mut deleted, mut failed_rounds) = (0, 0);
         loop {
             let page = s3
@@ -110,7 +117,7 @@ impl Files {
     /// opens it.
     pub async fn download_link(&self, key: &str, now: DateTime<Utc>, ttl: Duration) -> Result<String, StoreError> {
         let req = self
-            .s3
+            .s3()
             .get_object()
             .bucket(&self.bucket)
             .key(key)
@@ -131,7 +138,7 @@ impl Files {
         now: DateTime<Utc>,
     ) -> Result<UploadLink, StoreError> {
         let req = self
-            .s3
+            .s3()
             .put_object()
             .bucket(&self.bucket)
             .key(key)
@@ -146,7 +153,7 @@ impl Files {
 
     /// The size of the object at `key`; `None` when there is none.
     async fn size(&self, key: &str) -> Result<Option<u64>, StoreError> {
-        match self.s3.head_object().bucket(&self.bucket).key(key).send().await {
+        match self.s3().head_object().bucket(&self.bucket).key(key).send().await {
             Ok(head) => Ok(Some(head.content_length.unwrap_or(0).max(0) as u64)),
             Err(e) if e.as_service_error().is_some_and(|e| e.is_not_found()) => Ok(None),
             Err(e) => Err(unavailable("s3 head", crate::aws::code(&e))),
@@ -155,7 +162,7 @@ impl Files {
 
     /// Writes one whole object.
     async fn put(&self, key: &str, content_type: &str, body: impl Into<ByteStream>) -> Result<(), StoreError> {
-        self.s3
+        self.s3()
             .put_object()
             .bucket(&self.bucket)
             .key(key)

@@ -24,7 +24,7 @@ impl<'a> Multipart<'a> {
 
     /// Sends one part of at least [`PART_SIZE`] bytes (but the last), starting the upload on the first.
     pub async fn part(&mut self, bytes: Vec<u8>) -> Result<(), StoreError> {
-        let (s3, bucket) = (&self.files.s3, &self.files.bucket);
+        let (s3, bucket) = (self.files.s3(), &self.files.bucket);
         if self.started.is_none() {
             let out = s3
                 .create_multipart_upload()
@@ -62,7 +62,7 @@ impl<'a> Multipart<'a> {
         }
         let (upload_id, parts) = self.started.take().expect("started: checked above");
         self.files
-            .s3
+            .s3()
             .complete_multipart_upload()
             .bucket(&self.files.bucket)
             .key(&self.key)
@@ -78,7 +78,7 @@ impl<'a> Multipart<'a> {
     pub async fn abort(self) -> Result<(), StoreError> {
         let Some((upload_id, _)) = self.started else { return Ok(()) };
         self.files
-            .s3
+            .s3()
             .abort_multipart_upload()
             .bucket(&self.files.bucket)
             .key(&self.key)

@@ -37,7 +37,7 @@ impl Files {
     /// The first `n` bytes of an upload (one ranged read), for its type to be checked.
     pub async fn upload_start(&self, key: &UploadKey, n: u64) -> Result<bytes::Bytes, StoreError> {
         let out = self
-            .s3
+            .s3()
             .get_object()
             .bucket(&self.bucket)
             .key(&key.0)
@@ -56,7 +56,7 @@ impl Files {
         file_type: FileType,
     ) -> Result<String, StoreError> {
         let dest = format!("{RESUMES}{application}.{}", file_type.extension());
-        self.s3
+        self.s3()
             .copy_object()
             .bucket(&self.bucket)
             .key(&dest)
@@ -72,7 +72,7 @@ impl Files {
     /// when each was last written; `true` when more follow.
     pub async fn resumes_after(&self, after: &str) -> Result<(Vec<ResumeFile>, bool), StoreError> {
         let out = self
-            .s3
+            .s3()
             .list_objects_v2()
             .bucket(&self.bucket)
             .prefix(RESUMES)
