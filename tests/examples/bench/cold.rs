@@ -199,7 +199,7 @@ pub async fn cold_starts(config: &rapport::Config, moto_url: &str) -> anyhow::Re
          (goal: init <= {GOAL_INIT}x, first response <= {GOAL_FIRST_RESPONSE}x)"
     );
     println!(
-        "{:<13} {:>9} {:>7} {:>11} {:>7} {:>11} {:>16} {:>11} {:>9}  goal",
+        "{:<13} {:>9} {:>7} {:>11} {:>7} {:>11} {:>8} {:>16} {:>11} {:>9}  goal",
         "binary", "init ms", "x", "first ms", "x", "handler ms", "warm ms", "answer", "binary MiB", "zip MiB"
     );
     let mut rows = Vec::new();
