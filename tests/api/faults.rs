@@ -150,7 +150,8 @@ async fn fifty_concurrent_moves_at_one_version_make_one_winner_under_faults() {
     let a: Value = app.get_json(&format!("/api/applications/{id}"), &token).await;
     assert_eq!((a["stage"].as_str(), a["version"].as_u64()), (Some("screen"), Some(2)), "{a}");
     assert_eq!(a["history"].as_array().unwrap().len(), 1, "one move in the history");
-    assert_eq!(counted(&app, &format!("STATS#JOB#{job}"), "STAGE#screen#", "entered").await, 1, "counted once");
+    // Stage entries are the funnel's items with `entered` (`FUNNEL#<date>#STAGE#screen`); only screen was entered.
+    assert_eq!(counted(&app, &format!("STATS#JOB#{job}"), "FUNNEL#", "entered").await, 1, "counted once");
     assert_eq!(events_of(&app, "application.stage_changed").await, 1, "one event of the move");
 }
 

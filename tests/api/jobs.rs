@@ -8,7 +8,11 @@ async fn a_recruiter_creates_edits_publishes_and_closes_a_job() {
 
     let res = app.post("/api/jobs").bearer_auth(&token).json(&job_body()).send().await.unwrap();
     assert_eq!(res.status(), 201);
-    assert_eq!(calls(&res), vec!["dynamodb.PutItem"], "creating a job is one write");
+    assert_eq!(
+        calls(&res),
+        vec!["dynamodb.TransactWriteItems"],
+        "creating a job is one write (the job, and its stage list for the funnel report)"
+    );
     let location = res.headers()["location"].to_str().unwrap().to_string();
     let job: Value = res.json().await.unwrap();
     let id = job["id"].as_str().unwrap();

@@ -113,7 +113,19 @@ async fn the_funnel_counts_drafts_submissions_and_stages() {
     let later = (chrono::Utc::now() + chrono::Duration::hours(25)).to_rfc3339();
     app.post("/_local/run/drafts").query(&[("now", &later)]).send().await.unwrap();
 
-    let f: Value = app.get_json(&format!("/api/reports/funnel?job_id={job}"), &token).await;
+    let funnel = |token: &str, query: &str| {
+        let req = app.get(&format!("/api/reports/funnel?job_id={job}{query}")).bearer_auth(token).send();
+        async move {
+            let res = req.await.unwrap();
+            let mut ops = calls(&res);
+            // A range ending before today reads the stage list beside the query, at once.
+            ops.sort();
+            (res.status().as_u16(), ops, res.json::<Value>().await.unwrap())
+        }
+    };
+    let (status, ops, f) = funnel(&token, "").await;
+    assert_eq!(status, 200, "{f}");
+    assert_eq!(ops, vec!["dynamodb.Query"], "a range to today: one query, the job's stages in it");
     assert_eq!(
         (f["started"].as_u64(), f["submitted"].as_u64(), f["dropped"].as_u64()),
         (Some(5), Some(2), Some(3)),
@@ -125,6 +137,44 @@ async fn the_funnel_counts_drafts_submissions_and_stages() {
         (stages[1]["stage"].as_str(), stages[1]["entered"].as_u64(), stages[1]["conversion"].as_f64()),
         (Some("screen"), Some(1), Some(0.5))
     );
+
+    // A range before any of it: the stage list read by its key, and nothing counted.
+    let (status, ops, f) = funnel(&token, "&from=2020-01-01&to=2020-01-31").await;
+    assert_eq!(status, 200, "{f}");
+    assert_eq!(ops, vec!["dynamodb.GetItem", "dynamodb.Query"]);
+    assert_eq!(
+        (f["started"].as_u64(), f["submitted"].as_u64(), f["stages"][1]["entered"].as_u64()),
+        (Some(0), Some(0), Some(0))
+    );
+    assert_eq!(f["stages"].as_array().unwrap().len(), 5, "{f}");
+
+    // The stage list follows the job's edits: it is written in the same transaction.
+    let mut edited = rapport::stage::default_stages();
+    edited[1].name = "Phone screen".into();
+    let res = app
+        .patch(&format!("/api/jobs/{job}"))
+        .bearer_auth(&token)
+        .json(&json!({"expected_version": 2, "stages": edited}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    let (_, _, f) = funnel(&token, "").await;
+    assert_eq!((f["stages"][1]["name"].as_str(), f["stages"][1]["entered"].as_u64()), (Some("Phone screen"), Some(1)));
+
+    // A hiring manager's team is on the job, never in the counters' partition: read first.
+    let hm = app.token_for(json!({"role": "hiring_manager", "sub": "hm-on-team"})).await;
+    let (status, ops, _) = funnel(&hm, "").await;
+    assert_eq!((status, ops), (200, vec!["dynamodb.GetItem".to_string(), "dynamodb.Query".to_string()]));
+    let other = app.token_for(json!({"role": "hiring_manager", "sub": "someone-else"})).await;
+    let (status, ops, _) = funnel(&other, "").await;
+    assert_eq!((status, ops), (404, vec!["dynamodb.GetItem".to_string()]), "nothing counted is read for them");
+
+    // No such job: the query finds no stage list.
+    let res = app.get(&format!("/api/reports/funnel?job_id={}", ulid::Ulid::generate()));
+    let res = res.bearer_auth(&token).send().await.unwrap();
+    assert_eq!(calls(&res), vec!["dynamodb.Query"]);
+    problem(res, 404).await;
     problem(app.get("/api/reports/funnel").bearer_auth(&token).send().await.unwrap(), 422).await;
 }
 

@@ -1,10 +1,12 @@
 //! Reports, read from the counters kept in the same transactions as the events (never a scan); the
 //! sums, rates and CSV are the domain's (`report`).
 use crate::app::AppState;
+use crate::auth::{Caller, JobAction};
 use crate::error::ApiError;
 use crate::ids::JobId;
 use crate::job::Job;
 use crate::report::{funnel_csv, sources_csv, spend_csv, time_in_stage as figures, with_spend, Range};
+use crate::store::Funnel;
 use serde_json::{json, Value};
 
 /// A report as JSON, or as CSV when the query asked for it.
@@ -37,11 +39,16 @@ pub async fn sources(st: &AppState, r: &Range, by_source: bool) -> Result<Answer
         "group": if by_source { "source" } else { "channel" }, "rows": figures["rows"], "totals": figures["totals"]})))
 }
 
-/// The job `job_id`'s funnel over `r`: started, submitted, dropped, then each stage in order.
-pub async fn funnel(st: &AppState, job_id: &JobId, r: &Range) -> Result<Answer, ApiError> {
-    let job = st.store.get_job(job_id).await?.ok_or(ApiError::NotFound)?;
-    let (f, _) = st.store.funnel_counts(job_id, r.from, r.to).await?;
-    let stages = crate::report::funnel(&job.spec.stages, f.submitted, &f.entered);
+/// The job `job_id`'s funnel over `r`: started, submitted, dropped, then each stage in order. For a
+/// range that ends today one query, which also brings the job's stages and answers whether the job
+/// exists (see `store::funnel`). The stats partition holds nobody's id, so a hiring manager's team is
+/// checked on the job first.
+pub async fn funnel(st: &AppState, caller: &Caller, job_id: &JobId, r: &Range) -> Result<Answer, ApiError> {
+    if !caller.is_staff() {
+        crate::app::jobs::load(st, job_id, |job| caller.authorize_job(&job.spec.team_subs(), JobAction::Read)).await?;
+    }
+    let Funnel { stages, counts: f } = st.store.funnel(job_id, r.from, r.to).await?.ok_or(ApiError::NotFound)?;
+    let stages = crate::report::funnel(&stages, f.submitted, &f.entered);
     if r.csv {
         return csv(funnel_csv(f.started, f.submitted, f.dropped, &stages));
     }

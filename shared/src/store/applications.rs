@@ -5,7 +5,7 @@
 //! to what the other files keep (candidate, draft, counters, prospect, retention mark).
 use super::tx::{Item, Tx, TxError};
 use super::{
-    campaigns, candidates, consents, counters, doc, drafts, events, key, n, prospects, retention, s, sends,
+    campaigns, candidates, consents, counters, doc, drafts, events, funnel, key, n, prospects, retention, s, sends,
     store_error, text, to_doc, Page, PageRequest, Store,
 };
 use crate::application::{Application, Candidate};
@@ -195,10 +195,10 @@ impl Store {
         let at = self.counters(self.application_shard(&app.id, 0));
         if let Some(d) = new.draft {
             drafts::close_draft(&mut tx, t, d, DraftStatus::Submitted);
-            counters::count_funnel(&mut tx, at, &app.job_id, day, &["submitted"]);
+            funnel::count_funnel(&mut tx, at, &app.job_id, day, &["submitted"]);
         } else {
             // Applied without a draft: started and submitted at once.
-            counters::count_funnel(&mut tx, at, &app.job_id, day, &["started", "submitted"]);
+            funnel::count_funnel(&mut tx, at, &app.job_id, day, &["started", "submitted"]);
         }
         counters::count_applicant(&mut tx, at, &app.job_id, day, &app.attribution);
         retention::touch_retention(&mut tx, t, new.email_hash, &app.candidate_id, app.created_at);
@@ -373,7 +373,8 @@ impl Store {
         retention::touch_retention(&mut tx, t, email_hash, &moved.candidate_id, now);
         // The shard whose exact samples `application_context` read: the move from version `expected`.
         let at = self.counters(self.application_shard(&moved.id, expected));
-        counters::count_move(&mut tx, at, moved, now, left_stage, seconds_in_stage, exact.in_stage);
+        funnel::count_entered(&mut tx, at, &moved.job_id, now.date_naive(), &moved.stage);
+        counters::count_time_in_stage(&mut tx, at, &moved.job_id, left_stage, seconds_in_stage, exact.in_stage);
         if hired {
             counters::count_hire(&mut tx, at, &moved.job_id, now.date_naive(), &moved.attribution);
             campaigns::count_attributed(&mut tx, at, &moved.attribution, "hired");

@@ -1,12 +1,13 @@
 //! The report counters, numbers only, in the partitions `STATS#JOB#<job>` and `STATS#ALL`: applicants
-//! and hires per day, channel and source (`DAY#<date>#<channel>#<source>`), the funnel per day
-//! (`FUNNEL#<date>`: started, submitted, dropped), stage entries (`STAGE#<stage>#<date>#<channel>#<source>`),
-//! time-in-stage histograms (`TIS#<stage>`) with their exact samples (`TIS#<stage>#exact`) and the
-//! demographic aggregates (`EEO#<question>#<answer>`). Each is written in the transaction of the event
-//! it counts, and spread over `COUNTER_SHARDS` items (see `shards`): shard 0 is the key above, shard
-//! `k` the key and `#<k>`; one transaction adds to one shard of each counter it touches. The readers
-//! are one query over a partition's range, as unsharded (more only when a page fills), and sum the
-//! shards by the labels the items carry as attributes (day, channel, source, stage, question, answer).
+//! and hires per day, channel and source (`DAY#<date>#<channel>#<source>`), the funnel (`FUNNEL#…`:
+//! per day started, submitted, dropped, and stage entries, beside a copy of the job's stage list; see
+//! `funnel`), time-in-stage histograms (`TIS#<stage>`) with their exact samples (`TIS#<stage>#exact`)
+//! and the demographic aggregates (`EEO#<question>#<answer>`). Each is written in the transaction of
+//! the event it counts, and spread over `COUNTER_SHARDS` items (see `shards`): shard 0 is the key
+//! above, shard `k` the key and `#<k>`; one transaction adds to one shard of each counter it touches.
+//! The readers are one query over a partition's range, as unsharded (more only when a page fills), and
+//! sum the shards by the labels the items carry as attributes (day, channel, source, stage, question,
+//! answer).
 use super::shards::Shard;
 use super::tx::{Change, Item, Tx};
 use super::{key, n, num, s, text, Store};
@@ -36,24 +37,14 @@ pub struct ExactSamples {
     pub to_hire: bool,
 }
 
-/// The funnel of one job over a date range.
-#[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct FunnelCounts {
-    pub started: u64,
-    pub submitted: u64,
-    pub dropped: u64,
-    /// Applications that entered each stage (by stage id).
-    pub entered: BTreeMap<String, u64>,
-}
-
-fn partition(job: Option<&JobId>) -> String {
+pub(super) fn partition(job: Option<&JobId>) -> String {
     match job {
         Some(j) => format!("STATS#JOB#{j}"),
         None => "STATS#ALL".into(),
     }
 }
 
-fn day_key(day: NaiveDate) -> String {
+pub(super) fn day_key(day: NaiveDate) -> String {
     day.format("%Y-%m-%d").to_string()
 }
 
@@ -65,7 +56,7 @@ pub(super) fn days_between(kind: &str, from: NaiveDate, to: NaiveDate) -> (Strin
 }
 
 /// A string attribute of a counter item, empty when absent.
-fn label(item: &Item, k: &str) -> String {
+pub(super) fn label(item: &Item, k: &str) -> String {
     text(item, k).unwrap_or_default()
 }
 
@@ -100,23 +91,6 @@ fn count_on_source_items(tx: &mut Tx, at: Target, job: &JobId, day: NaiveDate, a
     }
 }
 
-/// Funnel counters per job and day: `started`, `submitted`, `dropped`.
-pub(super) fn count_funnel(tx: &mut Tx, at: Target, job: &JobId, day: NaiveDate, fields: &[&str]) {
-    let expression =
-        format!("ADD {} SET #day = :day", fields.iter().map(|f| format!("{f} :one")).collect::<Vec<_>>().join(", "));
-    tx.update(
-        "funnel",
-        at.table,
-        Change {
-            key: key(partition(Some(job)), at.shard.sk(format_args!("FUNNEL#{}", day_key(day)))),
-            expression,
-            names: &[("#day", "day")],
-            values: vec![(":one", n(1)), (":day", s(day_key(day)))],
-            condition: None,
-        },
-    );
-}
-
 /// Counts one applicant or hire per demographic answer, per job and in all: numbers only.
 pub(super) fn count_demographics(
     tx: &mut Tx,
@@ -142,38 +116,10 @@ pub(super) fn count_demographics(
     }
 }
 
-/// A move's counters: the stage the application entered (per day, channel and source), and the time
-/// it spent in the stage it left.
-pub(super) fn count_move(
-    tx: &mut Tx,
-    at: Target,
-    moved: &Application,
-    now: DateTime<Utc>,
-    left_stage: &str,
-    seconds_in_stage: i64,
-    exact: bool,
-) {
-    let day = day_key(now.date_naive());
-    let a = &moved.attribution;
-    let entered = at.shard.sk(format_args!("STAGE#{}#{day}#{}#{}", moved.stage, a.channel, a.source));
-    tx.update(
-        "entered",
-        at.table,
-        Change {
-            key: key(partition(Some(&moved.job_id)), entered),
-            expression: "ADD entered :one SET #stage = :stage, #day = :day, channel = :ch, #source = :src".into(),
-            names: &[("#stage", "stage"), ("#day", "day"), ("#source", "source")],
-            values: vec![
-                (":one", n(1)),
-                (":stage", s(&moved.stage)),
-                (":day", s(&day)),
-                (":ch", s(a.channel.as_str())),
-                (":src", s(&a.source)),
-            ],
-            condition: None,
-        },
-    );
-    add_duration(tx, "time_in_stage", at, &moved.job_id, left_stage, seconds_in_stage, exact);
+/// The time an application spent in the stage it left (a move's; the stage it entered is the
+/// funnel's, see `funnel`).
+pub(super) fn count_time_in_stage(tx: &mut Tx, at: Target, job: &JobId, left_stage: &str, seconds: i64, exact: bool) {
+    add_duration(tx, "time_in_stage", at, job, left_stage, seconds, exact);
 }
 
 /// Time to hire: from the application to the hire, in the same histogram form as a stage.
@@ -320,32 +266,6 @@ impl Store {
         let (from, to) = days_between("DAY", from, to);
         let (items, queries) = self.range(&partition(job), &from, &to).await?;
         Ok((merge_sources(&items), queries))
-    }
-
-    /// Started, submitted and dropped applications, and stage entries, for one job over a range.
-    pub async fn funnel_counts(
-        &self,
-        job: &JobId,
-        from: NaiveDate,
-        to: NaiveDate,
-    ) -> Result<(FunnelCounts, usize), StoreError> {
-        let pk = partition(Some(job));
-        // To `FUNNEL#<to>#~`: the last day's shards (`FUNNEL#<to>#<k>`) sort after `FUNNEL#<to>`.
-        let (first, last) = days_between("FUNNEL", from, to);
-        let (days, q1) = self.range(&pk, &first, &last).await?;
-        // Stage entries sort by stage first: read the job's `STAGE#` items and keep the range's days.
-        let (stages, q2) = self.range(&pk, "STAGE#", "STAGE#~").await?;
-        let mut f = FunnelCounts::default();
-        for d in &days {
-            f.started += num(d, "started");
-            f.submitted += num(d, "submitted");
-            f.dropped += num(d, "dropped");
-        }
-        let (from, to) = (from.to_string(), to.to_string());
-        for st in stages.iter().filter(|i| (from.as_str()..=to.as_str()).contains(&label(i, "day").as_str())) {
-            *f.entered.entry(label(st, "stage")).or_default() += num(st, "entered");
-        }
-        Ok((f, q1 + q2))
     }
 
     /// The demographic counters of one job or all jobs, summed over shards: one query.

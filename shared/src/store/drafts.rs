@@ -1,7 +1,7 @@
 //! Drafts: `DRAFT#<id>/DRAFT`, an application started and not yet submitted. Each sits in a sparse
 //! GSI1 list by creation time, `DRAFTS#open` until it is submitted or abandoned, then
 //! `DRAFTS#closed` until retention erases it; GSI2 `DRAFTS#<h>` lists a person's drafts.
-use super::counters::count_funnel;
+use super::funnel::count_funnel;
 use super::tx::{Change, Item, Tx, TxError};
 use super::{doc, key, s, store_error, text, to_doc, Store};
 use crate::clock::rfc3339;

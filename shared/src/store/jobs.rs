@@ -1,4 +1,6 @@
-//! The job repository.
+//! The job repository. Every write of a job also puts its stage list in its stats partition (see
+//! `funnel`), in the same transaction or batch, so the funnel report never reads the job.
+use super::funnel::stage_list;
 use super::{n, s, store_error, Page, PageRequest, Store};
 use crate::error::{ApiError, StoreError};
 use crate::ids::JobId;
@@ -60,6 +62,14 @@ fn to_item(job: &Job) -> Result<HashMap<String, AttributeValue>, StoreError> {
     Ok(item)
 }
 
+/// A job write's failure: its condition (the only one in the transaction), or the store's.
+fn tx_error(e: super::tx::TxError) -> StoreError {
+    match e {
+        super::tx::TxError::Failed(_) => StoreError::ConditionFailed,
+        super::tx::TxError::Store(e) => e,
+    }
+}
+
 fn from_item(item: &HashMap<String, AttributeValue>) -> Result<Job, StoreError> {
     let doc =
         item.get("doc").and_then(|v| v.as_s().ok()).ok_or_else(|| StoreError::Corrupt("job without doc".into()))?;
@@ -67,23 +77,22 @@ fn from_item(item: &HashMap<String, AttributeValue>) -> Result<Job, StoreError> 
 }
 
 impl Store {
-    /// Stores a new job: one conditional write.
+    /// Stores a new job and its stage list: one transaction, the job's put conditional.
     pub async fn create_job(&self, job: &Job) -> Result<(), StoreError> {
-        self.db
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(to_item(job)?))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await
-            .map_err(store_error)?;
-        Ok(())
+        let mut tx = super::tx::Tx::default();
+        tx.put("job", &self.table, to_item(job)?, Some("attribute_not_exists(pk)"));
+        tx.put("stages", &self.table, stage_list(&job.id, &job.spec.stages)?, None);
+        tx.commit(self).await.map_err(tx_error)
     }
 
-    /// Stores many new jobs, 25 to a `BatchWriteItem` (seeding and imports; no conditions, so the
-    /// ids must be new).
+    /// Stores many new jobs and their stage lists, 25 items to a `BatchWriteItem` (seeding and
+    /// imports; no conditions, so the ids must be new).
     pub async fn create_jobs(&self, jobs: &[Job]) -> Result<(), StoreError> {
-        let requests = jobs.iter().map(|j| Self::put_request(to_item(j)?)).collect::<Result<Vec<_>, StoreError>>()?;
+        let mut requests = Vec::with_capacity(jobs.len() * 2);
+        for j in jobs {
+            requests.push(Self::put_request(to_item(j)?)?);
+            requests.push(Self::put_request(stage_list(&j.id, &j.spec.stages)?)?);
+        }
         self.batch_write(requests).await
     }
 
@@ -91,9 +100,9 @@ impl Store {
         self.get(pk(id), SK).await?.as_ref().map(from_item).transpose()
     }
 
-    /// Replaces a job if nobody changed it since `expected_version` was read, with its event; a job
-    /// that is or was on the boards (`mark_feeds`) also marks the feeds for the next build. One
-    /// transaction.
+    /// Replaces a job if nobody changed it since `expected_version` was read, with its stage list and
+    /// its event; a job that is or was on the boards (`mark_feeds`) also marks the feeds for the next
+    /// build. One transaction.
     pub async fn replace_job(
         &self,
         job: &Job,
@@ -109,6 +118,8 @@ impl Store {
             Some("attribute_exists(pk) AND version = :v"),
             vec![(":v", n(expected_version))],
         );
+        // Whether or not the stages changed: a few bytes, and the copy can never lag the job.
+        tx.put("stages", &self.table, stage_list(&job.id, &job.spec.stages)?, None);
         if mark_feeds {
             tx.update(
                 "feeds",
@@ -124,10 +135,7 @@ impl Store {
             );
         }
         super::events::record(&mut tx, &self.table, std::slice::from_ref(event));
-        tx.commit(self).await.map_err(|e| match e {
-            super::tx::TxError::Failed(_) => StoreError::ConditionFailed,
-            super::tx::TxError::Store(e) => e,
-        })
+        tx.commit(self).await.map_err(tx_error)
     }
 
     /// When the feeds were last marked changed and last built, and the content hash of each.

@@ -3,9 +3,9 @@
 //!
 //! | access pattern                         | key / index                                      | calls |
 //! |----------------------------------------|--------------------------------------------------|-------|
-//! | create a job                           | Put `JOB#<id> / JOB` if absent                   | 1 write |
+//! | create a job                           | TransactWriteItems: Put `JOB#<id> / JOB` if absent, its stage list `STATS#JOB#<id>/FUNNEL#~STAGES` | 1 write transaction |
 //! | read a job                             | Get `JOB#<id> / JOB`                             | 1 read |
-//! | edit / publish / close a job           | Get, then TransactWriteItems: Put if `version` is unchanged, its event (and the feeds mark) | 1 read + 1 write transaction |
+//! | edit / publish / close a job           | Get, then TransactWriteItems: Put if `version` is unchanged, its stage list, its event (and the feeds mark) | 1 read + 1 write transaction |
 //! | jobs by status, newest first           | GSI1 `gsi1pk=JOBS#<status>`, `gsi1sk=<id>`       | 1 query a page |
 //! | all jobs, newest first                 | GSI2 `gsi2pk=JOBS`, `gsi2sk=<id>`                | 1 query a page |
 //! | open jobs on the career site, filtered | GSI1 `JOBS#open` + filter on department/country/workplace | 1 query a page |
@@ -30,10 +30,10 @@
 //! | an application's interviews and feedback | Query `APP#<id>`, `sk` begins with `INT#` | 1 query |
 //! | schedule an interview                  | TransactWriteItems: `APP#<id>/INT#<iid>` and the pointer `INTERVIEW#<iid>/INTERVIEW` | 1 write transaction |
 //! | give feedback                          | Get the pointer, Get the job (scope), TransactWriteItems: Put `APP#<id>/INT#<iid>#FB#<sub>`, its event | 2 reads + 1 write transaction |
-//! | store many jobs (seed, import)         | BatchWriteItem, 25 a call                        | n/25 writes |
+//! | store many jobs (seed, import)         | BatchWriteItem of each job and its stage list, 25 items a call | 2n/25 writes |
 //! | feeds state: changes marked, last build | `FEEDS/STATE`: `ADD generation` in the job's write transaction; Get; Update after a build | 1 read + 1 write a build |
 //! | sources report                         | Query `STATS#JOB#<job>` or `STATS#ALL`, `sk` between `DAY#<from>` and `DAY#<to>#~` (every shard), summed by day, channel and source; spend: `SPEND#<month>…` in `STATS#ALL` | 1 query (+1 for spend) |
-//! | funnel                                 | Query `FUNNEL#<from>` to `FUNNEL#<to>#~` and `STAGE#` of the job's partition (every shard) | 2 queries |
+//! | funnel                                 | Query `STATS#JOB#<job>`, `sk` between `FUNNEL#<from>` and `FUNNEL#~STAGES`: each day's started, submitted, dropped and stage entries (every shard), then the job's stage list; nothing is counted after today, so for a range to today that is the range. A range ending earlier: between `FUNNEL#<from>` and `FUNNEL#<to>#~`, with a Get of the stage list. A hiring manager's also reads the job (its team) | 1 query (+1 read for a range ending before today, +1 for a hiring manager) |
 //! | time in stage                          | Query `TIS#` of the job's partition (histograms, and exact samples while a shard's are under 100), summed per stage | 1 query |
 //! | record spend                           | TransactWriteItems: `STATS#ALL/SPEND#<month>#<channel>#<source>` and a history item | 1 write transaction |
 //! | the pool, filtered                      | GSI2 `gsi2pk=PROSPECTS`, `gsi2sk=<h>` + filter on origins, credential types, tags, status | 1 query a page |
@@ -56,7 +56,7 @@
 //! | fan an event out to endpoints          | Query `WEBHOOKS`; for each subscribed endpoint Put `HOOK#<id>/DELIVERY#<event>` if absent (in GSI1 `WEBHOOKS#due` at once), POST, Update the delivery with the outcome (+1 Update of the endpoint when its failing streak starts or ends) | 1 query + 2 writes an endpoint |
 //! | due webhook deliveries                 | GSI1 `WEBHOOKS#due`, `gsi1sk <= <now>` (sparse: removed when delivered or failed); Query `WEBHOOKS` once a run when any is due; Update each if `attempts` unchanged | 1 query a page + 1 query + 1 write a delivery |
 //! | an endpoint's delivery log, newest first | Query `HOOK#<id>`, `sk` begins with `DELIVERY#`, backwards | 1 query a page |
-//! | report counters                        | `STATS#JOB#<job>` and `STATS#ALL`: `DAY#<date>#<channel>#<source>` (applicants, hires), `FUNNEL#<date>` (started, submitted, dropped), `STAGE#<stage>#<date>#<channel>#<source>` (entered), `TIS#<stage>` and `TIS#<stage>#exact` (time in stage), `EEO#<question>#<answer>`; `STATS#CAMPAIGN#<c>/TOTALS`. Each spread over `COUNTER_SHARDS` items: shard 0 is the key as written here, shard `k` adds `#<k>`; one shard per transaction, chosen by a hash of what the write is (the application and its version, the draft, the send) | written in the event's transaction; read as one range, shards summed |
+//! | report counters                        | `STATS#JOB#<job>` and `STATS#ALL`: `DAY#<date>#<channel>#<source>` (applicants, hires), `FUNNEL#<date>` (started, submitted, dropped), `FUNNEL#<date>#STAGE#<stage>` (entered) beside each job's stage list `FUNNEL#~STAGES` (no counter: written with the job), `TIS#<stage>` and `TIS#<stage>#exact` (time in stage), `EEO#<question>#<answer>`; `STATS#CAMPAIGN#<c>/TOTALS`. Each spread over `COUNTER_SHARDS` items: shard 0 is the key as written here, shard `k` adds `#<k>`; one shard per transaction, chosen by a hash of what the write is (the application and its version, the draft, the send) | written in the event's transaction; read as one range, shards summed |
 //!
 //! `<h>` is a keyed hash (HMAC) of the normalised email: people are found by email without the
 //! address sitting in any key. Nothing scans. Filters may return short pages; `next_cursor` is then
@@ -74,6 +74,7 @@ mod drafts;
 mod enrolments;
 mod erasure;
 mod events;
+mod funnel;
 mod holdings;
 mod imports;
 mod interviews;
@@ -94,11 +95,12 @@ mod webhooks;
 pub use applications::{ApplicationContext, ApplicationLookup, MovedApplication, NewApplication, NotCreated};
 pub use audit::AuditEntry;
 pub use consents::consent_of;
-pub use counters::{ExactSamples, FunnelCounts, EXACT_SAMPLES};
+pub use counters::{ExactSamples, EXACT_SAMPLES};
 pub use drafts::draft_of;
 pub use enrolments::Enrolment;
 pub use erasure::Tombstone;
 pub use events::from_image as event_from_image;
+pub use funnel::{Funnel, FunnelCounts};
 pub use holdings::{Holdings, PersonKeys};
 pub use imports::{ImportRun, ImportStatus, NewImported, MAX_KEPT_ERRORS};
 pub use jobs::{FeedState, JobFilter};

@@ -6,11 +6,11 @@
 //!
 //! Shard 0 is the counter's original sort key, unchanged (data written before sharding, or with
 //! `COUNTER_SHARDS=1`, is shard 0); shard `k > 0` appends `#<k>`. No label in a counter key (a
-//! channel, a source, a stage id, a demographic answer) holds `#`, and `exact` is no number, so no two
-//! counters share a key; `#` and digits sort before `~`, the upper bound of every range read, so a
-//! shard lies in each range its shard 0 lies in. Readers take the labels from the items' attributes,
-//! never from the key, and sum the shards they read in the same one query, so the number of shards
-//! may change at any time.
+//! channel, a source, a stage id, a demographic answer) holds `#`, and `exact` and `STAGE` are no
+//! numbers, so no two counters share a key; `#` and digits sort before `~`, the upper bound of every
+//! range read, so a shard lies in each range its shard 0 lies in. Readers take the labels from the
+//! items' attributes, never from the key, and sum the shards they read in the same one query, so the
+//! number of shards may change at any time.
 use super::Store;
 use std::hash::BuildHasher;
 
@@ -117,8 +117,13 @@ mod tests {
             assert!(between(&s.sk("FUNNEL#2026-03-01"), "FUNNEL"));
             assert!(!between(&s.sk("FUNNEL#2026-03-06"), "FUNNEL"));
             assert!(!between(&s.sk("FUNNEL#2026-02-28"), "FUNNEL"));
-            // Stage entries are read as `STAGE#` to `STAGE#~`, and filtered by their `day` attribute.
-            assert!(("STAGE#".."STAGE#~").contains(&s.sk("STAGE#screen#2026-03-05#referral#anna").as_str()));
+            // Stage entries lie in their day's range; the funnel reads on to the job's stage list, after
+            // every day, when its range ends today.
+            assert!(between(&s.sk("FUNNEL#2026-03-05#STAGE#screen"), "FUNNEL"));
+            assert!(between(&s.sk("FUNNEL#2026-03-01#STAGE#7"), "FUNNEL"));
+            assert!(!between(&s.sk("FUNNEL#2026-03-06#STAGE#screen"), "FUNNEL"));
+            assert!(!between(&s.sk("FUNNEL#2026-02-28#STAGE#screen"), "FUNNEL"));
+            assert!(s.sk("FUNNEL#2099-12-31#STAGE#screen").as_str() < super::super::funnel::STAGES);
             for prefix in [("TIS#", "TIS#screen"), ("TIS#", "TIS#screen#exact"), ("EEO#", "EEO#gender#female")] {
                 assert!(s.sk(prefix.1).starts_with(prefix.0));
             }
