@@ -12,6 +12,8 @@
 //! with one shard per report counter and on one with eight, the emulator in contention mode.
 mod cold;
 mod contention;
+mod feed;
+mod scale;
 
 use rapport_local::{spawn, Options};
 use serde_json::{json, Value};
@@ -176,6 +178,8 @@ async fn main() -> anyhow::Result<()> {
     out["cold_start"] = cold;
     stack.stop().await;
     out["contention"] = contention::contention(&moto_url).await?;
+    out["scale"] = scale::scale(&moto_url).await?;
+    out["feed"] = feed::feed().await?;
     std::fs::create_dir_all("target")?;
     std::fs::write("target/bench.json", serde_json::to_vec_pretty(&out)?)?;
     println!("written to target/bench.json ({} emails in the nurture run)", sent);
