@@ -34,6 +34,7 @@ test: emulator browser
 
 ## Timings of the main operations through the local stack (never asserted in tests): target/bench.json.
 ## Cold starts: each function's release binary and a hello-world lambda_runtime one, built here in one run.
+## The feed figure runs in `bench-feed` (tests/bin), a release binary built with them: the example is a debug build.
 bench: emulator
 	cargo build --release --bins -p rapport-jobs -p rapport-intake -p rapport-pipeline -p rapport-reports \
 	  -p rapport-crm -p rapport-nurture -p rapport-events -p rapport-tests

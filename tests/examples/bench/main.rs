@@ -12,6 +12,8 @@
 //! with one shard per report counter and on one with eight, the emulator in contention mode.
 mod cold;
 mod contention;
+mod feed;
+mod scale;
 
 use rapport_local::{spawn, Options};
 use serde_json::{json, Value};
@@ -181,6 +183,8 @@ async fn main() -> anyhow::Result<()> {
     out["cold_start"] = cold;
     stack.stop().await;
     out["contention"] = contention::contention(&moto_url).await?;
+    out["scale"] = scale::scale(&moto_url).await?;
+    out["feed"] = feed::feed().await?;
     write(&out)?;
     println!("({} emails in the nurture run)", sent);
     Ok(())
