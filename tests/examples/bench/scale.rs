@@ -196,7 +196,7 @@ impl Sized {
     /// until the table holds about `target` items. Items whose key no id is part of (the all-jobs
     /// counters, the feeds' state) are not copied. Returns the table's item count.
     async fn fill(&mut self, target: usize, people: &[String]) -> anyhow::Result<usize> {
-        let (db, table) = (&self.stack.aws.dynamo, &self.stack.state.config.table);
+        let (db, table) = (&self.stack.aws.dynamo(), &self.stack.state.config.table);
         let mut template: Vec<Item> = Vec::new();
         let mut pages = db.scan().table_name(table).into_paginator().send();
         while let Some(page) = pages.next().await {
