@@ -42,16 +42,24 @@ pub fn https_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient 
 }
 
 impl Aws {
-    /// Loads credentials and region the standard way (Lambda's environment, or `AWS_*` variables;
-    /// `AWS_ENDPOINT_URL` points every client at an emulator).
+    /// The SDK config a function needs in Lambda, and no more: the region and the role's credentials
+    /// from the variables Lambda sets (`AWS_REGION`, `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
+    /// `AWS_SESSION_TOKEN`), `AWS_ENDPOINT_URL` for an emulator. Not `aws_config`'s default chains:
+    /// profile files, SSO, web identity and instance metadata are never used in Lambda, and linking
+    /// them (three more SDKs) and running them cost every binary size and every start time.
     pub async fn load(config: &Config) -> Self {
-        let sdk = aws_config::defaults(BehaviorVersion::latest())
+        use aws_config::environment::EnvironmentVariableCredentialsProvider;
+        use aws_sdk_dynamodb::config::SharedCredentialsProvider;
+        let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        let mut sdk = SdkConfig::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(env("AWS_REGION").or_else(|| env("AWS_DEFAULT_REGION")).map(aws_config::Region::new))
+            .credentials_provider(SharedCredentialsProvider::new(EnvironmentVariableCredentialsProvider::new()))
             .http_client(https_client())
             .timeout_config(timeouts(config.aws_attempt_timeout))
-            .retry_config(retries())
-            .load()
-            .await;
-        Self::from_sdk(&sdk, config)
+            .retry_config(retries());
+        sdk.set_endpoint_url(env("AWS_ENDPOINT_URL"));
+        Self::from_sdk(&sdk.build(), config)
     }
 
     pub fn from_sdk(sdk: &SdkConfig, config: &Config) -> Self {
