@@ -11,6 +11,10 @@ and S3 DeleteObjects faults by recipient or key, and DynamoDB and S3 faults draw
 tables and bucket of one stack's name prefix, plus a contention mode in which two transactions on one
 item at once conflict, as in DynamoDB. `GET /_rapport/faults/stats?prefix=...` counts what was done.
 
+`GET /_rapport/busy` says, for each kind of request since `POST /_rapport/busy` (or the start), how many
+it served, for how long (the lock held) and when it began serving the first and the last, so that a
+bench can tell the emulator's limit from the code's.
+
 Usage: emulator.py -H 127.0.0.1 -p 4566
 """
 import argparse
@@ -188,10 +192,21 @@ def s3_delete_fault(raw, start_response):
     return [body]
 
 
+def operation(environ):
+    """A request's kind: the JSON protocols' action, else its method and the first parts of its path."""
+    target = environ.get("HTTP_X_AMZ_TARGET")
+    if target:
+        return target.rsplit(".", 1)[-1]
+    parts = environ.get("PATH_INFO", "").split("/")[:4]
+    return f"{environ.get('REQUEST_METHOD', '')} {'/'.join(parts)}"
+
+
 class Serialised:
     def __init__(self, app):
         self.app = app
         self.lock = threading.Lock()
+        # By kind: [requests, seconds served, first and last began (epoch seconds)]; under `lock`.
+        self.busy = {}
         self.faults = {"ses_send": [], "s3_delete": []}
         self.rules = Faults()
 
@@ -201,6 +216,8 @@ class Serialised:
             return self.app(environ, start_response)
         if path == "/_rapport/faults/stats":
             return fault_stats(environ, start_response, self.rules)
+        if path == "/_rapport/busy":
+            return self.busy_report(environ, start_response)
         # The emulator's own endpoints are never faulted.
         req = None if path.startswith(("/_rapport/", "/moto-api/")) else self.rules.describe(environ)
         held = None
@@ -224,10 +241,28 @@ class Serialised:
                     held = None
         try:
             with self.lock:
-                return self.serve(environ, start_response)
+                began, start = time.time(), time.perf_counter()
+                try:
+                    return self.serve(environ, start_response)
+                finally:
+                    b = self.busy.setdefault(operation(environ), [0, 0.0, began, began])
+                    b[0] += 1
+                    b[1] += time.perf_counter() - start
+                    b[3] = began
         finally:
             if held:
                 self.rules.leave(held)
+
+    def busy_report(self, environ, start_response):
+        with self.lock:
+            if environ.get("REQUEST_METHOD") == "POST":
+                self.busy = {}
+                start_response("204 No Content", [])
+                return [b""]
+            body = json.dumps({op: {"requests": n, "seconds": t, "first": first, "last": last}
+                               for op, (n, t, first, last) in self.busy.items()}).encode()
+        start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+        return [body]
 
     def serve(self, environ, start_response):
         path = environ.get("PATH_INFO", "")

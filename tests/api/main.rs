@@ -18,6 +18,7 @@ mod intake;
 mod jobs;
 mod keys;
 mod matrix;
+mod nurture;
 mod pipeline;
 mod pool;
 mod privacy;

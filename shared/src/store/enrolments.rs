@@ -21,6 +21,10 @@ pub struct Enrolment {
     pub due_at: DateTime<Utc>,
 }
 
+/// Where a page of the due index ends: the next page starts after it.
+#[derive(Debug, Clone)]
+pub struct DueCursor(Item);
+
 fn enrolment_of(item: &Item) -> Option<Enrolment> {
     Some(Enrolment {
         email_hash: text(item, "pk")?.strip_prefix("EMAIL#")?.parse().ok()?,
@@ -95,17 +99,25 @@ impl Store {
         }
     }
 
-    /// Enrolments due by `now`, earliest first: one query a page of the sparse due index.
-    pub async fn due_enrolments(&self, now: DateTime<Utc>, limit: i32) -> Result<Vec<Enrolment>, StoreError> {
+    /// Enrolments due by `now`, earliest first, after `after` (`None`: from the start): one query a
+    /// page of the sparse due index, and where the next page starts (`None`: this was the last).
+    pub async fn due_enrolments(
+        &self,
+        now: DateTime<Utc>,
+        limit: i32,
+        after: Option<DueCursor>,
+    ) -> Result<(Vec<Enrolment>, Option<DueCursor>), StoreError> {
         let out = self
             .list(DUE)
             .key_condition_expression("gsi1pk = :list AND gsi1sk <= :now")
             .expression_attribute_values(":now", s(format!("{}#~", rfc3339(now))))
+            .set_exclusive_start_key(after.map(|c| c.0))
             .limit(limit)
             .send()
             .await
             .map_err(store_error)?;
-        Ok(out.items().iter().filter_map(enrolment_of).collect())
+        let next = out.last_evaluated_key().map(|k| DueCursor(k.clone()));
+        Ok((out.items().iter().filter_map(enrolment_of).collect(), next))
     }
 
     /// Moves an enrolment on without an email: to step `next` due at `due`, or out of the due index

@@ -41,7 +41,7 @@
 //! | changed prospects (always-on enrolment) | GSI1 `PROSPECTS#changed` (sparse: set by every prospect write, cleared once enrolled) | 1 query a page + 1 write each |
 //! | stories, campaigns                     | Query `CONTENT`, `STORY#…`; Query `CAMPAIGNS`, `CAMPAIGN#…` | 1 query |
 //! | enrol                                  | TransactWriteItems: Put `EMAIL#<h>/ENROL#<c>` if absent, campaign counter | 1 write transaction |
-//! | due nurture sends                      | GSI1 `NURTURE#due`, `gsi1sk <= <now>` (sparse: removed when an enrolment ends); BatchGet prospects + suppressions | 1 query + 1 batch read a page |
+//! | due nurture sends                      | GSI1 `NURTURE#due`, `gsi1sk <= <now>`, each page from where the last ended (sparse: removed when an enrolment ends); BatchGet prospects + suppressions | 1 query a page + 1 batch read per 25 people |
 //! | one nurture email                      | Put `EMAIL#<h>/SENT#<c>#<step>` if absent (claim); after SES, TransactWriteItems: ledger, enrolment's next step, prospect's sends, campaign counters | 2 writes |
 //! | campaign report                        | Query `STATS#CAMPAIGN#<c>`, `sk` begins with `TOTALS` (every shard), summed | 1 query |
 //! | audit entry (pipeline, pool routes)    | Put `AUDIT#<date>/<time>#<ulid>`, before the route runs; a move's in its transaction (a refused move's on its own) | 1 write, a move's none of its own |
@@ -97,7 +97,7 @@ pub use audit::AuditEntry;
 pub use consents::consent_of;
 pub use counters::{ExactSamples, EXACT_SAMPLES};
 pub use drafts::draft_of;
-pub use enrolments::Enrolment;
+pub use enrolments::{DueCursor, Enrolment};
 pub use erasure::Tombstone;
 pub use events::from_image as event_from_image;
 pub use funnel::{Funnel, FunnelCounts};

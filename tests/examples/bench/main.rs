@@ -13,6 +13,7 @@
 mod cold;
 mod contention;
 mod feed;
+mod nurture;
 mod scale;
 
 use rapport_local::{spawn, Options};
@@ -152,42 +153,14 @@ async fn main() -> anyhow::Result<()> {
         let res = http.post(format!("{url}/api/prospects")).bearer_auth(&token).json(&body).send().await?;
         t.add("add a prospect", start.elapsed(), calls(&res));
     }
-    let campaign: Value = http
-        .post(format!("{url}/api/campaigns"))
-        .bearer_auth(&token)
-        .json(&json!({"name": "Bench", "segment": {"tags_any": ["bench"]}, "steps": [{"after_days": 0, "content": {"kind": "jobs"}}]}))
-        .send()
-        .await?
-        .json()
-        .await?;
-    let cid = campaign["id"].as_str().unwrap_or_default();
-    http.post(format!("{url}/api/campaigns/{cid}/activate")).bearer_auth(&token).send().await?;
-    let start = Instant::now();
-    let res = http.post(format!("{url}/_local/run/nurture")).send().await?;
-    let ops = calls(&res);
-    let report: Value = res.json().await?;
-    let sent = report["sent"].as_u64().unwrap_or(0).max(1);
-    let took = start.elapsed();
-    for _ in 0..sent {
-        t.add("nurture run, per email sent", took / sent as u32, ops / sent as usize);
-    }
     let mut out = t.report();
-    // The whole run (the activation's sweep of the 200 prospects included) against the configured rate.
-    let rate = sent as f64 / took.as_secs_f64();
-    let configured = stack.functions_config.ses_max_send_rate;
-    println!(
-        "nurture: {rate:.1} emails a second over the run, {:.0}% of the configured {configured}/s (goal: at least 95%)",
-        100.0 * rate / configured
-    );
-    out["nurture_rate"] = json!({"emails_per_second": rate, "configured": configured, "ratio": rate / configured});
+    out["nurture_rate"] = nurture::nurture_rate(&moto_url).await?;
     out["cold_start"] = cold;
     stack.stop().await;
     out["contention"] = contention::contention(&moto_url).await?;
     out["scale"] = scale::scale(&moto_url).await?;
     out["feed"] = feed::feed().await?;
-    write(&out)?;
-    println!("({} emails in the nurture run)", sent);
-    Ok(())
+    write(&out)
 }
 
 fn write(out: &Value) -> anyhow::Result<()> {
