@@ -229,7 +229,10 @@ pub async fn rate_limit(
     let now = st.clock.now();
     let window = now.timestamp() - now.timestamp().rem_euclid(60);
     let window_start = chrono::DateTime::from_timestamp(window, 0).unwrap_or(now);
-    let who = st.hasher.keyed_hash("rate", &format!("{ip}|{route}"));
+    let who = match st.hasher().await {
+        Ok(h) => h.keyed_hash("rate", &format!("{ip}|{route}")),
+        Err(e) => return ApiError::from(e).into_response(),
+    };
     match st.store.count_request(&who, window_start, st.config.rate_limit_per_minute).await {
         Ok(true) => next.run(req).await,
         Ok(false) => ApiError::TooManyRequests { retry_after_seconds: (window + 60 - now.timestamp()).max(1) as u64 }

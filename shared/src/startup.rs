@@ -5,29 +5,26 @@
 //! cannot start.
 //!
 //! What can wait does not hold up init: the two secrets are read, and a first connection to DynamoDB
-//! is opened, by a task started at init that runs while Lambda hands over the first event; the first
-//! request that needs the state waits for that read, and an event that needs no AWS call (a bad
-//! query, the widget's script) is answered meanwhile. A secret that cannot be read is logged with its
-//! variable and answered 503; the next request reads again, so a fixed permission needs no restart.
+//! is opened, by a task started at init that runs while Lambda hands over the first event; only what
+//! signs or hashes waits for that read, so an event that needs neither (a bad query, a refused role,
+//! the widget's script) is answered meanwhile. A secret that cannot be read is logged with its
+//! variable and answered 503; the next need reads again, so a fixed permission needs no restart.
 use crate::app::AppState;
 use crate::aws::Aws;
 use crate::config::{Config, ConfigError};
-use crate::error::ApiError;
-use crate::keys::Keys;
+use crate::keys::LazyKeys;
 use lambda_runtime_api_client::{body::Body, build_request, PooledClient};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::OnceCell;
 
 /// The `Lambda-Runtime-Function-Error-Type` of a configuration error (`Category.Reason`).
 pub const CONFIG_ERROR_TYPE: &str = "Runtime.ConfigError";
 
-/// A started function: its config and AWS clients, and the state once the keys are read.
+/// A started function: its config, AWS clients and state; the keys are read by the warm-up.
 #[derive(Clone)]
 pub struct Started {
-    config: Arc<Config>,
+    state: AppState,
     aws: Aws,
-    state: Arc<OnceCell<AppState>>,
 }
 
 /// What each `main.rs` calls first: logging, the typed config and the AWS clients (or an init
@@ -43,64 +40,45 @@ pub async fn start() -> Result<Started, ConfigError> {
         }
     };
     let aws = Aws::load(&config).await;
-    let started = Started { config: Arc::new(config), aws, state: Arc::new(OnceCell::new()) };
+    let keys = LazyKeys::reading(Arc::new(config.clone()), aws.secrets());
+    let state = AppState::with_keys(config, &aws, keys, Arc::new(crate::clock::SystemClock));
+    let started = Started { state, aws };
     let warm = started.clone();
     tokio::spawn(async move { warm.warm_up().await });
     Ok(started)
 }
 
 impl Started {
-    /// The state, built once the keys are read (by the warm-up, or by this call if that failed).
-    pub async fn state(&self) -> Result<&AppState, ApiError> {
-        self.state
-            .get_or_try_init(|| async {
-                let keys = Keys::load(&self.config, &self.aws.secrets()).await.map_err(|e| {
-                    tracing::error!(error = %e, "the keys cannot be read");
-                    ApiError::Unavailable(e.to_string())
-                })?;
-                Ok(AppState::new((*self.config).clone(), &self.aws, keys, Arc::new(crate::clock::SystemClock)))
-            })
-            .await
+    /// The state: the keys in it are awaited by what signs or hashes, not by every request.
+    pub fn state(&self) -> &AppState {
+        &self.state
     }
 
     /// Reads the keys and opens a DynamoDB connection side by side, so that in AWS the first
     /// request finds both TLS handshakes done (the HTTPS client's pool is shared by every client).
-    /// The read is of a key no item has: half a read unit, answered empty.
+    /// The read is of a key no item has: half a read unit, answered empty. A failed key read is
+    /// logged by the keys and tried again by the first request that needs them.
     async fn warm_up(&self) {
         let dynamo = self.aws.dynamo();
         let key = aws_sdk_dynamodb::types::AttributeValue::S("WARMUP".into());
         let prime = dynamo
             .get_item()
-            .table_name(&self.config.table)
+            .table_name(&self.state.config.table)
             .key("pk", key.clone())
             .key("sk", key)
             .projection_expression("pk")
             .send();
-        let (_, primed) = tokio::join!(self.state(), prime);
+        let (_, primed) = tokio::join!(self.state.keys.get(), prime);
         if let Err(e) = primed {
             tracing::warn!(error = %crate::aws::code(&e), "the warm-up read of DynamoDB failed");
         }
     }
 }
 
-/// An HTTP function's `main`: start, then serve API Gateway events with the router `app` builds once
-/// the state is there. A request that comes before the keys can be read is answered 503.
+/// An HTTP function's `main`: start, then serve API Gateway events with the router `app` builds.
 pub async fn serve_http(app: fn(AppState) -> axum::Router) -> Result<(), lambda_http::Error> {
-    use axum::response::IntoResponse;
-    use tower::ServiceExt;
     let started = start().await?;
-    let router: Arc<OnceCell<axum::Router>> = Arc::new(OnceCell::new());
-    lambda_http::run(tower::service_fn(move |req: lambda_http::Request| {
-        let (started, router) = (started.clone(), router.clone());
-        async move {
-            let routes = match started.state().await {
-                Ok(state) => router.get_or_init(|| async { app(state.clone()) }).await.clone(),
-                Err(e) => return Ok::<_, std::convert::Infallible>(e.into_response()),
-            };
-            routes.oneshot(req).await
-        }
-    }))
-    .await
+    lambda_http::run(app(started.state().clone())).await
 }
 
 /// Posts `{"errorType", "errorMessage"}` to `/init/error` of the Runtime API named by

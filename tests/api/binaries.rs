@@ -75,7 +75,7 @@ async fn intake_adds_a_talent_pool_subscriber() {
     assert_eq!(res.status, 202, "{}", res.text());
     // Written to the stack's table, under the hash the stack's key gives the address.
     let st = &app.stack.state;
-    let hash = st.email_hash(&rapport::email::Email::parse(&email).unwrap());
+    let hash = st.email_hash(&rapport::email::Email::parse(&email).unwrap()).await.unwrap();
     let prospect = st.store.prospect_by_email_hash(&hash).await.unwrap().expect("the subscriber is stored");
     assert_eq!(prospect["status"].as_s().unwrap(), "pending_consent");
 }
@@ -209,6 +209,10 @@ async fn a_bad_configuration_is_an_init_error_naming_every_variable_and_an_unrea
     // A second request reads again (a fixed permission needs no restart), and fails the same way.
     let res = f.invoke(&event).await.unwrap_or_else(|e| panic!("{e:#}")).http().unwrap();
     assert_eq!(res.status, 503);
+    // What neither signs nor hashes is answered all the same.
+    let widget = HttpEvent::get("/careers/widget.js").to_event().unwrap();
+    let res = f.invoke(&widget).await.unwrap_or_else(|e| panic!("{e:#}")).http().unwrap();
+    assert_eq!(res.status, 200, "the widget's script needs no key");
     let logs = f.output();
     f.stop().await;
     assert!(

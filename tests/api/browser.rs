@@ -141,7 +141,7 @@ async fn the_widget_applies_uploads_and_captures_a_drop_off_in_chromium() {
     let report: Value =
         app.post("/_local/run/drafts").query(&[("now", &later)]).send().await.unwrap().json().await.unwrap();
     assert_eq!(report["abandoned"], 1, "{report}");
-    let hash = st.email_hash(&rapport::email::Email::parse(&quitter).unwrap());
+    let hash = st.email_hash(&rapport::email::Email::parse(&quitter).unwrap()).await.unwrap();
     assert!(st.store.prospect_by_email_hash(&hash).await.unwrap().is_some(), "the drop-off joined the pool");
     assert_eq!(st.store.count_applications(&job_id.parse::<JobId>().unwrap()).await.unwrap(), 1);
 }

@@ -309,8 +309,8 @@ async fn prior_applicants_import_once_with_per_line_errors_and_consent_asked_onc
     add_prospect(&app, &token, json!({"email": cy, "consent": true, "tags": ["finance"]})).await;
     // Someone who unsubscribed earlier is never re-added by an import.
     let st = &app.stack.state;
-    let gone_hash = st.email_hash(&rapport::email::Email::parse(&gone).unwrap());
-    let link = rapport::prospect::unsubscribe_token(&st.signer, &gone_hash);
+    let gone_hash = st.email_hash(&rapport::email::Email::parse(&gone).unwrap()).await.unwrap();
+    let link = rapport::prospect::unsubscribe_token(st.signer().await.unwrap(), &gone_hash);
     app.post("/careers/unsubscribe").query(&[("token", &link)]).send().await.unwrap();
 
     let csv = format!(
@@ -332,10 +332,20 @@ async fn prior_applicants_import_once_with_per_line_errors_and_consent_asked_onc
     let lines: Vec<u64> = r["errors"].as_array().unwrap().iter().map(|e| e["line"].as_u64().unwrap()).collect();
     assert_eq!(lines, vec![4, 5], "{r}");
 
-    let ada_p = st.store.prospect(&st.email_hash(&rapport::email::Email::parse(&ada).unwrap())).await.unwrap().unwrap();
+    let ada_p = st
+        .store
+        .prospect(&st.email_hash(&rapport::email::Email::parse(&ada).unwrap()).await.unwrap())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!((ada_p.status.as_str(), ada_p.tags.clone()), ("active", vec!["icu".to_string(), "nursing".to_string()]));
     assert_eq!(ada_p.credentials[0].jurisdiction.as_deref(), Some("GB"));
-    let cy_p = st.store.prospect(&st.email_hash(&rapport::email::Email::parse(&cy).unwrap())).await.unwrap().unwrap();
+    let cy_p = st
+        .store
+        .prospect(&st.email_hash(&rapport::email::Email::parse(&cy).unwrap()).await.unwrap())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(cy_p.tags, vec!["finance", "nursing"]);
     assert_eq!(cy_p.origins.iter().map(|o| o.as_str()).collect::<Vec<_>>(), vec!["imported", "sourced"]);
     assert!(st.store.prospect(&gone_hash).await.unwrap().is_none(), "not re-added");
@@ -358,7 +368,12 @@ async fn prior_applicants_import_once_with_per_line_errors_and_consent_asked_onc
     let text = asked[0]["text"].as_str().unwrap();
     let confirm = text.split_whitespace().find(|w| w.contains("/careers/talent-pool/confirm?token=")).unwrap();
     assert_eq!(app.confirm(confirm.strip_prefix(&app.url).unwrap()).await.status(), 200);
-    let bo_p = st.store.prospect(&st.email_hash(&rapport::email::Email::parse(&bo).unwrap())).await.unwrap().unwrap();
+    let bo_p = st
+        .store
+        .prospect(&st.email_hash(&rapport::email::Email::parse(&bo).unwrap()).await.unwrap())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(bo_p.status.as_str(), "active");
     assert!(bo_p.origins.iter().any(|o| o.as_str() == "imported"));
     // One prospect.created a person: the recruiter's (Cy) and the import's (Ada, Bo, in the transaction
@@ -651,10 +666,11 @@ async fn fifty_thousand_rows_import_a_page_at_a_time_with_flat_memory() {
     // and the events function reads the webhook endpoints once a batch).
     let all: Value = app.get("/_local/emails").send().await.unwrap().json().await.unwrap();
     assert_eq!(all["items"].as_array().unwrap().iter().filter(|e| e["to"] == json!([asked])).count(), 1);
-    let someone = st.email_hash(&rapport::email::Email::parse(&format!("p7.{tag}@example.com")).unwrap());
+    let someone =
+        st.email_hash(&rapport::email::Email::parse(&format!("p7.{tag}@example.com")).unwrap()).await.unwrap();
     let someone = st.store.prospect(&someone).await.unwrap().unwrap();
     assert_eq!((someone.status.as_str(), someone.last_name.as_deref()), ("active", Some("Lee")));
-    let pending = st.email_hash(&rapport::email::Email::parse(&asked).unwrap());
+    let pending = st.email_hash(&rapport::email::Email::parse(&asked).unwrap()).await.unwrap();
     let pending = st.store.prospect(&pending).await.unwrap().unwrap();
     assert_eq!((pending.status.as_str(), pending.last_name.as_deref()), ("pending_consent", Some("Doe, Jr")));
 }

@@ -221,7 +221,7 @@ async fn a_prospect_added_and_unsubscribed_is_one_event_each_and_a_repeat_none()
     problem(app.post("/api/prospects").bearer_auth(&token).json(&body).send().await.unwrap(), 409).await;
     // Unsubscribing through a link twice: one event, the first time.
     let hash: rapport::email::EmailHash = p["id"].as_str().unwrap().parse().unwrap();
-    let link = rapport::prospect::unsubscribe_token(&app.stack.state.signer, &hash);
+    let link = rapport::prospect::unsubscribe_token(app.stack.state.signer().await.unwrap(), &hash);
     for _ in 0..2 {
         let res = app.post("/careers/unsubscribe").query(&[("token", &link)]).send().await.unwrap();
         assert_eq!(res.status(), 200);

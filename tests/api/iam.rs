@@ -19,8 +19,8 @@ async fn subscribe_and_one_click_unsubscribe(app: &TestApp) -> Response {
         .unwrap();
     assert!(res.status().is_success(), "{}", res.status());
     let st = &app.stack.state;
-    let hash = st.email_hash(&Email::parse(&email).unwrap());
-    let token = rapport::prospect::unsubscribe_token(&st.signer, &hash);
+    let hash = st.email_hash(&Email::parse(&email).unwrap()).await.unwrap();
+    let token = rapport::prospect::unsubscribe_token(st.signer().await.unwrap(), &hash);
     app.post("/careers/unsubscribe")
         .query(&[("token", &token)])
         .header("content-type", "application/x-www-form-urlencoded")

@@ -457,7 +457,7 @@ async fn an_abandoned_draft_with_the_tick_gets_one_optin_and_joins_only_by_confi
     // Anyone can type an address into a form: the tick brings one opt-in email, and only the person's
     // confirmation puts them in the pool.
     let st = &app.stack.state;
-    let hash = st.email_hash(&rapport::email::Email::parse(&email).unwrap());
+    let hash = st.email_hash(&rapport::email::Email::parse(&email).unwrap()).await.unwrap();
     let prospect = st.store.prospect_by_email_hash(&hash).await.unwrap().expect("a pending drop-off");
     assert_eq!(prospect["status"].as_s().unwrap(), "pending_consent");
     assert!(!prospect.contains_key("origins"), "not in the pool before confirming");
@@ -468,7 +468,7 @@ async fn an_abandoned_draft_with_the_tick_gets_one_optin_and_joins_only_by_confi
     assert_eq!(sent.len(), 1, "one opt-in email");
     assert!(sent[0]["subject"].as_str().unwrap().starts_with("Confirm"), "{}", sent[0]);
     let no_consent = format!("no.{email}");
-    let no_hash = st.email_hash(&rapport::email::Email::parse(&no_consent).unwrap());
+    let no_hash = st.email_hash(&rapport::email::Email::parse(&no_consent).unwrap()).await.unwrap();
     assert!(st.store.prospect_by_email_hash(&no_hash).await.unwrap().is_none());
     assert!(app.emails_to(&no_consent).await.is_empty(), "a drop-off without the tick is never mailed");
 
@@ -529,8 +529,8 @@ async fn public_form_posts_are_rate_limited_per_client_and_form() {
     // Another form has its own budget, and leaving is never limited.
     let res = app.post(&format!("/careers/jobs/{job}/applications")).json(&application(&email)).send().await.unwrap();
     assert_eq!(res.status(), 201);
-    let hash = app.stack.state.email_hash(&rapport::email::Email::parse(&email).unwrap());
-    let token = rapport::prospect::unsubscribe_token(&app.stack.state.signer, &hash);
+    let hash = app.stack.state.email_hash(&rapport::email::Email::parse(&email).unwrap()).await.unwrap();
+    let token = rapport::prospect::unsubscribe_token(app.stack.state.signer().await.unwrap(), &hash);
     for _ in 0..5 {
         assert_eq!(app.post("/careers/unsubscribe").query(&[("token", &token)]).send().await.unwrap().status(), 200);
     }

@@ -468,7 +468,7 @@ async fn every_route_answers_each_role_as_the_contract_says() {
         .unwrap();
     assert_eq!(res.status(), 202);
     let st = &app.stack.state;
-    let pool_hash = st.email_hash(&rapport::email::Email::parse(pool).unwrap());
+    let pool_hash = st.email_hash(&rapport::email::Email::parse(pool).unwrap()).await.unwrap();
     // The link in the opt-in email names the pending request's nonce.
     let pending = st.store.prospect_by_email_hash(&pool_hash).await.unwrap().unwrap();
     let nonce = pending["pending_nonce"].as_s().unwrap().clone();
@@ -485,8 +485,13 @@ async fn every_route_answers_each_role_as_the_contract_says() {
         erasable: erasable["candidate_id"].as_str().unwrap().to_string(),
         prospect: prospect["id"].as_str().unwrap().to_string(),
         campaign: campaign["id"].as_str().unwrap().to_string(),
-        confirm_token: rapport::prospect::confirm_token(&st.signer, &pool_hash, Some(&nonce), chrono::Utc::now()),
-        unsubscribe_token: rapport::prospect::unsubscribe_token(&st.signer, &pool_hash),
+        confirm_token: rapport::prospect::confirm_token(
+            st.signer().await.unwrap(),
+            &pool_hash,
+            Some(&nonce),
+            chrono::Utc::now(),
+        ),
+        unsubscribe_token: rapport::prospect::unsubscribe_token(st.signer().await.unwrap(), &pool_hash),
         webhook: webhook["id"].as_str().unwrap().to_string(),
     };
     let rows = rows(&ids);

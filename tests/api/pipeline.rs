@@ -144,7 +144,7 @@ async fn a_silver_medalist_with_consent_joins_the_pool_with_the_furthest_stage()
     let st = &app.stack.state;
     let p = st
         .store
-        .prospect_by_email_hash(&st.email_hash(&Email::parse(&email).unwrap()))
+        .prospect_by_email_hash(&st.email_hash(&Email::parse(&email).unwrap()).await.unwrap())
         .await
         .unwrap()
         .expect("a prospect");
@@ -171,7 +171,7 @@ async fn a_silver_medalist_without_consent_gets_one_request_and_joins_only_by_co
     .await;
     assert_eq!(res.status(), 200);
     let st = &app.stack.state;
-    let hash = st.email_hash(&Email::parse(&email).unwrap());
+    let hash = st.email_hash(&Email::parse(&email).unwrap()).await.unwrap();
     let p = st.store.prospect_by_email_hash(&hash).await.unwrap().unwrap();
     assert_eq!(p["status"].as_s().unwrap(), "pending_consent");
     assert!(!p.contains_key("origins"), "not in the pool before confirming");

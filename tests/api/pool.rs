@@ -30,7 +30,7 @@ async fn double_opt_in_makes_one_prospect_once_confirmed() {
     assert_eq!(sent.len(), 1, "one opt-in email an hour, however often the form is sent");
 
     let st = &app.stack.state;
-    let hash = st.email_hash(&Email::parse(&email).unwrap());
+    let hash = st.email_hash(&Email::parse(&email).unwrap()).await.unwrap();
     let before = st.store.prospect_by_email_hash(&hash).await.unwrap().unwrap();
     assert_eq!(before["status"].as_s().unwrap(), "pending_consent");
 
@@ -71,8 +71,8 @@ async fn unsubscribe_needs_a_post_and_is_repeatable() {
     let email = unique_email();
     app.post("/careers/talent-pool").json(&subscription(&email)).send().await.unwrap();
     let st = &app.stack.state;
-    let hash = st.email_hash(&Email::parse(&email).unwrap());
-    let token = rapport::prospect::unsubscribe_token(&st.signer, &hash);
+    let hash = st.email_hash(&Email::parse(&email).unwrap()).await.unwrap();
+    let token = rapport::prospect::unsubscribe_token(st.signer().await.unwrap(), &hash);
 
     let page = app.get("/careers/unsubscribe").query(&[("token", &token)]).send().await.unwrap();
     assert_eq!(page.status(), 200);
@@ -96,7 +96,7 @@ async fn unsubscribe_needs_a_post_and_is_repeatable() {
     let again = app.post("/careers/unsubscribe").query(&[("token", &token)]).send().await.unwrap();
     assert_eq!(again.status(), 200);
 
-    let confirm = rapport::prospect::confirm_token(&st.signer, &hash, None, chrono::Utc::now());
+    let confirm = rapport::prospect::confirm_token(st.signer().await.unwrap(), &hash, None, chrono::Utc::now());
     let res = app.post("/careers/unsubscribe").query(&[("token", &confirm)]).send().await.unwrap();
     assert_eq!(res.status(), 400, "a confirmation token is not an unsubscribe token");
     assert_eq!(app.post("/careers/unsubscribe").send().await.unwrap().status(), 400);
@@ -112,7 +112,7 @@ async fn the_public_form_changes_nothing_about_a_known_person_until_they_confirm
     let link = confirm_path(&app, &app.emails_to(&email).await[0]);
     assert_eq!(app.confirm(&link).await.status(), 200);
     let st = &app.stack.state;
-    let hash = st.email_hash(&Email::parse(&email).unwrap());
+    let hash = st.email_hash(&Email::parse(&email).unwrap()).await.unwrap();
     let known = st.store.prospect_by_email_hash(&hash).await.unwrap().unwrap();
     assert_eq!(known["first_name"].as_s().unwrap(), "Ada");
 
@@ -133,7 +133,7 @@ async fn a_pending_sign_up_is_confirmed_only_as_its_own_email_showed_it() {
     let (app, clock) = spawn_app_at(start).await;
     let email = unique_email();
     let st = &app.stack.state;
-    let hash = st.email_hash(&Email::parse(&email).unwrap());
+    let hash = st.email_hash(&Email::parse(&email).unwrap()).await.unwrap();
     assert_eq!(app.post("/careers/talent-pool").json(&subscription(&email)).send().await.unwrap().status(), 202);
     let first = confirm_path(&app, &app.emails_to(&email).await[0]);
 
@@ -183,7 +183,7 @@ async fn a_drop_off_tick_keeps_what_a_recruiter_recorded_for_a_pending_person() 
     let link = confirm_path(&app, sent.last().unwrap());
     assert_eq!(app.confirm(&link).await.status(), 200);
     let st = &app.stack.state;
-    let p = st.store.prospect(&st.email_hash(&Email::parse(&email).unwrap())).await.unwrap().unwrap();
+    let p = st.store.prospect(&st.email_hash(&Email::parse(&email).unwrap()).await.unwrap()).await.unwrap().unwrap();
     assert_eq!((p.status.as_str(), p.interests.departments.clone()), ("active", vec!["ICU".to_string()]));
     assert_eq!(p.credentials.len(), 1, "the recruiter's record of credentials stays");
 }

@@ -57,7 +57,8 @@ async fn reports_equal_a_recount_whatever_number_of_shards_wrote_each_counter() 
         source: campaign.to_lowercase(),
         campaign: Some(campaign.clone()),
     };
-    let link = first.stack.state.signer.sign("attribution", &claims, Some(start + Duration::days(365)));
+    let link =
+        first.stack.state.signer().await.unwrap().sign("attribution", &claims, Some(start + Duration::days(365)));
     let sources = [
         json!({"utm_source": "indeed", "utm_medium": "job_board"}),
         json!({"utm_source": "anna", "utm_medium": "referral"}),

@@ -140,6 +140,6 @@ async fn signing_up_waits_on_no_email_and_the_opt_in_goes_once_from_the_event() 
         .filter(|i| i.get("type").and_then(|v| v.as_s().ok()).is_some_and(|t| t == "prospect.created"))
         .map(|i| serde_json::from_str(i["data"].as_s().unwrap()).unwrap())
         .collect();
-    let hash = app.stack.state.email_hash(&rapport::email::Email::parse(&email).unwrap());
+    let hash = app.stack.state.email_hash(&rapport::email::Email::parse(&email).unwrap()).await.unwrap();
     assert_eq!(created, vec![json!({"prospect_id": hash, "status": "active"})]);
 }

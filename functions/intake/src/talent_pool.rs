@@ -28,13 +28,13 @@ fn token(q: &QueryMap) -> &str {
 }
 
 /// Shows a button and changes nothing: only the person's click may confirm.
-pub(crate) async fn confirm_page(State(st): State<AppState>, q: QueryMap) -> Response {
-    if !pool::link_works(&st, CONFIRM, token(&q)) {
-        return bad_link(SIGN_UP_AGAIN);
+pub(crate) async fn confirm_page(State(st): State<AppState>, q: QueryMap) -> Result<Response, ApiError> {
+    if !pool::link_works(&st, CONFIRM, token(&q)).await? {
+        return Ok(bad_link(SIGN_UP_AGAIN));
     }
     let question = format!("<p>Hear from {} about jobs that fit you?</p>", escape(&st.config.company_name));
     let button = "<button type=\"submit\">Confirm</button>";
-    button_page("Confirm your subscription", &question, "/careers/talent-pool/confirm", token(&q), button)
+    Ok(button_page("Confirm your subscription", &question, "/careers/talent-pool/confirm", token(&q), button))
 }
 
 /// The button's POST: the token is the authority.
@@ -57,14 +57,14 @@ pub(crate) async fn confirm(State(st): State<AppState>, q: QueryMap) -> Result<R
 }
 
 /// Shows a button and changes nothing: a GET must never unsubscribe.
-pub(crate) async fn unsubscribe_page(State(st): State<AppState>, q: QueryMap) -> Response {
-    if !pool::link_works(&st, UNSUBSCRIBE, token(&q)) {
-        return bad_link(USE_LATEST_LINK);
+pub(crate) async fn unsubscribe_page(State(st): State<AppState>, q: QueryMap) -> Result<Response, ApiError> {
+    if !pool::link_works(&st, UNSUBSCRIBE, token(&q)).await? {
+        return Ok(bad_link(USE_LATEST_LINK));
     }
     let question = format!("<p>Stop all emails from {}?</p>", escape(&st.config.company_name));
     let button = "<input type=\"hidden\" name=\"List-Unsubscribe\" value=\"One-Click\">\
                   <button type=\"submit\">Unsubscribe</button>";
-    button_page("Unsubscribe", &question, "/careers/unsubscribe", token(&q), button)
+    Ok(button_page("Unsubscribe", &question, "/careers/unsubscribe", token(&q), button))
 }
 
 /// RFC 8058 one-click (`List-Unsubscribe=One-Click`) or the page's form: the token is the authority.

@@ -39,7 +39,7 @@ pub async fn ses_event(st: &AppState, event: &Value) -> Result<Value, ApiError> 
         let Some(email) = r["emailAddress"].as_str().and_then(|e| rapport::email::Email::parse(e).ok()) else {
             continue;
         };
-        st.store.suppress(&st.email_hash(&email), status, now).await?;
+        st.store.suppress(&st.email_hash(&email).await?, status, now).await?;
         suppressed += 1;
         if let Some(c) = &campaign {
             st.store.count_campaign_event(c, status.as_str()).await?;

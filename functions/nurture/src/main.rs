@@ -9,7 +9,7 @@ async fn main() -> Result<(), Error> {
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let started = started.clone();
         async move {
-            let state = started.state().await?;
+            let state = started.state();
             // Leave a margin before Lambda's deadline so a page in progress finishes cleanly.
             let budget = event.context.deadline().duration_since(std::time::SystemTime::now()).unwrap_or_default();
             let report = rapport_nurture::handle(

@@ -40,8 +40,9 @@ fn live_job(job: Option<Job>, now: DateTime<Utc>) -> Result<Job, ApiError> {
 }
 
 /// Where a form's visitor came from: a signed link's claims, else the UTM fields and referrer.
-fn touch(st: &AppState, source: &Touchpoint, now: DateTime<Utc>) -> Attribution {
-    attribute(source, &st.own_hosts, |t| st.signer.verify("attribution", t, now))
+async fn touch(st: &AppState, source: &Touchpoint, now: DateTime<Utc>) -> Result<Attribution, ApiError> {
+    let signer = st.signer().await?;
+    Ok(attribute(source, &st.own_hosts, |t| signer.verify("attribution", t, now)))
 }
 
 /// Records that someone started applying to a live job; answers the draft's id.
@@ -49,9 +50,9 @@ pub async fn start_draft(st: &AppState, job_id: JobId, input: DraftInput) -> Res
     let now = st.clock.now();
     live_job(st.store.get_job(&job_id).await?, now)?;
     let id = DraftId::new(st.clock.as_ref());
-    let attribution = touch(st, &input.source, now);
+    let attribution = touch(st, &input.source, now).await?;
     let draft = input.draft(id, job_id, attribution, now);
-    st.store.create_draft(&draft, &st.email_hash(&draft.email)).await?;
+    st.store.create_draft(&draft, &st.email_hash(&draft.email).await?).await?;
     Ok(draft.id)
 }
 
@@ -69,11 +70,12 @@ pub struct Submitted<'a> {
 /// same person and job, or the same Idempotency-Key) answers exactly as the first request was
 /// answered, so the answer never tells whether that person had applied already.
 pub async fn apply(st: &AppState, s: Submitted<'_>) -> Result<(ApplicationId, CandidateId), ApiError> {
+    let hasher = st.hasher().await?;
     let mut attempt = Attempt {
         st,
-        fingerprint: st.hasher.keyed_hash("idempotency-body", s.body),
-        idem: s.idempotency_key.map(|k| st.hasher.keyed_hash("idempotency-key", k)),
-        email_hash: st.email_hash(&s.input.email),
+        fingerprint: hasher.keyed_hash("idempotency-body", s.body),
+        idem: s.idempotency_key.map(|k| hasher.keyed_hash("idempotency-key", k)),
+        email_hash: hasher.email(&s.input.email),
         id: ApplicationId::new(st.clock.as_ref()),
         resume: None,
         s,
@@ -155,7 +157,7 @@ impl Attempt<'_> {
         let filing = Filing {
             id: self.id,
             applicant,
-            attribution: touch(st, &input.source, now),
+            attribution: touch(st, &input.source, now).await?,
             resume_key: self.resume.clone(),
             draft_id: draft.as_ref().map(|d| d.id),
             at: now,

@@ -52,7 +52,7 @@ pub async fn sweep(st: &AppState, now: DateTime<Utc>, deadline: Instant) -> Resu
 
 /// The opt-in request for a drop-off's tick, once for the draft. `Ok(true)`: requested.
 async fn ask_drop_off(st: &AppState, draft: &Draft, now: DateTime<Utc>) -> Result<bool, ApiError> {
-    let hash = st.email_hash(&draft.email);
+    let hash = st.email_hash(&draft.email).await?;
     let event = crate::event::consent_requested(st.clock.as_ref(), &hash, "drop_off", None, now);
     Ok(st.store.request_drop_off_optin(&hash, draft, &event, now).await?)
 }

@@ -59,7 +59,7 @@ async fn confirmation(st: &AppState, event: &Event) -> Result<(), ApiError> {
         tracing::info!(application = %application, "confirmation not sent: the candidate is gone");
         return Ok(());
     };
-    let email_hash = st.email_hash(&candidate.email);
+    let email_hash = st.email_hash(&candidate.email).await?;
     // An erasure keeps the address from imports and campaigns, not from the confirmation of an
     // application the person sends again themselves.
     let suppressed = st.store.suppression(&email_hash).await?.filter(|r| *r != SuppressionReason::Erased);
@@ -91,6 +91,7 @@ async fn confirmation(st: &AppState, event: &Event) -> Result<(), ApiError> {
 /// The email asking a person to confirm joining the talent pool: the opt-in of a sign-up or a
 /// drop-off's tick, or a silver medalist's request. The link names the request waiting now.
 async fn consent_request(st: &AppState, event: &Event) -> Result<(), ApiError> {
+    let signer = st.signer().await?;
     let hash: crate::email::EmailHash = serde_json::from_value(event.data["prospect_id"].clone())
         .map_err(|_| ApiError::Unavailable(format!("event {}: no prospect_id", event.id)))?;
     let Some(pending) = st.store.pending_request(&hash).await? else {
@@ -118,7 +119,7 @@ async fn consent_request(st: &AppState, event: &Event) -> Result<(), ApiError> {
     let title = pending.job_title.as_deref().unwrap_or("a role");
     let ask =
         if origin == "silver_medalist" { ConsentAsk::SilverMedalist { job_title: title } } else { ConsentAsk::Optin };
-    let letter = consent_letter(st, &hash, &pending.email, full_name, name, Some(&pending.nonce), ask);
+    let letter = consent_letter(st, signer, &hash, &pending.email, full_name, name, Some(&pending.nonce), ask);
     match deliver(st, Notification { letter, needs, ledger: Ledger::Person(&hash), kind: "optin" }).await {
         Ok(_) => Ok(()),
         Err(NotSent::Retry(e)) => Err(e),

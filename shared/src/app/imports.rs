@@ -212,7 +212,8 @@ fn parse_page(run: &mut ImportRun, bytes: &[u8], at_end: bool) -> (Vec<Entry>, O
 async fn write_rows(st: &AppState, run: &mut ImportRun, rows: Vec<ImportRow>) -> Result<(), ApiError> {
     let now = st.clock.now();
     for chunk in rows.chunks(50) {
-        let hashes: Vec<EmailHash> = chunk.iter().map(|r| st.email_hash(&r.email)).collect();
+        let hasher = st.hasher().await?;
+        let hashes: Vec<EmailHash> = chunk.iter().map(|r| hasher.email(&r.email)).collect();
         let records = st.store.pool_records(&hashes).await?;
         let mut group: Vec<(u64, NewImported)> = Vec::new();
         let mut items = 0;
@@ -350,11 +351,21 @@ pub async fn task(st: &AppState, deadline: Instant) -> Result<Value, ApiError> {
 /// One email, ever, asking an imported person for consent. `Ok(true)`: sent.
 async fn ask_consent(st: &AppState, p: &Prospect) -> Result<bool, ApiError> {
     let now = st.clock.now();
+    // Before the claim, which a failure here would leave taken.
+    let signer = st.signer().await?;
     if !st.store.claim_once(&p.id, "import_consent", now).await? {
         return Ok(false);
     }
-    let letter =
-        consent_letter(st, &p.id, &p.email, p.first_name.clone(), p.first_name.as_deref(), None, ConsentAsk::Imported);
+    let letter = consent_letter(
+        st,
+        signer,
+        &p.id,
+        &p.email,
+        p.first_name.clone(),
+        p.first_name.as_deref(),
+        None,
+        ConsentAsk::Imported,
+    );
     let needs = Needs { purpose: None, known: None };
     match notify(st, Notification { letter, needs, ledger: Ledger::Person(&p.id), kind: "import_consent" }).await {
         Ok(sent) => Ok(sent.is_some()),

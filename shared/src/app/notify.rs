@@ -122,7 +122,8 @@ pub enum NotSent {
 /// [`notify`], telling apart a failure worth a retry from one that must not be retried.
 pub async fn deliver(st: &AppState, n: Notification<'_>) -> Result<Option<String>, NotSent> {
     let email_hash = n.letter.email_hash;
-    let msg = n.letter.compose(&st.signer, &st.config).map_err(NotSent::Retry)?;
+    let signer = st.signer().await.map_err(|e| NotSent::Retry(e.into()))?;
+    let msg = n.letter.compose(signer, &st.config).map_err(NotSent::Retry)?;
     if !n.needs.met(&st.store, email_hash).await.map_err(|e| NotSent::Retry(e.into()))? {
         return Ok(None);
     }
@@ -153,6 +154,7 @@ pub enum ConsentAsk<'a> {
 /// A letter asking for consent, with its confirm link (`nonce`: the pending request it confirms).
 pub fn consent_letter<'a>(
     st: &AppState,
+    signer: &Signer,
     email_hash: &'a EmailHash,
     to: &'a Email,
     to_name: Option<String>,
@@ -165,7 +167,7 @@ pub fn consent_letter<'a>(
     let url = format!(
         "{}/careers/talent-pool/confirm?token={}",
         st.config.public_api_url,
-        crate::prospect::confirm_token(&st.signer, email_hash, nonce, now)
+        crate::prospect::confirm_token(signer, email_hash, nonce, now)
     );
     let (subject, template, context) = match ask {
         ConsentAsk::Optin => (

@@ -27,7 +27,7 @@ pub async fn move_application(
     })?;
     let seconds_in_stage = (now - a.entered_stage_at()).num_seconds();
     let hired = stages.iter().any(|s| s.id == m.to && s.kind == StageKind::Hired);
-    let email_hash = st.email_hash(&ctx.candidate.email);
+    let email_hash = st.email_hash(&ctx.candidate.email).await?;
     let record = json!({"job_id": ctx.job.id, "job_title": ctx.job.spec.title, "furthest_stage": next.furthest_stage,
                         "exit": m.to, "reason": m.reason, "tags": m.tags, "at": rfc3339(now)});
     let consented = a.consents.talent_pool.given;

@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 pub async fn create(st: &AppState, input: ProspectInput, by: &str) -> Result<Prospect, ApiError> {
     let email = input.email.clone().ok_or_else(|| ApiError::field("email", "is required"))?;
     let now = st.clock.now();
-    let h = st.email_hash(&email);
+    let h = st.email_hash(&email).await?;
     if let Some(reason) = st.store.suppression(&h).await? {
         return Err(ApiError::Conflict(format!("this address must not be contacted ({reason})")));
     }

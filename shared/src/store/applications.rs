@@ -268,7 +268,7 @@ impl Store {
             .list(&format!("JOBAPPS#{job}"))
             .scan_index_forward(false)
             .limit(page.limit)
-            .set_exclusive_start_key(self.start_key(&scope, page)?);
+            .set_exclusive_start_key(self.start_key(&scope, page).await?);
         let mut filters = vec![];
         if let Some(st) = stage {
             filters.push("#stage = :stage");
@@ -283,7 +283,7 @@ impl Store {
         }
         let out = req.send().await.map_err(store_error)?;
         let items = out.items().iter().map(doc).collect::<Result<Vec<Application>, _>>()?;
-        Ok(Page { items, next_cursor: self.next_cursor(&scope, out.last_evaluated_key.as_ref()) })
+        Ok(Page { items, next_cursor: self.next_cursor(&scope, out.last_evaluated_key.as_ref()).await? })
     }
 
     /// Which of these applications exist (reads of 100 keys at a time).

@@ -214,7 +214,7 @@ impl Store {
             .expression_attribute_values(":pk", s(&partition))
             .scan_index_forward(false)
             .limit(page.limit)
-            .set_exclusive_start_key(self.start_key(&scope, page)?);
+            .set_exclusive_start_key(self.start_key(&scope, page).await?);
         let mut conditions = Vec::new();
         let mut add = |cond: &str, name: &str, value: &str| {
             conditions.push(cond.replace('#', &format!("#{name}")).replace(':', &format!(":{name}")));
@@ -241,6 +241,6 @@ impl Store {
         }
         let out = req.send().await.map_err(store_error)?;
         let items = out.items().iter().map(from_item).collect::<Result<Vec<_>, _>>()?;
-        Ok(Page { items, next_cursor: self.next_cursor(&scope, out.last_evaluated_key.as_ref()) })
+        Ok(Page { items, next_cursor: self.next_cursor(&scope, out.last_evaluated_key.as_ref()).await? })
     }
 }

@@ -109,8 +109,8 @@ pub use sends::{Claim, Ledger, Outcome, SentNurture};
 pub use signups::{Confirmed, PendingRequest};
 
 use crate::clock::SharedClock;
-use crate::cursor::Cursors;
 use crate::error::{ApiError, StoreError};
+use crate::keys::LazyKeys;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::operation::query::QueryOutput;
@@ -123,7 +123,8 @@ use tx::Item;
 pub struct Store {
     pub(crate) db: aws_sdk_dynamodb::Client,
     pub(crate) table: String,
-    cursors: Cursors,
+    /// Cursors are signed: the store awaits the keys only to page.
+    keys: LazyKeys,
     clock: SharedClock,
     /// How many shards each hot report counter is spread over (`COUNTER_SHARDS`; see `shards`).
     shards: u32,
@@ -144,8 +145,8 @@ pub struct PageRequest {
 }
 
 impl Store {
-    pub fn new(db: aws_sdk_dynamodb::Client, table: impl Into<String>, cursors: Cursors, clock: SharedClock) -> Self {
-        Self { db, table: table.into(), cursors, clock, shards: 1 }
+    pub fn new(db: aws_sdk_dynamodb::Client, table: impl Into<String>, keys: LazyKeys, clock: SharedClock) -> Self {
+        Self { db, table: table.into(), keys, clock, shards: 1 }
     }
 
     /// The same store, writing its hot report counters over `shards` shards (1 to 64; 1 writes each
@@ -159,20 +160,28 @@ impl Store {
         &self.clock
     }
 
-    fn start_key(&self, scope: &str, page: &PageRequest) -> Result<Option<HashMap<String, AttributeValue>>, ApiError> {
+    async fn start_key(
+        &self,
+        scope: &str,
+        page: &PageRequest,
+    ) -> Result<Option<HashMap<String, AttributeValue>>, ApiError> {
         let Some(cursor) = &page.cursor else {
             return Ok(None);
         };
-        let key: BTreeMap<String, String> = self.cursors.decode(scope, cursor)?;
+        let key: BTreeMap<String, String> = self.keys.get().await?.cursors.decode(scope, cursor)?;
         Ok(Some(key.into_iter().map(|(k, v)| (k, AttributeValue::S(v))).collect()))
     }
 
-    fn next_cursor(&self, scope: &str, last: Option<&HashMap<String, AttributeValue>>) -> Option<String> {
-        let last = last?;
+    async fn next_cursor(
+        &self,
+        scope: &str,
+        last: Option<&HashMap<String, AttributeValue>>,
+    ) -> Result<Option<String>, ApiError> {
+        let Some(last) = last else { return Ok(None) };
         // Every key attribute of the table and its indexes is a string.
         let key: BTreeMap<String, String> =
             last.iter().filter_map(|(k, v)| v.as_s().ok().map(|s| (k.clone(), s.clone()))).collect();
-        Some(self.cursors.encode(scope, &key))
+        Ok(Some(self.keys.get().await?.cursors.encode(scope, &key)))
     }
 }
 

@@ -370,7 +370,7 @@ impl Store {
             .key_condition_expression("gsi2pk = :pool")
             .expression_attribute_values(":pool", s(POOL))
             .limit(page.limit)
-            .set_exclusive_start_key(self.start_key(&scope, page)?);
+            .set_exclusive_start_key(self.start_key(&scope, page).await?);
         let mut conditions = Vec::new();
         if let Some(o) = f.origin {
             conditions.push("contains(origins, :origin)");
@@ -395,7 +395,7 @@ impl Store {
         }
         let out = req.send().await.map_err(store_error)?;
         let items = out.items().iter().map(prospect_of).collect::<Result<Vec<_>, _>>()?;
-        Ok(Page { items, next_cursor: self.next_cursor(&scope, out.last_evaluated_key()) })
+        Ok(Page { items, next_cursor: self.next_cursor(&scope, out.last_evaluated_key()).await? })
     }
 
     /// Prospects, suppression reasons and the consents nurture needs, of many people: one

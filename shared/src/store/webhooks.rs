@@ -416,11 +416,11 @@ impl Store {
             .expression_attribute_values(":prefix", s("DELIVERY#"))
             .scan_index_forward(false)
             .limit(page.limit)
-            .set_exclusive_start_key(self.start_key(&scope, page)?)
+            .set_exclusive_start_key(self.start_key(&scope, page).await?)
             .send()
             .await
             .map_err(store_error)?;
         let items = out.items().iter().map(delivery_of).collect::<Result<Vec<_>, _>>()?;
-        Ok(Page { items, next_cursor: self.next_cursor(&scope, out.last_evaluated_key.as_ref()) })
+        Ok(Page { items, next_cursor: self.next_cursor(&scope, out.last_evaluated_key.as_ref()).await? })
     }
 }

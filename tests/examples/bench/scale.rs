@@ -203,9 +203,10 @@ impl Sized {
             template.extend(page?.items.unwrap_or_default());
         }
         let mut held = template.len();
+        let hasher = self.stack.state.hasher().await?;
         let hash = |email: &str| -> anyhow::Result<String> {
             let e = rapport::email::Email::parse(email).map_err(|e| anyhow::anyhow!("{email}: {e}"))?;
-            Ok(self.stack.state.email_hash(&e).as_str().to_string())
+            Ok(hasher.email(&e).as_str().to_string())
         };
         let (mut puts, mut kinds) = (Vec::new(), BTreeMap::<String, usize>::new());
         let mut copy = 0;

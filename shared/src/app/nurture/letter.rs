@@ -4,6 +4,7 @@ use crate::app::notify::Letter;
 use crate::attribution::{Channel, TokenClaims};
 use crate::campaign::{Campaign, Send};
 use crate::prospect::Prospect;
+use crate::token::Signer;
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
@@ -14,6 +15,7 @@ const LINK_DAYS: i64 = 90;
 /// them, and why.
 pub(super) fn letter_for<'a>(
     st: &AppState,
+    signer: &Signer,
     c: &'a Campaign,
     p: &'a Prospect,
     send: Send<'a>,
@@ -25,7 +27,7 @@ pub(super) fn letter_for<'a>(
             s.title.clone(),
             "nurture_story",
             json!({"first_name": p.first_name, "title": s.title, "summary": s.summary, "body_html": s.body_html,
-                   "read_url": tracked(st, &format!("{}/", st.config.careers_url), c, now)}),
+                   "read_url": tracked(signer, &format!("{}/", st.config.careers_url), c, now)}),
             Some(s.id.as_str()),
         ),
         Send::Jobs(list) => (
@@ -34,7 +36,7 @@ pub(super) fn letter_for<'a>(
             json!({"first_name": p.first_name, "jobs": list.iter().map(|j| json!({
                 "title": j.spec.title,
                 "location": format!("{}, {}", j.spec.location.city, j.spec.location.country.0),
-                "url": tracked(st, &j.url(&st.config.careers_url), c, now),
+                "url": tracked(signer, &j.url(&st.config.careers_url), c, now),
             })).collect::<Vec<_>>()}),
             None,
         ),
@@ -52,10 +54,10 @@ pub(super) fn letter_for<'a>(
 }
 
 /// A link that credits the campaign when the person applies through it.
-fn tracked(st: &AppState, url: &str, c: &Campaign, now: DateTime<Utc>) -> String {
+fn tracked(signer: &Signer, url: &str, c: &Campaign, now: DateTime<Utc>) -> String {
     let id = c.id.to_string();
     let claims = TokenClaims { channel: Channel::CrmCampaign, source: id.to_lowercase(), campaign: Some(id) };
-    let token = st.signer.sign("attribution", &claims, Some(now + chrono::Duration::days(LINK_DAYS)));
+    let token = signer.sign("attribution", &claims, Some(now + chrono::Duration::days(LINK_DAYS)));
     let sep = if url.contains('?') { '&' } else { '?' };
     format!("{url}{sep}rt={token}")
 }

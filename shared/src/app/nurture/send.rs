@@ -297,7 +297,9 @@ async fn send_or_move_on(
         Due::Send { step, to } => (step, to),
     };
     let next_due = due_after(&c.steps, e.step + 1, now);
-    let (letter, story_id) = match letter_for(st, c, p, content_for(step, &lib.stories, &lib.jobs, p, now), now) {
+    let signer = st.signer().await?;
+    let (letter, story_id) = match letter_for(st, signer, c, p, content_for(step, &lib.stories, &lib.jobs, p, now), now)
+    {
         Ok(letter) => letter,
         Err(why) => {
             st.store.advance_enrolment(e, e.step + 1, next_due, why).await?;
@@ -306,7 +308,7 @@ async fn send_or_move_on(
         }
     };
     let subject = letter.subject.clone();
-    let msg = letter.compose(&st.signer, &st.config)?;
+    let msg = letter.compose(signer, &st.config)?;
     match st.store.claim_nurture(e, &subject, now).await? {
         Claim::Ours => {}
         // A concurrent run is sending it; it records it and moves the enrolment on.
