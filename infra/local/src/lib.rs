@@ -5,6 +5,7 @@ pub mod emails;
 pub mod eventbridge;
 pub mod gateway;
 pub mod iam;
+mod local_routes;
 pub mod runtime;
 pub mod sam;
 pub mod streams;
@@ -13,16 +14,13 @@ pub mod token;
 use anyhow::Context as _;
 use aws_sdk_dynamodb::config::{Credentials, Region};
 use aws_smithy_runtime_api::client::interceptors::SharedInterceptor;
-use axum::extract::{Path, Query, State};
-use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Router;
 use gateway::Gateway;
-use http::StatusCode;
-use rapport::api::{json, AppState};
+use local_routes::Local;
+use rapport::api::AppState;
 use rapport::aws::Aws;
 use rapport::clock::{Clock, SystemClock};
-use rapport::{ApiError, Config};
+use rapport::Config;
 use std::collections::HashMap;
 use std::sync::Arc;
 use token::{Issuer, TokenRequest};
@@ -188,19 +186,6 @@ async fn function_states(
     Ok(states)
 }
 
-#[derive(Clone)]
-struct Local {
-    issuer: Issuer,
-    /// The nurture function's state: schedules and SES events invoke it.
-    nurture: AppState,
-    /// The EventBridge rules that target nurture in the template, by logical id.
-    nurture_rules: Arc<std::collections::BTreeMap<String, serde_json::Value>>,
-    /// The table's stream to the events function, as its event source mapping in the template.
-    events: Arc<streams::StreamMapping>,
-    http: reqwest::Client,
-    moto_url: String,
-}
-
 pub async fn spawn(opts: Options) -> anyhow::Result<Stack> {
     let listener =
         TcpListener::bind(("127.0.0.1", opts.port)).await.with_context(|| format!("binding port {}", opts.port))?;
@@ -237,14 +222,7 @@ pub async fn spawn(opts: Options) -> anyhow::Result<Stack> {
         http: reqwest::Client::new(),
         moto_url: opts.moto_url.clone(),
     };
-    let app = Router::new()
-        .route("/", get(demo_page))
-        .route("/_local/token", post(issue_token))
-        .route("/_local/emails", get(list_emails))
-        .route("/_local/run/{task}", post(run_task))
-        .route("/_local/ses-events", post(ses_event))
-        .with_state(local)
-        .merge(gateway::router(gw));
+    let app = local_routes::router(local).merge(gateway::router(gw));
     let schedules = if opts.run_schedules {
         let mut running = start_schedules(nurture);
         running.push(follow_stream(events));
@@ -301,32 +279,6 @@ impl Stack {
     }
 }
 
-/// A demo career page that embeds the widget (local only; employers embed it on their own site).
-async fn demo_page() -> Response {
-    axum::response::Html(include_str!("../demo.html")).into_response()
-}
-
-async fn issue_token(
-    State(l): State<Local>,
-    body: Result<Json<TokenRequest>, axum::extract::rejection::JsonRejection>,
-) -> Response {
-    let Json(req) = match body {
-        Ok(b) => b,
-        Err(e) => return ApiError::field("body", e.body_text()).into_response(),
-    };
-    match l.issuer.issue(&req) {
-        Ok(issued) => json(StatusCode::OK, &issued),
-        Err(msg) => ApiError::field("role", msg).into_response(),
-    }
-}
-
-async fn list_emails(State(l): State<Local>) -> Response {
-    match emails::list(&l.http, &l.moto_url).await {
-        Ok(v) => json(StatusCode::OK, &v),
-        Err(e) => ApiError::Unavailable(e.to_string()).into_response(),
-    }
-}
-
 /// The events function's mapping from the table's stream, as the template declares it.
 fn events_mapping(
     sam: &sam::SamFunctions,
@@ -359,78 +311,6 @@ fn follow_stream(events: Arc<streams::StreamMapping>) -> JoinHandle<()> {
             }
         }
     })
-}
-
-/// What EventBridge Scheduler does in AWS: invoke the task's function with `{"task", "scheduled_time"}`;
-/// and `events`: what Lambda's event source mapping does with the table's stream, once, now.
-async fn run_task(
-    State(l): State<Local>,
-    Path(task): Path<String>,
-    Query(q): Query<HashMap<String, String>>,
-) -> Response {
-    if task == "events" {
-        let (result, calls) = rapport::aws::count_calls(l.events.poll()).await;
-        let mut res = match result {
-            Ok(poll) => json(StatusCode::OK, &poll),
-            Err(e) => ApiError::Unavailable(format!("{e:#}")).into_response(),
-        };
-        if let Ok(v) = http::HeaderValue::from_str(&calls.summary()) {
-            res.headers_mut().insert(gateway::CALLS_HEADER, v);
-        }
-        return res;
-    }
-    let now = q.get("now").cloned().unwrap_or_else(|| rapport::clock::rfc3339(l.nurture.clock.now()));
-    let payload = serde_json::json!({"task": task, "scheduled_time": now});
-    let task = match rapport_nurture::Task::parse(&payload) {
-        Ok(t) => t,
-        Err(e) => return rename_field(e, "scheduled_time", "now").into_response(),
-    };
-    let budget = match q.get("budget_ms").map(|b| b.parse::<u64>()) {
-        // Lambda's longest timeout: on a busy machine the emulator is slow, and a run that stops at its
-        // budget is a different outcome (tests of the budget pass `budget_ms`).
-        None => std::time::Duration::from_secs(900),
-        Some(Ok(ms)) => std::time::Duration::from_millis(ms),
-        Some(Err(_)) => return ApiError::field("budget_ms", "must be a whole number of milliseconds").into_response(),
-    };
-    let (result, calls) = rapport::aws::count_calls(rapport_nurture::run(&l.nurture, &task, budget)).await;
-    let mut res = match result {
-        Ok(report) => json(StatusCode::OK, &report),
-        Err(e) => e.into_response(),
-    };
-    // Like the gateway: the AWS operations the run made, so tests can hold tasks to their budgets.
-    if let Ok(v) = http::HeaderValue::from_str(&calls.summary()) {
-        res.headers_mut().insert(gateway::CALLS_HEADER, v);
-    }
-    res
-}
-
-/// What EventBridge does in AWS with a configuration set's events: hand those that match one of the
-/// template's rules for the nurture function to it; others go nowhere (`{"matched": false}`).
-async fn ses_event(State(l): State<Local>, body: axum::Json<serde_json::Value>) -> Response {
-    match eventbridge::matches_any(&l.nurture_rules, &body.0) {
-        Ok(true) => {}
-        Ok(false) => return json(StatusCode::OK, &serde_json::json!({"matched": false})),
-        Err(e) => return ApiError::Unavailable(format!("the template's event pattern: {e:#}")).into_response(),
-    }
-    match rapport_nurture::handle(&l.nurture, &body.0, std::time::Duration::from_secs(60)).await {
-        Ok(report) => json(StatusCode::OK, &report),
-        Err(e) => e.into_response(),
-    }
-}
-
-/// The payload's `scheduled_time` is this route's `?now=`.
-fn rename_field(e: ApiError, from: &str, to: &str) -> ApiError {
-    match e {
-        ApiError::Validation(mut errors) => {
-            for err in &mut errors {
-                if err.field == from {
-                    err.field = to.to_string();
-                }
-            }
-            ApiError::Validation(errors)
-        }
-        other => other,
-    }
 }
 
 /// Runs each schedule at its rate, as EventBridge Scheduler would, until the stack stops.

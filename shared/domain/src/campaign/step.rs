@@ -1,35 +1,14 @@
-//! Always-on drip campaigns: who is in a segment, what each step sends, and when. Pure rules over
-//! plain values; the nurture task and the preview route both call them, so a preview explains
-//! exactly what a run would do.
+//! A campaign's steps: what each sends a person, and when (the 30-day cap, and the checks a run
+//! makes on a due enrolment).
+use super::{any_match, exclusions, Campaign, CampaignStatus};
 use crate::consent::{may_nurture, Consent};
 use crate::content::Story;
-use crate::error::Invalid;
-use crate::ids::CampaignId;
 use crate::job::Job;
-use crate::parse::{Fields, Line};
-use crate::prospect::{normalise_tags, Origin, Prospect, ProspectStatus};
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use crate::prospect::Prospect;
+use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
-crate::choice!(CampaignStatus { Draft = "draft", Active = "active", Paused = "paused" });
 crate::choice!(StepKind { Story = "story", Jobs = "jobs" });
-
-/// Who a campaign is for. Every rule given must hold; an empty rule holds for everyone.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Segment {
-    #[serde(default)]
-    pub origins: Vec<Origin>,
-    /// Credential types the person must all hold, unexpired.
-    #[serde(default)]
-    pub credentials_all: Vec<String>,
-    #[serde(default)]
-    pub departments_any: Vec<String>,
-    #[serde(default)]
-    pub locations_any: Vec<String>,
-    #[serde(default)]
-    pub tags_any: Vec<String>,
-}
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StepContent {
@@ -45,153 +24,6 @@ pub struct Step {
     /// Days after the previous step went out (the first step: after enrolment).
     pub after_days: u32,
     pub content: StepContent,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Campaign {
-    pub id: CampaignId,
-    pub name: String,
-    pub segment: Segment,
-    pub steps: Vec<Step>,
-    /// At most this many nurture emails to one person in any 30 days, counting every campaign.
-    pub max_per_30_days: Option<u32>,
-    pub status: CampaignStatus,
-    pub created_at: DateTime<Utc>,
-    pub activated_at: Option<DateTime<Utc>>,
-}
-
-/// `POST /api/campaigns`.
-#[derive(Debug, Clone)]
-pub struct CampaignInput {
-    pub name: String,
-    pub segment: Segment,
-    pub steps: Vec<Step>,
-    pub max_per_30_days: Option<u32>,
-}
-
-fn lines<const N: usize>(v: Option<Vec<Line<1, N>>>) -> Vec<String> {
-    v.unwrap_or_default().into_iter().map(|l| l.0).collect()
-}
-
-impl CampaignInput {
-    pub fn parse(body: Value) -> Result<Self, Invalid> {
-        Fields::parse(body, |f| {
-            let name: Option<Line<1, 200>> = f.req("name");
-            let segment = f.object("segment", true, |f| {
-                let origins: Option<Option<Vec<Origin>>> = f.opt("origins");
-                let credentials_all: Option<Option<Vec<Line<1, 50>>>> = f.opt("credentials_all");
-                let departments_any: Option<Option<Vec<Line<1, 100>>>> = f.opt("departments_any");
-                let locations_any: Option<Option<Vec<Line<1, 100>>>> = f.opt("locations_any");
-                let tags_any: Option<Option<Vec<Line<1, 50>>>> = f.opt("tags_any");
-                Some(Segment {
-                    origins: origins?.unwrap_or_default(),
-                    credentials_all: lines(credentials_all?),
-                    departments_any: lines(departments_any?),
-                    locations_any: lines(locations_any?),
-                    tags_any: normalise_tags(lines(tags_any?)),
-                })
-            });
-            let steps = f.objects("steps", 20, |f| {
-                let after_days: Option<u64> = f.req("after_days");
-                if after_days.is_some_and(|d| d > 365) {
-                    f.error("after_days", "must be at most 365");
-                }
-                let content = f.object("content", true, |f| {
-                    let kind: Option<StepKind> = f.req("kind");
-                    let content_id: Option<Option<Line<1, 40>>> = f.opt("content_id");
-                    let tags_any: Option<Option<Vec<Line<1, 50>>>> = f.opt("tags_any");
-                    let (kind, content_id, tags_any) = (kind?, content_id?.map(|l| l.0), tags_any?);
-                    if kind == StepKind::Story && content_id.is_none() && tags_any.as_ref().is_none_or(Vec::is_empty) {
-                        f.error("content_id", "a story step needs content_id or tags_any");
-                        return None;
-                    }
-                    Some(StepContent { kind, content_id, tags_any: normalise_tags(lines(tags_any)) })
-                });
-                if f.has_errors() {
-                    return None;
-                }
-                Some(Step { after_days: after_days? as u32, content: content??.clone() })
-            });
-            let max: Option<Option<u64>> = f.opt("max_per_30_days");
-            if max.flatten().is_some_and(|m| !(1..=30).contains(&m)) {
-                f.error("max_per_30_days", "must be between 1 and 30");
-            }
-            let steps = steps?;
-            if steps.as_ref().is_none_or(Vec::is_empty) {
-                f.error("steps", "at least one step is required");
-                return None;
-            }
-            Some(CampaignInput {
-                name: name?.0,
-                segment: segment??,
-                steps: steps?,
-                max_per_30_days: max?.map(|m| m as u32),
-            })
-        })
-    }
-}
-
-/// Why a prospect is left out of a campaign.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "rule", rename_all = "snake_case")]
-pub enum Exclusion {
-    /// Only active prospects are mailed (not pending consent, paused, applied, unsubscribed…).
-    Status {
-        status: ProspectStatus,
-    },
-    Origin {
-        wanted: Vec<Origin>,
-    },
-    MissingCredential {
-        credential: String,
-    },
-    ExpiredCredential {
-        credential: String,
-    },
-    Department {
-        wanted: Vec<String>,
-    },
-    Location {
-        wanted: Vec<String>,
-    },
-    Tag {
-        wanted: Vec<String>,
-    },
-}
-
-fn any_match(wanted: &[String], have: &[String]) -> bool {
-    wanted.iter().any(|w| have.iter().any(|h| h.eq_ignore_ascii_case(w)))
-}
-
-/// Every reason the prospect is outside the segment on `today`; empty means in.
-pub fn exclusions(seg: &Segment, p: &Prospect, today: NaiveDate) -> Vec<Exclusion> {
-    let mut out = Vec::new();
-    if p.status != ProspectStatus::Active {
-        out.push(Exclusion::Status { status: p.status });
-    }
-    if !seg.origins.is_empty() && !seg.origins.iter().any(|o| p.origins.contains(o)) {
-        out.push(Exclusion::Origin { wanted: seg.origins.clone() });
-    }
-    let valid = p.valid_credentials(today);
-    for c in &seg.credentials_all {
-        if !valid.iter().any(|v| v.eq_ignore_ascii_case(c)) {
-            if p.credentials.iter().any(|h| h.kind.eq_ignore_ascii_case(c)) {
-                out.push(Exclusion::ExpiredCredential { credential: c.clone() });
-            } else {
-                out.push(Exclusion::MissingCredential { credential: c.clone() });
-            }
-        }
-    }
-    if !seg.departments_any.is_empty() && !any_match(&seg.departments_any, &p.interests.departments) {
-        out.push(Exclusion::Department { wanted: seg.departments_any.clone() });
-    }
-    if !seg.locations_any.is_empty() && !any_match(&seg.locations_any, &p.interests.locations) {
-        out.push(Exclusion::Location { wanted: seg.locations_any.clone() });
-    }
-    if !seg.tags_any.is_empty() && !any_match(&seg.tags_any, &p.tags) {
-        out.push(Exclusion::Tag { wanted: seg.tags_any.clone() });
-    }
-    out
 }
 
 /// Does the job suit the person's stated interests? No interests stated means any job does.
@@ -337,32 +169,10 @@ pub fn sends_after(recent: &[DateTime<Utc>], now: DateTime<Utc>, delivered: bool
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::email::Email;
-    use crate::prospect::{parse_credential_text, Interests};
+    use crate::campaign::tests::prospect;
+    use crate::campaign::Segment;
+    use crate::ids::CampaignId;
     use serde_json::json;
-
-    fn prospect(credentials: &[&str], departments: &[&str]) -> Prospect {
-        Prospect {
-            id: "0".repeat(40).parse().unwrap(),
-            email: Email::parse("a@b.co").unwrap(),
-            first_name: None,
-            last_name: None,
-            status: ProspectStatus::Active,
-            origins: vec![Origin::Subscriber],
-            interests: Interests {
-                departments: departments.iter().map(|d| d.to_string()).collect(),
-                ..Default::default()
-            },
-            credentials: credentials.iter().map(|c| parse_credential_text(c).unwrap()).collect(),
-            tags: vec!["icu".into()],
-            candidate_id: None,
-            silver_medal: None,
-            created_at: None,
-            updated_at: None,
-            recent_sends: vec![],
-            stories_sent: vec![],
-        }
-    }
 
     fn job(title: &str, dept: &str, creds: &[&str]) -> Job {
         let spec = crate::job::JobSpec::parse(json!({"title": title, "department": dept,
@@ -371,32 +181,6 @@ mod tests {
         .unwrap();
         let now = Utc::now();
         Job::new(crate::ids::JobId::new(&crate::clock::SystemClock), spec, now).publish(now).unwrap()
-    }
-
-    #[test]
-    fn segments_explain_every_exclusion() {
-        let today = NaiveDate::from_ymd_opt(2026, 11, 26).unwrap();
-        let seg = Segment {
-            origins: vec![Origin::SilverMedalist],
-            credentials_all: vec!["RN".into(), "BLS".into()],
-            departments_any: vec!["nursing".into()],
-            tags_any: vec!["icu".into()],
-            ..Default::default()
-        };
-        let p = prospect(&["RN@2026-01-01"], &["Nursing"]);
-        assert_eq!(
-            exclusions(&seg, &p, today),
-            vec![
-                Exclusion::Origin { wanted: vec![Origin::SilverMedalist] },
-                Exclusion::ExpiredCredential { credential: "RN".into() },
-                Exclusion::MissingCredential { credential: "BLS".into() },
-            ]
-        );
-        let mut q = prospect(&["RN@2027-01-01", "BLS"], &["Nursing"]);
-        q.origins.push(Origin::SilverMedalist);
-        assert!(exclusions(&seg, &q, today).is_empty());
-        q.status = ProspectStatus::Applied;
-        assert_eq!(exclusions(&seg, &q, today), vec![Exclusion::Status { status: ProspectStatus::Applied }]);
     }
 
     #[test]
@@ -474,26 +258,6 @@ mod tests {
         assert_eq!(
             due_step(&c, Some(&p), None, &consents, 0, now),
             Due::Defer(now + Duration::days(1), "campaign paused")
-        );
-    }
-
-    #[test]
-    fn campaigns_parse_with_every_error() {
-        let c = CampaignInput::parse(json!({"name": "Nurses", "segment": {"credentials_all": ["RN"]},
-            "steps": [{"after_days": 0, "content": {"kind": "jobs"}}, {"after_days": 3, "content": {"kind": "story", "tags_any": ["ICU"]}}],
-            "max_per_30_days": 4}))
-        .unwrap();
-        assert_eq!(c.steps[1].content.tags_any, vec!["icu"]);
-        let Invalid::Fields(e) = CampaignInput::parse(json!({"name": "", "segment": {"origins": ["aliens"]},
-            "steps": [{"after_days": 400, "content": {"kind": "story"}}], "max_per_30_days": 0}))
-        .unwrap_err() else {
-            panic!()
-        };
-        let mut fields: Vec<_> = e.iter().map(|e| e.field.as_str()).collect();
-        fields.sort();
-        assert_eq!(
-            fields,
-            vec!["max_per_30_days", "name", "segment.origins", "steps[0].after_days", "steps[0].content.content_id"]
         );
     }
 }
