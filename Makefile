@@ -70,6 +70,8 @@ lint:
 	@echo "advisories: RustSec advisory-db of $$(sed -n 's/^date //p' infra/advisory-db/SNAPSHOT) (infra/advisory-db)"
 	cargo fetch --locked --quiet
 	cargo deny --locked --offline check --hide-inclusion-graph
+	cargo clippy --version >/dev/null 2>&1 || rustup component add clippy
+	cargo clippy --workspace --all-targets --locked --quiet -- -D warnings
 
 ## Deployment zips, as SAM deploys them: every function built for Lambda's arm64 (Graviton) with cargo-lambda,
 ## cross-linked by Zig, both pinned from PyPI in their own virtualenv. Each zip holds one `bootstrap`.

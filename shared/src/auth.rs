@@ -94,7 +94,7 @@ fn parse_groups(raw: &str) -> Vec<String> {
     }
     raw.trim_start_matches('[')
         .trim_end_matches(']')
-        .split(|c: char| c == ' ' || c == ',')
+        .split([' ', ','])
         .map(str::trim)
         .filter(|s| !s.is_empty())
         .map(str::to_string)

@@ -132,7 +132,7 @@ impl Config {
         let signing_keys = key(SIGNING_VARS, check_signing);
         let email_hash_key = key(EMAIL_HASH_VARS, check_email_hash);
         for (name, url) in [("CAREERS_URL", &careers_url), ("PUBLIC_API_URL", &public_api_url)] {
-            if !url.is_empty() && !(url.starts_with("https://") || url.starts_with("http://")) {
+            if !(url.is_empty() || url.starts_with("https://") || url.starts_with("http://")) {
                 errors.insert(name, "must be an http(s) URL".to_string());
             }
         }

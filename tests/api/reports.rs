@@ -33,7 +33,7 @@ async fn the_sources_report_equals_a_recount_of_the_applications() {
         let source = sources[(seed >> 33) as usize % sources.len()].clone();
         let id = apply(&app, &job, n, source).await;
         let a = app.stack.state.store.get_application(&id.parse().unwrap()).await.unwrap().unwrap();
-        let hired = (seed >> 20) % 3 == 0;
+        let hired = (seed >> 20).is_multiple_of(3);
         if hired {
             let res = app.transition(&token, &id, json!({"to": "hired", "expected_version": 1})).await;
             assert_eq!(res.status(), 200);

@@ -224,7 +224,7 @@ async fn with_eight_shards_the_counters_of_many_applications_spread_over_several
         ids.push(apply(&app, &job, n, json!({"utm_source": "indeed", "utm_medium": "job_board"})).await);
     }
     for id in &ids[..20] {
-        let res = app.transition(&token, &id, json!({"to": "screen", "expected_version": 1})).await;
+        let res = app.transition(&token, id, json!({"to": "screen", "expected_version": 1})).await;
         assert_eq!(res.status(), 200);
     }
     // One day, one source: without shards, one item each. With them, one of 8 per transaction.

@@ -190,7 +190,7 @@ pub async fn demo_activity(url: &str, recruiter_token: &str) -> anyhow::Result<(
                 continue;
             }
             let body = json!({"first_name": "Demo", "last_name": format!("Applicant {n}"), "email": email,
-                              "consent": {"processing": true, "talent_pool": n % 2 == 0}, "source": sources[(n * 7) % sources.len()]});
+                              "consent": {"processing": true, "talent_pool": n.is_multiple_of(2)}, "source": sources[(n * 7) % sources.len()]});
             let created: Value =
                 http.post(format!("{url}/careers/jobs/{id}/applications")).json(&body).send().await?.json().await?;
             let Some(app) = created["application_id"].as_str() else { continue };

@@ -120,7 +120,8 @@ fn parse_answers(v: Value) -> Result<Map<String, Value>, String> {
 #[derive(Debug)]
 pub enum Submission {
     Honeypot,
-    Apply(ApplicationInput),
+    /// Boxed: the honeypot's answer carries nothing.
+    Apply(Box<ApplicationInput>),
 }
 
 #[derive(Debug, Clone)]
@@ -180,7 +181,7 @@ impl Submission {
             let draft_id: Option<Option<Line<1, 40>>> = f.opt("draft_id");
             let draft_id = draft_id.map(|d| d.and_then(|d| d.0.parse::<DraftId>().ok()));
             let redirect: Option<Option<Line<1, 2000>>> = f.opt("redirect");
-            Some(Submission::Apply(ApplicationInput {
+            Some(Submission::Apply(Box::new(ApplicationInput {
                 first_name: first_name?.0,
                 last_name: last_name?.0,
                 email: email?,
@@ -194,7 +195,7 @@ impl Submission {
                 source: source?.unwrap_or_default(),
                 draft_id: draft_id?,
                 redirect: redirect?.map(|r| r.0),
-            }))
+            })))
         })
     }
 }

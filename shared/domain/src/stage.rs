@@ -248,7 +248,7 @@ pub fn transition(
                 )));
             }
             let codes = codes.of(r.category);
-            if !codes.iter().any(|c| *c == r.code) {
+            if !codes.contains(&r.code) {
                 return Err(TransitionError::BadReason(format!("code must be one of: {}", codes.join(", "))));
             }
         }

@@ -91,7 +91,6 @@ async fn confirmation(st: &AppState, event: &Event) -> Result<(), ApiError> {
 /// The email asking a person to confirm joining the talent pool: the opt-in of a sign-up or a
 /// drop-off's tick, or a silver medalist's request. The link names the request waiting now.
 async fn consent_request(st: &AppState, event: &Event) -> Result<(), ApiError> {
-    let signer = st.signer().await?;
     let hash: crate::email::EmailHash = serde_json::from_value(event.data["prospect_id"].clone())
         .map_err(|_| ApiError::Unavailable(format!("event {}: no prospect_id", event.id)))?;
     let Some(pending) = st.store.pending_request(&hash).await? else {
@@ -119,7 +118,7 @@ async fn consent_request(st: &AppState, event: &Event) -> Result<(), ApiError> {
     let title = pending.job_title.as_deref().unwrap_or("a role");
     let ask =
         if origin == "silver_medalist" { ConsentAsk::SilverMedalist { job_title: title } } else { ConsentAsk::Optin };
-    let letter = consent_letter(st, signer, &hash, &pending.email, full_name, name, Some(&pending.nonce), ask);
+    let letter = consent_letter(st, &hash, &pending.email, full_name, name, Some(&pending.nonce), ask).await?;
     match deliver(st, Notification { letter, needs, ledger: Ledger::Person(&hash), kind: "optin" }).await {
         Ok(_) => Ok(()),
         Err(NotSent::Retry(e)) => Err(e),

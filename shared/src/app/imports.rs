@@ -351,21 +351,12 @@ pub async fn task(st: &AppState, deadline: Instant) -> Result<Value, ApiError> {
 /// One email, ever, asking an imported person for consent. `Ok(true)`: sent.
 async fn ask_consent(st: &AppState, p: &Prospect) -> Result<bool, ApiError> {
     let now = st.clock.now();
-    // Before the claim, which a failure here would leave taken.
-    let signer = st.signer().await?;
+    // Written before the claim, which a failure to sign would leave taken.
+    let (first, imported) = (p.first_name.as_deref(), ConsentAsk::Imported);
+    let letter = consent_letter(st, &p.id, &p.email, p.first_name.clone(), first, None, imported).await?;
     if !st.store.claim_once(&p.id, "import_consent", now).await? {
         return Ok(false);
     }
-    let letter = consent_letter(
-        st,
-        signer,
-        &p.id,
-        &p.email,
-        p.first_name.clone(),
-        p.first_name.as_deref(),
-        None,
-        ConsentAsk::Imported,
-    );
     let needs = Needs { purpose: None, known: None };
     match notify(st, Notification { letter, needs, ledger: Ledger::Person(&p.id), kind: "import_consent" }).await {
         Ok(sent) => Ok(sent.is_some()),

@@ -152,16 +152,16 @@ pub enum ConsentAsk<'a> {
 }
 
 /// A letter asking for consent, with its confirm link (`nonce`: the pending request it confirms).
-pub fn consent_letter<'a>(
+pub async fn consent_letter<'a>(
     st: &AppState,
-    signer: &Signer,
     email_hash: &'a EmailHash,
     to: &'a Email,
     to_name: Option<String>,
     first_name: Option<&str>,
     nonce: Option<&str>,
     ask: ConsentAsk<'_>,
-) -> Letter<'a> {
+) -> Result<Letter<'a>, ApiError> {
+    let signer = st.signer().await?;
     let now = st.clock.now();
     let company = &st.config.company_name;
     let url = format!(
@@ -187,5 +187,5 @@ pub fn consent_letter<'a>(
             serde_json::json!({"first_name": first_name, "confirm_url": url}),
         ),
     };
-    Letter { to, to_name, email_hash, subject, template, context, campaign: None }
+    Ok(Letter { to, to_name, email_hash, subject, template, context, campaign: None })
 }

@@ -98,7 +98,7 @@ mod tests {
     #[test]
     fn indeed_snapshot_of_one_job() {
         let j = job("Nurse", "<p>Care</p>");
-        let xml = String::from_utf8(indeed(&[j.clone()])).unwrap();
+        let xml = String::from_utf8(indeed(std::slice::from_ref(&j))).unwrap();
         let id = j.id.to_string();
         let expected = format!(
             "<?xml version=\"1.0\" encoding=\"utf-8\"?><source><publisher><![CDATA[Acme & Sons <Health>]]></publisher>\

@@ -255,7 +255,7 @@ mod tests {
             let title = format!("{title}{tricky}]]>");
             let description = format!("{tricky}{description}]]]]>>");
             let j = job(&title, &description);
-            let xml = indeed(&[j.clone()]);
+            let xml = indeed(std::slice::from_ref(&j));
             prop_assert_eq!(texts(&xml, "title"), vec![xml_safe(&title)]);
             prop_assert_eq!(texts(&xml, "description"), vec![xml_safe(&description)]);
             let mut f = LinkedInFeed::start(Vec::new(), Utc::now()).unwrap();
