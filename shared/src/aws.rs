@@ -47,7 +47,7 @@ impl Aws {
     /// `AWS_SESSION_TOKEN`), `AWS_ENDPOINT_URL` for an emulator. Not `aws_config`'s default chains:
     /// profile files, SSO, web identity and instance metadata are never used in Lambda, and linking
     /// them (three more SDKs) and running them cost every binary size and every start time.
-    pub async fn load(config: &Config) -> Self {
+    pub fn load(config: &Config) -> Self {
         use aws_config::environment::EnvironmentVariableCredentialsProvider;
         use aws_sdk_dynamodb::config::SharedCredentialsProvider;
         let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());

@@ -39,7 +39,7 @@ pub async fn start() -> Result<Started, ConfigError> {
             return Err(e);
         }
     };
-    let aws = Aws::load(&config).await;
+    let aws = Aws::load(&config);
     let keys = LazyKeys::reading(Arc::new(config.clone()), aws.secrets());
     let state = AppState::with_keys(config, &aws, keys, Arc::new(crate::clock::SystemClock));
     let started = Started { state, aws };

@@ -13,13 +13,13 @@ impl Store {
         self.get(format!("EMAIL#{h}"), "PROSPECT").await?.as_ref().map(prospect_of).transpose()
     }
 
-    /// The CRM record for an email, if any (origins and status), for tests and the CRM.
     /// A prospect to edit, with what their record holds pending (a whole rewrite carries it): one read.
     pub async fn prospect_to_edit(&self, h: &EmailHash) -> Result<Option<(Prospect, Pending)>, StoreError> {
         let Some(item) = self.prospect_by_email_hash(h).await? else { return Ok(None) };
         Ok(Some((prospect_of(&item)?, pending_attributes(Some(&item)))))
     }
 
+    /// The CRM record for an email, if any (origins and status), for tests and the CRM.
     pub async fn prospect_by_email_hash(&self, email_hash: &EmailHash) -> Result<Option<Item>, StoreError> {
         self.get(format!("EMAIL#{email_hash}"), "PROSPECT").await
     }
