@@ -129,25 +129,23 @@ impl Store {
         due: Option<DateTime<Utc>>,
         reason: &str,
     ) -> Result<(), StoreError> {
-        let req = self
-            .db
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(enrolment_key(e)))
-            .condition_expression("step = :at")
-            .expression_attribute_values(":at", n(e.step))
-            .expression_attribute_values(":next", n(next))
-            .expression_attribute_values(":why", s(reason));
-        let req = match due {
-            Some(d) => req
-                .update_expression("SET step = :next, due_at = :due, gsi1sk = :dk, last_note = :why")
-                .expression_attribute_values(":due", s(rfc3339(d)))
-                .expression_attribute_values(":dk", s(due_key(d, &e.email_hash, &e.campaign_id))),
-            None => req.update_expression("SET step = :next, ended = :why REMOVE gsi1pk, gsi1sk, due_at"),
+        let mut values = vec![(":at", n(e.step)), (":next", n(next)), (":why", s(reason))];
+        let expression = match due {
+            Some(d) => {
+                values.push((":due", s(rfc3339(d))));
+                values.push((":dk", s(due_key(d, &e.email_hash, &e.campaign_id))));
+                "SET step = :next, due_at = :due, gsi1sk = :dk, last_note = :why"
+            }
+            None => "SET step = :next, ended = :why REMOVE gsi1pk, gsi1sk, due_at",
         };
-        match req.send().await.map_err(store_error) {
-            Ok(_) | Err(StoreError::ConditionFailed) => Ok(()),
-            Err(e) => Err(e),
-        }
+        let change = Change {
+            key: enrolment_key(e),
+            expression: expression.into(),
+            names: &[],
+            values,
+            condition: Some("step = :at"),
+        };
+        self.update_when(change).await?;
+        Ok(())
     }
 }

@@ -239,6 +239,29 @@ impl Store {
         }
     }
 
+    /// Updates one item as `c` says, if its condition holds: one conditional write. `Ok(false)`: it
+    /// did not, and nothing was written.
+    async fn update_when(&self, c: tx::Change<'_>) -> Result<bool, StoreError> {
+        let mut req = self
+            .db
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(c.key))
+            .update_expression(c.expression)
+            .set_condition_expression(c.condition.map(str::to_string));
+        for (ph, name) in c.names {
+            req = req.expression_attribute_names(*ph, *name);
+        }
+        for (ph, value) in c.values {
+            req = req.expression_attribute_values(ph, value);
+        }
+        match req.send().await.map_err(store_error) {
+            Ok(_) => Ok(true),
+            Err(StoreError::ConditionFailed) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Writes (puts or deletes) 25 to a `BatchWriteItem`, sending again what DynamoDB leaves
     /// unprocessed under throttling, with a growing pause; fails if some are still left.
     async fn batch_write(&self, requests: Vec<aws_sdk_dynamodb::types::WriteRequest>) -> Result<(), StoreError> {

@@ -118,23 +118,15 @@ impl Store {
             self.record_consents(email_hash, &[withdrawn]).await?;
         }
         // The prospect record, when there is one, shows the status too.
-        let res = self
-            .db
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(key(format!("EMAIL#{email_hash}"), "PROSPECT")))
-            .update_expression("SET #status = :unsubscribed, updated_at = :now")
-            .condition_expression("attribute_exists(pk)")
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":unsubscribed", s("unsubscribed"))
-            .expression_attribute_values(":now", s(rfc3339(now)))
-            .send()
-            .await
-            .map_err(store_error);
-        match res {
-            Ok(_) | Err(StoreError::ConditionFailed) => Ok(first),
-            Err(e) => Err(e),
-        }
+        self.update_when(Change {
+            key: key(format!("EMAIL#{email_hash}"), "PROSPECT"),
+            expression: "SET #status = :unsubscribed, updated_at = :now".into(),
+            names: &[("#status", "status")],
+            values: vec![(":unsubscribed", s("unsubscribed")), (":now", s(rfc3339(now)))],
+            condition: Some("attribute_exists(pk)"),
+        })
+        .await?;
+        Ok(first)
     }
 
     /// An erased person's address stays suppressed as its keyed hash alone (an import or a campaign

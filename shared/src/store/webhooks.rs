@@ -16,7 +16,7 @@
 //! While pending it sits in the sparse GSI1 list `WEBHOOKS#due` under its next attempt time; it leaves
 //! the list when delivered or failed. Event ids are ULIDs, so the partition read backwards is the
 //! delivery log, newest first. Deliveries expire (TTL) 30 days after they were made.
-use super::tx::Item;
+use super::tx::{Change, Item};
 use super::{key, n, num, s, store_error, text, time, Page, PageRequest, Store};
 use crate::clock::rfc3339;
 use crate::error::{ApiError, StoreError};
@@ -238,39 +238,28 @@ impl Store {
 
     /// Starts an endpoint's failing streak at `since`, unless one is running: one conditional update.
     pub async fn webhook_failing(&self, id: &WebhookId, since: DateTime<Utc>) -> Result<(), StoreError> {
-        let res = self
-            .db
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(endpoint_key(id)))
-            .condition_expression("attribute_exists(pk) AND attribute_not_exists(failing_since)")
-            .update_expression("SET failing_since = :since")
-            .expression_attribute_values(":since", s(rfc3339(since)))
-            .send()
-            .await
-            .map_err(store_error);
-        match res {
-            Ok(_) | Err(StoreError::ConditionFailed) => Ok(()),
-            Err(e) => Err(e),
-        }
+        self.update_when(Change {
+            key: endpoint_key(id),
+            expression: "SET failing_since = :since".into(),
+            names: &[],
+            values: vec![(":since", s(rfc3339(since)))],
+            condition: Some("attribute_exists(pk) AND attribute_not_exists(failing_since)"),
+        })
+        .await?;
+        Ok(())
     }
 
     /// Ends an endpoint's failing streak (a delivery succeeded): one conditional update.
     pub async fn webhook_recovered(&self, id: &WebhookId) -> Result<(), StoreError> {
-        let res = self
-            .db
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(endpoint_key(id)))
-            .condition_expression("attribute_exists(failing_since)")
-            .update_expression("REMOVE failing_since")
-            .send()
-            .await
-            .map_err(store_error);
-        match res {
-            Ok(_) | Err(StoreError::ConditionFailed) => Ok(()),
-            Err(e) => Err(e),
-        }
+        self.update_when(Change {
+            key: endpoint_key(id),
+            expression: "REMOVE failing_since".into(),
+            names: &[],
+            values: vec![],
+            condition: Some("attribute_exists(failing_since)"),
+        })
+        .await?;
+        Ok(())
     }
 
     /// Disables an endpoint whose streak began at `since`, if it is still enabled and on that streak:
@@ -281,26 +270,20 @@ impl Store {
         since: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        let res = self
-            .db
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(endpoint_key(id)))
-            .condition_expression("enabled = :on AND failing_since = :since")
-            .update_expression("SET enabled = :off, disabled_reason = :why, updated_at = :now")
-            .expression_attribute_values(":on", AttributeValue::Bool(true))
-            .expression_attribute_values(":off", AttributeValue::Bool(false))
-            .expression_attribute_values(":since", s(rfc3339(since)))
-            .expression_attribute_values(":why", s(DisabledReason::Failing.as_str()))
-            .expression_attribute_values(":now", s(rfc3339(now)))
-            .send()
-            .await
-            .map_err(store_error);
-        match res {
-            Ok(_) => Ok(true),
-            Err(StoreError::ConditionFailed) => Ok(false),
-            Err(e) => Err(e),
-        }
+        self.update_when(Change {
+            key: endpoint_key(id),
+            expression: "SET enabled = :off, disabled_reason = :why, updated_at = :now".into(),
+            names: &[],
+            values: vec![
+                (":on", AttributeValue::Bool(true)),
+                (":off", AttributeValue::Bool(false)),
+                (":since", s(rfc3339(since))),
+                (":why", s(DisabledReason::Failing.as_str())),
+                (":now", s(rfc3339(now))),
+            ],
+            condition: Some("enabled = :on AND failing_since = :since"),
+        })
+        .await
     }
 
     /// Makes a delivery unless one of the same event to the same endpoint exists: one conditional

@@ -174,20 +174,14 @@ impl Store {
 
     /// Clears the changed flag, unless the prospect changed again meanwhile (then the flag stays).
     pub async fn clear_changed(&self, h: &str, seen: &str) -> Result<(), StoreError> {
-        let res = self
-            .db
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(prospect_key(h)))
-            .update_expression("REMOVE gsi1pk, gsi1sk")
-            .condition_expression("gsi1sk = :seen")
-            .expression_attribute_values(":seen", s(seen))
-            .send()
-            .await
-            .map_err(store_error);
-        match res {
-            Ok(_) | Err(StoreError::ConditionFailed) => Ok(()),
-            Err(e) => Err(e),
-        }
+        self.update_when(Change {
+            key: prospect_key(h),
+            expression: "REMOVE gsi1pk, gsi1sk".into(),
+            names: &[],
+            values: vec![(":seen", s(seen))],
+            condition: Some("gsi1sk = :seen"),
+        })
+        .await?;
+        Ok(())
     }
 }
