@@ -8,7 +8,7 @@ root="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$root"
 command -v cargo-nextest >/dev/null || { echo "cargo-nextest is needed: cargo install --locked cargo-nextest" >&2; exit 1; }
 # The nextest test group `heavy` (.config/nextest.toml) names them; this is the same set.
-heavy='test(=recount::every_report_equals_a_recount_of_a_long_random_history) | test(=feeds::ten_thousand_jobs_build_one_query_a_page_with_flat_memory) | test(=crm::fifty_thousand_rows_import_a_page_at_a_time_with_flat_memory)'
+heavy='test(=recount::every_report_equals_a_recount_of_a_long_random_history) | test(=feeds::ten_thousand_jobs_build_one_query_a_page_with_flat_memory) | test(=crm::imports::fifty_thousand_rows_import_a_page_at_a_time_with_flat_memory)'
 
 "$root/tests/dev-smoke.sh" || exit 1
 # The functions' own binaries, which the Runtime API tests start.
