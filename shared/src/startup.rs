@@ -14,21 +14,26 @@ use crate::aws::Aws;
 use crate::config::{Config, ConfigError};
 use crate::keys::LazyKeys;
 use lambda_runtime_api_client::{body::Body, build_request, PooledClient};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 /// The `Lambda-Runtime-Function-Error-Type` of a configuration error (`Category.Reason`).
 pub const CONFIG_ERROR_TYPE: &str = "Runtime.ConfigError";
 
-/// A started function: its config, AWS clients and state; the keys are read by the warm-up.
+/// A started function: its config; its AWS clients, state and keys are built by the warm-up (or by
+/// the first event, whichever comes first), off the init path.
 #[derive(Clone)]
-pub struct Started {
-    state: AppState,
-    aws: Aws,
+pub struct Started(Arc<Parts>);
+
+struct Parts {
+    config: Arc<Config>,
+    aws: OnceLock<Aws>,
+    keys: OnceLock<LazyKeys>,
+    state: OnceLock<AppState>,
 }
 
-/// What each `main.rs` calls first: logging, the typed config and the AWS clients (or an init
-/// error), then the warm-up task (the keys, a DynamoDB connection) left running.
+/// What each `main.rs` calls first: logging and the typed config (or an init error), then the
+/// warm-up task (the AWS clients and the state, the keys, a DynamoDB connection) left running.
 pub async fn start() -> Result<Started, ConfigError> {
     crate::logging::init();
     let config = match Config::from_env() {
@@ -39,10 +44,8 @@ pub async fn start() -> Result<Started, ConfigError> {
             return Err(e);
         }
     };
-    let aws = Aws::load(&config);
-    let keys = LazyKeys::reading(Arc::new(config.clone()), aws.secrets());
-    let state = AppState::with_keys(config, &aws, keys, Arc::new(crate::clock::SystemClock));
-    let started = Started { state, aws };
+    let parts = Parts { config: Arc::new(config), aws: OnceLock::new(), keys: OnceLock::new(), state: OnceLock::new() };
+    let started = Started(Arc::new(parts));
     let warm = started.clone();
     tokio::spawn(async move { warm.warm_up().await });
     Ok(started)
@@ -51,34 +54,57 @@ pub async fn start() -> Result<Started, ConfigError> {
 impl Started {
     /// The state: the keys in it are awaited by what signs or hashes, not by every request.
     pub fn state(&self) -> &AppState {
-        &self.state
+        self.0.state.get_or_init(|| {
+            let clock = Arc::new(crate::clock::SystemClock);
+            AppState::with_keys((*self.0.config).clone(), self.aws(), self.keys().clone(), clock)
+        })
     }
 
-    /// Reads the keys and opens a DynamoDB connection side by side, so that in AWS the first
-    /// request finds both TLS handshakes done (the HTTPS client's pool is shared by every client).
-    /// The read is of a key no item has: half a read unit, answered empty. A failed key read is
-    /// logged by the keys and tried again by the first request that needs them.
+    fn aws(&self) -> &Aws {
+        self.0.aws.get_or_init(|| Aws::load(&self.0.config))
+    }
+
+    fn keys(&self) -> &LazyKeys {
+        self.0.keys.get_or_init(|| LazyKeys::reading(self.0.config.clone(), self.aws().secrets()))
+    }
+
+    /// Builds the state, then reads the keys and opens a DynamoDB connection side by side, so that in
+    /// AWS the first request finds both TLS handshakes done (the HTTPS client's pool is shared by
+    /// every client). The read is of a key no item has: half a read unit, answered empty. A failed
+    /// key read is logged by the keys and tried again by the first request that needs them.
     async fn warm_up(&self) {
-        let dynamo = self.aws.dynamo();
+        self.state();
+        let dynamo = self.aws().dynamo();
         let key = aws_sdk_dynamodb::types::AttributeValue::S("WARMUP".into());
         let prime = dynamo
             .get_item()
-            .table_name(&self.state.config.table)
+            .table_name(&self.0.config.table)
             .key("pk", key.clone())
             .key("sk", key)
             .projection_expression("pk")
             .send();
-        let (_, primed) = tokio::join!(self.state.keys.get(), prime);
+        let (_, primed) = tokio::join!(self.keys().get(), prime);
         if let Err(e) = primed {
             tracing::warn!(error = %crate::aws::code(&e), "the warm-up read of DynamoDB failed");
         }
     }
 }
 
-/// An HTTP function's `main`: start, then serve API Gateway events with the router `app` builds.
+/// An HTTP function's `main`: start, then serve API Gateway events with the router `app` builds,
+/// beside the runtime's first wait for an event rather than before it.
 pub async fn serve_http(app: fn(AppState) -> axum::Router) -> Result<(), lambda_http::Error> {
+    use tower::ServiceExt;
     let started = start().await?;
-    lambda_http::run(app(started.state().clone())).await
+    let router: Arc<OnceLock<axum::Router>> = Arc::new(OnceLock::new());
+    let (early, s) = (router.clone(), started.clone());
+    tokio::spawn(async move {
+        early.get_or_init(|| app(s.state().clone()));
+    });
+    lambda_http::run(tower::service_fn(move |req: lambda_http::Request| {
+        let routes = router.get_or_init(|| app(started.state().clone())).clone();
+        routes.oneshot(req)
+    }))
+    .await
 }
 
 /// Posts `{"errorType", "errorMessage"}` to `/init/error` of the Runtime API named by
