@@ -3,7 +3,7 @@ use super::{cdata, end_source, money, rfc2822, start_source, text, tracked_url, 
 use crate::job::{Board, EmploymentType, ExperienceLevel, Job, SalaryPeriod, Workplace};
 use chrono::{DateTime, Utc};
 use quick_xml::Writer;
-use std::io::{self, Write};
+use std::io;
 
 /// LinkedIn wants a description of at least this many characters of text.
 pub const LINKEDIN_MIN_DESCRIPTION: usize = 100;
@@ -24,18 +24,20 @@ pub fn html_text(html: &str) -> String {
 }
 
 /// The LinkedIn Limited Listings XML feed.
-pub struct LinkedInFeed<W: Write> {
-    w: Writer<W>,
+pub struct LinkedInFeed {
+    w: Writer<Vec<u8>>,
 }
 
-impl<W: Write> LinkedInFeed<W> {
-    pub fn start(out: W, built_at: DateTime<Utc>) -> io::Result<Self> {
+impl LinkedInFeed {
+    pub fn start(out: Vec<u8>, built_at: DateTime<Utc>) -> io::Result<Self> {
         let mut w = start_source(out)?;
         cdata(&mut w, "lastBuildDate", &rfc2822(built_at))?;
         Ok(Self { w })
     }
 
     /// Writes the job, or leaves it out (`Ok(false)`) when LinkedIn would refuse it.
+    /// Never inlined: see the module's note on where the writers are compiled.
+    #[inline(never)]
     pub fn job(&mut self, job: &Job, p: &Publisher, company_id: &str) -> io::Result<bool> {
         let s = &job.spec;
         if html_text(&s.description_html).chars().count() < LINKEDIN_MIN_DESCRIPTION {
@@ -114,11 +116,11 @@ impl<W: Write> LinkedInFeed<W> {
         Ok(true)
     }
 
-    pub fn finish(self) -> io::Result<W> {
+    pub fn finish(self) -> io::Result<Vec<u8>> {
         end_source(self.w)
     }
 
-    pub fn buffer(&mut self) -> &mut W {
+    pub fn buffer(&mut self) -> &mut Vec<u8> {
         self.w.get_mut()
     }
 }
