@@ -115,7 +115,7 @@ type HttpClient = Client<Connector, Full<Bytes>>;
 /// webhook, and building it loads the TLS roots: no cold start pays for it).
 #[derive(Clone)]
 pub struct Outbound {
-    client: Arc<std::sync::OnceLock<HttpClient>>,
+    client: Arc<std::sync::OnceLock<Result<HttpClient, String>>>,
     reach: Reach,
 }
 
@@ -124,31 +124,33 @@ impl Outbound {
         Outbound { client: Arc::default(), reach }
     }
 
-    fn client(&self) -> &HttpClient {
-        self.client.get_or_init(|| Self::build(self.reach))
+    fn client(&self) -> Result<&HttpClient, &str> {
+        self.client.get_or_init(|| Self::build(self.reach)).as_ref().map_err(String::as_str)
     }
 
-    fn build(reach: Reach) -> HttpClient {
+    /// Fails only when the TLS backend cannot start (a broken build): every attempt then fails,
+    /// logged with why, and nothing panics.
+    fn build(reach: Reach) -> Result<HttpClient, String> {
         let mut http = HttpConnector::new_with_resolver(Resolver(reach));
         http.enforce_http(false);
         http.set_nodelay(true);
         http.set_connect_timeout(Some(CONNECT_TIMEOUT));
         let provider = rustls::crypto::aws_lc_rs::default_provider();
-        // Building fails only when the TLS backend cannot start: a broken build, not a request.
-        let tls = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_provider_and_webpki_roots(provider)
-            .unwrap_or_else(|e| panic!("the webhook client cannot be built: {e}"));
+        let tls = hyper_rustls::HttpsConnectorBuilder::new().with_provider_and_webpki_roots(provider).map_err(|e| {
+            tracing::error!(error = %e, "the webhook client cannot be built");
+            format!("the webhook client cannot be built: {e}")
+        })?;
         let tls = match reach {
             Reach::Public => tls.https_only(),
             Reach::Anywhere => tls.https_or_http(),
         };
         let connector = Connector(tls.enable_http1().wrap_connector(http));
         // Redirects are not followed (this client never does) and no proxy is used (none is set).
-        Client::builder(TokioExecutor::new())
+        Ok(Client::builder(TokioExecutor::new())
             .timer(TokioTimer::new())
             .pool_timer(TokioTimer::new())
             .pool_idle_timeout(Duration::from_secs(90))
-            .build(connector)
+            .build(connector))
     }
 
     pub fn reach(&self) -> Reach {
@@ -180,8 +182,12 @@ impl Outbound {
         let Ok(req) = req.body(Full::new(Bytes::from(body.to_string()))) else {
             return failed("request failed");
         };
+        let client = match self.client() {
+            Ok(client) => client,
+            Err(why) => return failed(why),
+        };
         let deadline = tokio::time::Instant::now() + ATTEMPT_TIMEOUT;
-        let res = match tokio::time::timeout_at(deadline, self.client().request(req)).await {
+        let res = match tokio::time::timeout_at(deadline, client.request(req)).await {
             Ok(Ok(res)) => res,
             Ok(Err(e)) => return failed(&why(&e)),
             Err(_) => return failed("timeout"),
@@ -221,5 +227,31 @@ fn why(e: &hyper_util::client::legacy::Error) -> String {
         "connection failed".into()
     } else {
         "request failed".into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_reaches_build_a_client_over_the_sdks_tls_stack() {
+        for reach in [Reach::Public, Reach::Anywhere] {
+            assert!(Outbound::new(reach).client().is_ok(), "{reach:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_public_reach_refuses_plain_http_and_names_that_resolve_to_loopback() {
+        let out = Outbound::new(Reach::Public);
+        // Parsed as the local stack allows, so that only the delivery's own checks stand.
+        let url = |u: &str| WebhookUrl::parse(u, Reach::Anywhere).unwrap();
+        let plain = out.post(&url("http://example.com/hook"), &[], "{}").await;
+        assert_eq!((plain.status, plain.error.as_deref()), (None, Some("request failed")));
+        let literal = out.post(&url("https://127.0.0.1/hook"), &[], "{}").await;
+        assert_eq!(literal.error.as_deref(), Some(REFUSED));
+        // `localhost` resolves (from /etc/hosts) to loopback only: nothing is left to connect to.
+        let named = out.post(&url("https://localhost/hook"), &[], "{}").await;
+        assert_eq!((named.status, named.error.as_deref()), (None, Some(REFUSED)));
     }
 }
